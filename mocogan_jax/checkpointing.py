@@ -1,0 +1,38 @@
+"""Orbax checkpoints of the whole train state, restorable onto any mesh.
+
+Layout: WORKDIR/checkpoints/<step>/{state, meta}; `meta` holds the resolved
+config. Saves are asynchronous; orbax writes each step to a temporary folder
+and renames it when complete, so a killed save never looks complete.
+"""
+
+import os
+
+import jax
+import orbax.checkpoint as ocp
+
+from mocogan_jax.config import Config
+
+
+def manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
+  return ocp.CheckpointManager(
+      os.path.join(os.path.abspath(workdir), "checkpoints"),
+      options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+      item_names=("state", "meta"))
+
+
+def save(mngr: ocp.CheckpointManager, state, config: Config) -> None:
+  step = int(jax.device_get(state.step))
+  mngr.save(step, args=ocp.args.Composite(
+      state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave({"config": config.to_json()})),
+      force=True)
+
+
+def restore_latest(mngr: ocp.CheckpointManager, target_state):
+  """The newest checkpoint laid out like `target_state` (arrays or
+  ShapeDtypeStructs carrying the wanted shardings), or None if there is none."""
+  step = mngr.latest_step()
+  if step is None:
+    return None
+  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target_state)
+  restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
+  return restored["state"]

@@ -1,0 +1,167 @@
+"""`mocogan-jax` command line: one function per command, errors as one line."""
+
+import argparse
+import json
+import os
+import sys
+
+
+def _enable_compilation_cache():
+  # Compiles dominate short runs on a CPU; a persistent cache makes the second
+  # run of a config start in about a second.
+  import jax
+  if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    jax.config.update("jax_compilation_cache_dir",
+                      os.path.join(os.path.expanduser("~"), ".cache", "mocogan_jax", "xla"))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+def _config_for_workdir(args):
+  from mocogan_jax import config as config_lib
+  if args.config:
+    return config_lib.resolve(args.config, args.overrides)
+  saved = os.path.join(args.workdir, "config.json")
+  if not os.path.exists(saved):
+    raise config_lib.ConfigError(f"no --config given and no {saved} to resume from")
+  return config_lib.resolve(saved, args.overrides)
+
+
+def cmd_train(args):
+  from mocogan_jax.train_loop import train
+  config = _config_for_workdir(args)
+  path = train(config, args.workdir)
+  print(f"samples: {path}")
+
+
+def _load_generator(workdir):
+  import jax
+  from mocogan_jax import checkpointing, config as config_lib
+  from mocogan_jax.training import create_train_state
+  saved = os.path.join(workdir, "config.json")
+  if not os.path.exists(saved):
+    raise config_lib.ConfigError(f"{workdir} is not a training workdir (no config.json)")
+  config = config_lib.resolve(saved)
+  mngr = checkpointing.manager(workdir)
+  abstract = jax.eval_shape(create_train_state, config, jax.random.key(0))
+  state = checkpointing.restore_latest(mngr, abstract)
+  if state is None:
+    raise config_lib.ConfigError(f"no checkpoint in {workdir}/checkpoints")
+  return config, state.generator.variables
+
+
+def cmd_sample(args):
+  import jax
+  from mocogan_jax import video_io
+  from mocogan_jax.config import ConfigError
+  from mocogan_jax.sampling import sample_with_mode
+  config, variables = _load_generator(args.workdir)
+  if args.category is not None and not 0 <= args.category < config.n_categories:
+    raise ConfigError(f"--category must be in [0, {config.n_categories}), got {args.category}")
+  if args.num < 1 or (args.length is not None and args.length < 1):
+    raise ConfigError("--num and --length must be >= 1")
+  length = args.length or config.video_length
+  sample = jax.jit(sample_with_mode, static_argnums=(1, 3, 4, 5))
+  videos = sample(variables, config, jax.random.key(args.seed), args.num, length, args.mode,
+                  args.category)
+  grid = video_io.video_grid(video_io.to_uint8(jax.device_get(videos)))
+  path = video_io.write_video(args.out, grid, fps=args.fps, scale=max(1, 128 // config.image_size))
+  print(f"wrote {args.num} videos of {length} frames ({args.mode}) to {path}")
+
+
+def model_info(config) -> dict:
+  """Parameter counts, latent sizes, shapes and FLOPs per step, without running anything."""
+  import jax
+  import numpy as np
+  from mocogan_jax.training import create_train_state, train_step
+  key = jax.random.key(0)
+  state = jax.eval_shape(create_train_state, config, key)
+  count = lambda tree: int(sum(np.prod(x.shape) for x in jax.tree.leaves(tree)))
+  s, c, t = config.image_size, config.channels, config.video_length
+  batch = {
+      "video": jax.ShapeDtypeStruct((config.video_batch, t, s, s, c), np.uint8),
+      "label": jax.ShapeDtypeStruct((config.video_batch,), np.int32),
+      "image": jax.ShapeDtypeStruct((config.image_batch, s, s, c), np.uint8),
+  }
+  cost = jax.jit(train_step).lower(state, batch, key).cost_analysis() or {}
+  return {
+      "parameters": {
+          "generator": count(state.generator.params),
+          "motion_rnn": count(state.generator.params["motion_rnn"]),
+          "image_discriminator": count(state.image_discriminator.params),
+          "video_discriminator": count(state.video_discriminator.params),
+      },
+      "latent": {"content": config.dim_z_content, "category": config.n_categories,
+                 "motion": config.dim_z_motion, "per_frame": config.dim_z},
+      "video_shape": [t, s, s, c],
+      "image_discriminator": config.image_discriminator,
+      "video_discriminator": config.video_discriminator,
+      "flops_per_step": float(cost.get("flops", float("nan"))),
+  }
+
+
+def cmd_info(args):
+  from mocogan_jax import config as config_lib
+  config = config_lib.resolve(args.config, args.overrides)
+  info = model_info(config)
+  if args.json:
+    print(json.dumps(info))
+    return
+  for name, n in info["parameters"].items():
+    print(f"{name:22s} {n:>13,d} parameters")
+  lat = info["latent"]
+  print(f"{'latent per frame':22s} {lat['per_frame']} = content {lat['content']} + "
+        f"category {lat['category']} + motion {lat['motion']}")
+  print(f"{'video':22s} {' x '.join(map(str, info['video_shape']))} (T x H x W x C)")
+  print(f"{'discriminators':22s} image {info['image_discriminator']}, "
+        f"video {info['video_discriminator']}")
+  print(f"{'FLOPs per train step':22s} {info['flops_per_step']:.3e}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog="mocogan-jax", description=__doc__)
+  sub = parser.add_subparsers(dest="command", required=True)
+
+  p = sub.add_parser("train", help="train (or resume) a MoCoGAN")
+  p.add_argument("--config", help="preset name or config file (.py / .json); default: "
+                                  "WORKDIR/config.json when resuming")
+  p.add_argument("--workdir", required=True)
+  p.add_argument("overrides", nargs="*", metavar="key=value")
+  p.set_defaults(func=cmd_train)
+
+  p = sub.add_parser("sample", help="write generated videos as a GIF or mp4 grid")
+  p.add_argument("--workdir", required=True)
+  p.add_argument("--out", required=True, help="output file, .gif or .mp4")
+  p.add_argument("--num", type=int, default=16)
+  p.add_argument("--length", type=int, default=None, help="frames (default: the training T)")
+  p.add_argument("--category", type=int, default=None)
+  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--mode", choices=("random", "fixed-content", "fixed-motion"), default="random")
+  p.add_argument("--fps", type=int, default=8)
+  p.set_defaults(func=cmd_sample)
+
+  p = sub.add_parser("info", help="parameter counts, latent sizes, FLOPs per step")
+  p.add_argument("--config", required=True)
+  p.add_argument("--json", action="store_true")
+  p.add_argument("overrides", nargs="*", metavar="key=value")
+  p.set_defaults(func=cmd_info)
+  return parser
+
+
+def main(argv=None):
+  args = build_parser().parse_args(argv)
+  _enable_compilation_cache()
+  from mocogan_jax.config import ConfigError
+  try:
+    args.func(args)
+  except ConfigError as e:
+    print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
+    sys.exit(2)
+  except ValueError as e:  # bad file names and choices from the writers
+    if "must" not in str(e):
+      raise
+    print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,200 @@
+"""The experiment configuration: one frozen dataclass, presets as Python files.
+
+A preset is a module in `mocogan_jax/configs/` with `get_config() -> Config`;
+its docstring holds the command that runs it and what to expect. A run is
+`--config NAME|FILE` plus `key=value` overrides; the resolved config is saved
+as `config.json` in the workdir and can be passed back as `--config FILE`.
+
+The dataclass is frozen and hashable, so it travels inside the train state as
+static (non-array) data and selects the compiled program.
+"""
+
+import dataclasses
+import importlib
+import importlib.util
+import json
+import math
+import os
+import pkgutil
+
+
+class ConfigError(ValueError):
+  """A user mistake in the configuration; the CLI prints it as one line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  # --- Data: a TFDS dataset read through its random-access data source.
+  dataset: str = "shape_motion/64"
+  data_dir: str = ""  # "" = TFDS's default ($TFDS_DATA_DIR or ~/tensorflow_datasets)
+  label_key: str = "motion"  # the feature used as the video's category
+  image_size: int = 64
+  channels: int = 3
+  video_length: int = 16  # T, frames per training clip
+  every_nth: int = 2  # temporal stride of a clip; the official loader hard-codes 2
+
+  # --- Latent code: [z_content | one-hot category | z_motion] per frame.
+  dim_z_content: int = 50
+  dim_z_motion: int = 10
+  n_categories: int = 6
+
+  # --- Networks.
+  ngf: int = 64
+  ndf: int = 64
+  image_discriminator: str = "patch"  # patch | full
+  video_discriminator: str = "categorical"  # categorical | plain | patch
+  noise_sigma: float = 0.0  # instance noise before every conv but the last; 0 = off
+  conv_impl: str = "auto"  # auto | native | matmul (see models/layers.py)
+
+  # --- Objective.
+  use_categories: bool = True  # D_V learns the real videos' categories
+  use_infogan: bool = False  # G is rewarded when D_V recognises the sampled category
+
+  # --- Optimisation: Adam for each of the three networks, as the official trainer.
+  image_batch: int = 10
+  video_batch: int = 3
+  learning_rate: float = 2e-4
+  adam_b1: float = 0.5
+  adam_b2: float = 0.999
+  weight_decay: float = 1e-5  # L2 added to the gradient, as torch.optim.Adam does
+
+  # --- Loop.
+  num_steps: int = 100_000
+  seed: int = 0
+  log_every: int = 100
+  sample_every: int = 1000
+  checkpoint_every: int = 5000
+  num_samples: int = 16  # videos in each sample grid
+
+  @property
+  def dim_z(self) -> int:
+    return self.dim_z_content + self.n_categories + self.dim_z_motion
+
+  @property
+  def clip_span(self) -> int:
+    """Frames of a source video one clip covers."""
+    return (self.video_length - 1) * self.every_nth + 1
+
+  def replace(self, **kw) -> "Config":
+    return dataclasses.replace(self, **kw)
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+SUPPORTED_IMAGE_SIZES = (16, 32, 64, 128, 256)
+_CHOICES = {
+    "image_discriminator": ("patch", "full"),
+    "video_discriminator": ("categorical", "plain", "patch"),
+    "conv_impl": ("auto", "native", "matmul"),
+}
+
+
+def video_time_padding(config: Config) -> int:
+  """Temporal padding of the video discriminator's convolutions.
+
+  The official network (k4, temporal stride 1, padding 0) needs T >= 16 for its
+  final conv (T - 15 outputs); below that, padding each conv by one frame in time
+  keeps it valid down to T = 8 (patch variant: T >= 5).
+  """
+  shrink = 15 if config.video_discriminator != "patch" else 12
+  return 0 if config.video_length - shrink >= 1 else 1
+
+
+def validate(config: Config) -> Config:
+  """Raises ConfigError naming the first bad setting; returns the config."""
+  for field, choices in _CHOICES.items():
+    if getattr(config, field) not in choices:
+      raise ConfigError(f"{field} must be one of {choices}, got {getattr(config, field)!r}")
+  if config.image_size not in SUPPORTED_IMAGE_SIZES:
+    raise ConfigError(f"image_size must be one of {SUPPORTED_IMAGE_SIZES}, got {config.image_size}")
+  min_length = 8 if config.video_discriminator != "patch" else 5
+  if config.video_length < min_length:
+    raise ConfigError(
+        f"video_length={config.video_length} is too short for the {config.video_discriminator} "
+        f"video discriminator (needs at least {min_length})")
+  positive = ("channels", "every_nth", "dim_z_content", "dim_z_motion", "ngf", "ndf",
+              "image_batch", "video_batch", "num_steps", "log_every", "sample_every",
+              "checkpoint_every", "num_samples")
+  for field in positive:
+    if getattr(config, field) < 1:
+      raise ConfigError(f"{field} must be >= 1, got {getattr(config, field)}")
+  if config.n_categories < 0:
+    raise ConfigError(f"n_categories must be >= 0, got {config.n_categories}")
+  if config.noise_sigma < 0:
+    raise ConfigError(f"noise_sigma must be >= 0, got {config.noise_sigma}")
+  if (config.use_categories or config.use_infogan) and config.video_discriminator != "categorical":
+    raise ConfigError("use_categories and use_infogan need video_discriminator=categorical")
+  if (config.use_categories or config.use_infogan) and config.n_categories < 1:
+    raise ConfigError("use_categories and use_infogan need n_categories >= 1")
+  if config.video_discriminator == "categorical" and config.n_categories < 1:
+    raise ConfigError("video_discriminator=categorical needs n_categories >= 1")
+  if not (config.learning_rate > 0 and math.isfinite(config.learning_rate)):
+    raise ConfigError(f"learning_rate must be a positive number, got {config.learning_rate}")
+  return config
+
+
+def preset_names() -> list[str]:
+  from mocogan_jax import configs
+  return sorted(m.name for m in pkgutil.iter_modules(configs.__path__) if not m.name.startswith("_"))
+
+
+def load(name_or_file: str) -> Config:
+  """A preset name, a preset-style .py file, or a saved config.json."""
+  if name_or_file.endswith(".json"):
+    try:
+      with open(name_or_file) as f:
+        values = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+      raise ConfigError(f"cannot read config file {name_or_file}: {e}") from None
+    return apply_overrides(Config(), values)
+  if name_or_file.endswith(".py"):
+    if not os.path.exists(name_or_file):
+      raise ConfigError(f"config file not found: {name_or_file}")
+    spec = importlib.util.spec_from_file_location("_user_config", name_or_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+  else:
+    if name_or_file not in preset_names():
+      raise ConfigError(f"unknown config {name_or_file!r}; presets: {', '.join(preset_names())}")
+    module = importlib.import_module(f"mocogan_jax.configs.{name_or_file}")
+  return module.get_config()
+
+
+def _parse_value(field: dataclasses.Field, text):
+  if not isinstance(text, str):
+    return text
+  kind = type(getattr(Config(), field.name))
+  if kind is bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+      return True
+    if text.lower() in ("0", "false", "no", "off"):
+      return False
+    raise ConfigError(f"{field.name} must be true or false, got {text!r}")
+  try:
+    return kind(float(text)) if kind is int and "e" in text.lower() else kind(text)
+  except ValueError:
+    raise ConfigError(f"{field.name} must be {kind.__name__}, got {text!r}") from None
+
+
+def apply_overrides(config: Config, overrides) -> Config:
+  """`overrides`: a dict or a list of "key=value" strings."""
+  if not isinstance(overrides, dict):
+    pairs = {}
+    for item in overrides:
+      if "=" not in item:
+        raise ConfigError(f"override {item!r} is not of the form key=value")
+      key, value = item.split("=", 1)
+      pairs[key.strip()] = value
+    overrides = pairs
+  fields = {f.name: f for f in dataclasses.fields(Config)}
+  values = {}
+  for key, value in overrides.items():
+    if key not in fields:
+      raise ConfigError(f"unknown config key {key!r}")
+    values[key] = _parse_value(fields[key], value)
+  return config.replace(**values)
+
+
+def resolve(name_or_file: str, overrides=()) -> Config:
+  return validate(apply_overrides(load(name_or_file), overrides))

@@ -1,0 +1,1 @@
+"""Config presets: one module per experiment, each with get_config() -> Config."""

@@ -1,0 +1,133 @@
+"""Real batches for the train step, from any TFDS dataset with a `video` feature.
+
+A batch is a pure function of (seed, step, process): real clips of T frames at
+stride `every_nth` from random offsets of random videos, their labels, and
+single random frames of other random videos for the image discriminator (the
+official trainer's image sampler). Pixels stay uint8 until the device. Because
+batch i depends on nothing but i, the pipeline's position is the step number and
+a resumed run sees exactly the batches it would have seen.
+
+Batches are assembled in a background thread and put on the devices there, so
+host work overlaps the running step.
+"""
+
+import queue
+import threading
+from typing import Iterator
+
+import jax
+import numpy as np
+import tensorflow_datasets as tfds
+
+from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.data import shape_motion  # noqa: F401  (registers the builder)
+
+# Builders that can be prepared offline, without a download.
+OFFLINE_BUILDERS = ("shape_motion",)
+
+
+def load_source(config: Config, split: str = "train"):
+  """The dataset's random-access source; prepares offline datasets on first use.
+
+  Returns an object with len() and [i] -> {"video": uint8 (F, S, S, C), ...}.
+  """
+  data_dir = config.data_dir or None
+  try:
+    builder = tfds.builder(config.dataset, data_dir=data_dir, file_format="array_record")
+  except Exception as e:  # TFDS raises several types for unknown names and configs.
+    raise ConfigError(f"dataset {config.dataset!r} not found: {str(e).splitlines()[0]}") from None
+  if not builder.is_prepared():
+    if builder.name not in OFFLINE_BUILDERS:
+      raise ConfigError(
+          f"dataset {config.dataset!r} is not prepared in {builder.data_dir}; prepare it "
+          f"first (tfds build {config.dataset} --file_format=array_record)")
+    builder.download_and_prepare()
+  features = builder.info.features
+  if "video" not in features:
+    raise ConfigError(f"dataset {config.dataset!r} has no 'video' feature")
+  frames, height, width, channels = features["video"].shape
+  if (height, width) != (config.image_size, config.image_size):
+    raise ConfigError(f"dataset {config.dataset!r} has {height}x{width} frames but "
+                      f"image_size={config.image_size}")
+  if channels != config.channels:
+    raise ConfigError(f"dataset {config.dataset!r} has {channels} channels but "
+                      f"channels={config.channels}")
+  if frames is not None and frames < config.clip_span:
+    raise ConfigError(
+        f"dataset {config.dataset!r} has {frames}-frame videos; video_length="
+        f"{config.video_length} at every_nth={config.every_nth} needs {config.clip_span}")
+  if config.use_categories:
+    if config.label_key not in features:
+      raise ConfigError(f"label_key={config.label_key!r} is not a feature of {config.dataset!r}")
+    num_classes = features[config.label_key].num_classes
+    if num_classes > config.n_categories:
+      raise ConfigError(f"{config.dataset!r} has {num_classes} {config.label_key} classes "
+                        f"but n_categories={config.n_categories}")
+  source = builder.as_data_source(split=split)
+  if len(source) == 0:
+    raise ConfigError(f"dataset {config.dataset!r} split {split!r} is empty")
+  return source
+
+
+def make_batch(source, config: Config, step: int, process_index: int = 0,
+               num_processes: int = 1) -> dict:
+  """This process's share of the global batch of `step`.
+
+  Returns {"video": uint8 (Bv/P, T, S, S, C), "label": int32 (Bv/P,),
+           "image": uint8 (Bi/P, S, S, C)}.
+  """
+  rng = np.random.default_rng([config.seed, step, process_index])
+  bv = config.video_batch // num_processes
+  bi = config.image_batch // num_processes
+  videos, labels = [], []
+  for index in rng.integers(len(source), size=bv):
+    example = source[int(index)]
+    video = example["video"]
+    start = rng.integers(video.shape[0] - config.clip_span + 1)
+    videos.append(video[start:start + config.clip_span:config.every_nth])
+    labels.append(example[config.label_key] if config.use_categories else 0)
+  images = []
+  for index in rng.integers(len(source), size=bi):
+    video = source[int(index)]["video"]
+    images.append(video[rng.integers(video.shape[0])])
+  return {
+      "video": np.stack(videos),
+      "label": np.asarray(labels, np.int32),
+      "image": np.stack(images),
+  }
+
+
+def device_batches(source, config: Config, start_step: int, sharding,
+                   prefetch: int = 2) -> Iterator[dict]:
+  """Global batches for steps start_step, start_step + 1, ..., as jax.Arrays
+  laid out by `sharding` (batch axis split over the mesh), built ahead in a
+  background thread."""
+  out: queue.Queue = queue.Queue(maxsize=prefetch)
+  stop = threading.Event()
+
+  def produce():
+    step = start_step
+    try:
+      while not stop.is_set():
+        local = make_batch(source, config, step, jax.process_index(), jax.process_count())
+        batch = {k: jax.make_array_from_process_local_data(sharding, v) for k, v in local.items()}
+        while not stop.is_set():
+          try:
+            out.put(batch, timeout=0.1)
+            break
+          except queue.Full:
+            continue
+        step += 1
+    except BaseException as e:  # surfaced in the consumer, never lost in the thread
+      out.put(e)
+
+  thread = threading.Thread(target=produce, daemon=True, name="input-pipeline")
+  thread.start()
+  try:
+    while True:
+      item = out.get()
+      if isinstance(item, BaseException):
+        raise item
+      yield item
+  finally:
+    stop.set()

@@ -1,0 +1,124 @@
+"""MoCoGAN's generator: a motion RNN and an image generator applied per frame.
+
+Each frame's latent is [z_content (dc) | one-hot category (K) | z_motion_t (dm)].
+z_content ~ N(0, I) once per video; the category is uniform and held for the
+video; z_motion_t = h_t of a GRU started at h0 ~ N(0, I) and fed eps_t ~ N(0, I)
+(h0 itself is dropped). All noise is drawn by `sample_latents` from an explicit
+key, so any part of it can be fixed for disentanglement figures.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+from mocogan_jax.config import Config
+from mocogan_jax.models.layers import ConvTranspose2d, batch_norm, torch_uniform
+
+
+class MotionRNN(nn.Module):
+  """torch.nn.GRUCell(dim, dim) unrolled over time (660 parameters at dim 10).
+
+  h0 (N, d), eps (N, T, d) -> h_1..h_T (N, T, d).
+  """
+  dim: int
+
+  @nn.compact
+  def __call__(self, h0, eps):
+    d = self.dim
+    init = torch_uniform(d ** -0.5)
+    # Gate order along the 3d axis is (reset, update, new), as in PyTorch.
+    w_ih = self.param("w_ih", init, (d, 3 * d))
+    w_hh = self.param("w_hh", init, (d, 3 * d))
+    b_ih = self.param("b_ih", init, (3 * d,))
+    b_hh = self.param("b_hh", init, (3 * d,))
+
+    def step(h, e):
+      gi = e @ w_ih + b_ih
+      gh = h @ w_hh + b_hh
+      r = jax.nn.sigmoid(gi[:, :d] + gh[:, :d])
+      z = jax.nn.sigmoid(gi[:, d:2 * d] + gh[:, d:2 * d])
+      n = jnp.tanh(gi[:, 2 * d:] + r * gh[:, 2 * d:])
+      h = (1.0 - z) * n + z * h
+      return h, h
+
+    _, hs = jax.lax.scan(step, h0, jnp.swapaxes(eps, 0, 1))
+    return jnp.swapaxes(hs, 0, 1)
+
+
+class ImageGenerator(nn.Module):
+  """DCGAN-style decoder, z (M, dim_z) -> images (M, S, S, C) in [-1, 1].
+
+  ConvT(k4, s1, p0) to 4x4, then ConvT(k4, s2, p1) blocks with BN + ReLU that
+  halve the channels (capped at 8 * ngf), then ConvT to C channels and tanh.
+  At S = 64 this is exactly the official 66 -> 512 -> 256 -> 128 -> 64 -> 3.
+  """
+  ngf: int
+  channels: int
+  image_size: int
+  conv_impl: str = "auto"
+
+  @nn.compact
+  def __call__(self, z, train: bool):
+    n_up = int(math.log2(self.image_size)) - 2  # stride-2 layers after the 4x4 start
+    width = lambda i: self.ngf * min(2 ** (n_up - 1 - i), 8)
+    x = z[:, None, None, :]
+    x = ConvTranspose2d(width(0), 4, 1, 0, self.conv_impl)(x)
+    x = nn.relu(batch_norm(train)(x))
+    for i in range(1, n_up):
+      x = ConvTranspose2d(width(i), 4, 2, 1, self.conv_impl)(x)
+      x = nn.relu(batch_norm(train)(x))
+    x = ConvTranspose2d(self.channels, 4, 2, 1, self.conv_impl)(x)
+    return jnp.tanh(x)
+
+
+class VideoGenerator(nn.Module):
+  """The whole generator. Variables: {"params", "batch_stats"}."""
+  config: Config
+
+  def setup(self):
+    c = self.config
+    self.motion_rnn = MotionRNN(c.dim_z_motion)
+    self.image_generator = ImageGenerator(c.ngf, c.channels, c.image_size, c.conv_impl)
+
+  def __call__(self, latents, train: bool):
+    """latents from `sample_latents` (N videos, T frames) -> videos (N, T, S, S, C)."""
+    z = self.frame_latents(latents)  # (N, T, dim_z)
+    n, t = z.shape[:2]
+    frames = self.image_generator(z.reshape(n * t, -1), train)
+    return frames.reshape((n, t) + frames.shape[1:])
+
+  def images(self, latents, frame_index, train: bool):
+    """One frame per video, frame_index (N,) int -> images (N, S, S, C)."""
+    z = self.frame_latents(latents)
+    z = jnp.take_along_axis(z, frame_index[:, None, None], axis=1)[:, 0]
+    return self.image_generator(z, train)
+
+  def frame_latents(self, latents):
+    """-> (N, T, dim_z) = [content | one-hot category | motion] per frame."""
+    c = self.config
+    motion = self.motion_rnn(latents["h0"], latents["eps"])  # (N, T, dm)
+    n, t = motion.shape[:2]
+    parts = [jnp.broadcast_to(latents["content"][:, None], (n, t, c.dim_z_content))]
+    if c.n_categories:
+      one_hot = jax.nn.one_hot(latents["category"], c.n_categories, dtype=motion.dtype)
+      parts.append(jnp.broadcast_to(one_hot[:, None], (n, t, c.n_categories)))
+    parts.append(motion)
+    return jnp.concatenate(parts, axis=-1)
+
+
+def sample_latents(key, config: Config, num_videos: int, length: int):
+  """Draws every random input of the generator for `num_videos` videos.
+
+  Returns {"content": (N, dc), "category": (N,) int32, "h0": (N, dm),
+  "eps": (N, T, dm)}.
+  """
+  k_content, k_category, k_h0, k_eps = jax.random.split(key, 4)
+  n, dm = num_videos, config.dim_z_motion
+  return {
+      "content": jax.random.normal(k_content, (n, config.dim_z_content)),
+      "category": jax.random.randint(k_category, (n,), 0, max(config.n_categories, 1)),
+      "h0": jax.random.normal(k_h0, (n, dm)),
+      "eps": jax.random.normal(k_eps, (n, length, dm)),
+  }

@@ -1,0 +1,196 @@
+"""Convolutions with PyTorch semantics and a backend-chosen implementation.
+
+Layouts are channels-last: images (N, H, W, C), videos (N, T, H, W, C); kernels
+(kh, kw, C_in, C_out) and (kt, kh, kw, C_in, C_out). Transposed convolutions
+follow PyTorch's ConvTranspose2d: output index o receives x[i] * w[o + p - s*i].
+
+Two implementations compute the same function:
+- "native": XLA's own convolutions. Used on GPU and TPU, where they are fast.
+- "matmul": every convolution written as shifted slices + one matrix product
+  (im2col); the 3D convolution as a 2D one over time taps stacked into channels;
+  the stride-2 transposed convolution as four sub-pixel phases. XLA:CPU runs its
+  built-in transposed, strided and 3D convolutions (and their gradients) 7-30x
+  slower than this (see ../shared/reference/measured-here.md and
+  experiments/RESULTS.md).
+"auto" picks "matmul" on the CPU and "native" elsewhere. Tests check both agree.
+"""
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+IMPLS = ("auto", "native", "matmul")
+
+
+def resolve_impl(impl: str) -> str:
+  if impl not in IMPLS:
+    raise ValueError(f"conv_impl must be one of {IMPLS}, got {impl!r}")
+  if impl == "auto":
+    return "matmul" if jax.default_backend() == "cpu" else "native"
+  return impl
+
+
+def _im2col_conv2d(x, w, stride, padding):
+  """x (N, H, W, C), w (k, k, C, O) -> (N, Ho, Wo, O) as one matmul."""
+  kh, kw, c, o = w.shape
+  x = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+  ho = (x.shape[1] - kh) // stride + 1
+  wo = (x.shape[2] - kw) // stride + 1
+  taps = [
+      x[:, dy:dy + stride * (ho - 1) + 1:stride, dx:dx + stride * (wo - 1) + 1:stride, :]
+      for dy in range(kh) for dx in range(kw)
+  ]
+  patches = jnp.concatenate(taps, axis=-1)  # (N, Ho, Wo, kh*kw*C), tap-major
+  return patches @ w.reshape(kh * kw * c, o)
+
+
+def conv2d(x, w, stride: int, padding: int, impl: str):
+  """Conv2d, no bias. x (N, H, W, C), w (k, k, C, O) -> (N, Ho, Wo, O)."""
+  if resolve_impl(impl) == "matmul":
+    return _im2col_conv2d(x, w, stride, padding)
+  return jax.lax.conv_general_dilated(
+      x, w, (stride, stride), [(padding, padding)] * 2,
+      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def conv3d(x, w, stride: Sequence[int], padding: Sequence[int], impl: str):
+  """Conv3d, no bias. x (N, T, H, W, C), w (kt, k, k, C, O) -> (N, To, Ho, Wo, O).
+
+  stride = (1, s, s): the temporal stride is always 1 in MoCoGAN.
+  """
+  st, s, s2 = stride
+  pt, p, p2 = padding
+  if st != 1 or s != s2 or p != p2:
+    raise ValueError(f"conv3d supports stride (1, s, s) and padding (pt, p, p), got {stride}, {padding}")
+  if resolve_impl(impl) == "native":
+    return jax.lax.conv_general_dilated(
+        x, w, (1, s, s), [(pt, pt), (p, p), (p, p)],
+        dimension_numbers=("NDHWC", "DHWIO", "NDHWC"))
+  kt, kh, kw, c, o = w.shape
+  x = jnp.pad(x, ((0, 0), (pt, pt), (0, 0), (0, 0), (0, 0)))
+  n, t = x.shape[:2]
+  to = t - kt + 1
+  # Frame t of the output sees frames t..t+kt-1: stack them into channels.
+  stacked = jnp.concatenate([x[:, k:k + to] for k in range(kt)], axis=-1)
+  stacked = stacked.reshape((n * to,) + stacked.shape[2:])
+  w2d = jnp.transpose(w, (1, 2, 0, 3, 4)).reshape(kh, kw, kt * c, o)
+  y = _im2col_conv2d(stacked, w2d, s, p)
+  return y.reshape((n, to) + y.shape[1:])
+
+
+# Below this many output channels the sub-pixel GEMMs are too thin: XLA:CPU's own
+# dilated convolution was 3x faster for the generator's RGB layer (58x32x32x64 -> 3).
+_MIN_GEMM_COLUMNS = 16
+
+
+def conv_transpose2d(x, w, stride: int, padding: int, impl: str):
+  """PyTorch ConvTranspose2d, no bias. x (N, H, W, C), w (k, k, C, O).
+
+  Output size (H - 1) * stride - 2 * padding + k.
+  """
+  k = w.shape[0]
+  impl = resolve_impl(impl)
+  if impl == "matmul" and x.shape[1] == x.shape[2] == 1 and stride == 1 and padding == 0:
+    # From a 1x1 latent the transposed conv is a dense layer: out[y, x] = z @ w[y, x].
+    n, c, o = x.shape[0], w.shape[2], w.shape[3]
+    y = x.reshape(n, c) @ jnp.transpose(w, (2, 0, 1, 3)).reshape(c, k * k * o)
+    return y.reshape(n, k, k, o)
+  if impl == "matmul" and (k, stride, padding) == (4, 2, 1) and w.shape[3] >= _MIN_GEMM_COLUMNS:
+    return _subpixel_conv_transpose_4x2(x, w)
+  # Direct form: dilate the input by the stride and correlate with the flipped kernel.
+  return jax.lax.conv_general_dilated(
+      x, jnp.flip(w, (0, 1)), (1, 1), [(k - 1 - padding, k - 1 - padding)] * 2,
+      lhs_dilation=(stride, stride), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _subpixel_conv_transpose_4x2(x, w):
+  """ConvTranspose(k=4, s=2, p=1) as four 2x2 convolutions, one per output phase.
+
+  Output row 2m + a takes input rows m - 1 + a + d (d = 0, 1) with kernel row
+  a + 3 - 2 (a + d), and the same for columns; no multiplications by the zeros a
+  dilated input would hold.
+  """
+  n, h, wd, c = x.shape
+  o = w.shape[3]
+  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  rows = []
+  for a in range(2):
+    cols = []
+    for b in range(2):
+      taps, kernels = [], []
+      for dy in (a, a + 1):
+        for dx in (b, b + 1):
+          taps.append(xp[:, dy:dy + h, dx:dx + wd, :])
+          kernels.append(w[a + 3 - 2 * dy, b + 3 - 2 * dx])
+      patches = jnp.concatenate(taps, axis=-1)  # (N, H, W, 4C)
+      cols.append(patches @ jnp.concatenate(kernels, axis=0))  # (N, H, W, O)
+    rows.append(jnp.stack(cols, axis=3))  # (N, H, W, 2, O)
+  y = jnp.stack(rows, axis=2)  # (N, H, 2, W, 2, O)
+  return y.reshape(n, 2 * h, 2 * wd, o)
+
+
+def torch_uniform(bound: float):
+  """PyTorch's default init for conv and GRU weights: U(-bound, bound)."""
+  def init(key, shape, dtype=jnp.float32):
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+  return init
+
+
+class Conv2d(nn.Module):
+  """Bias-free Conv2d with PyTorch's default initialisation."""
+  features: int
+  kernel_size: int = 4
+  stride: int = 2
+  padding: int = 1
+  impl: str = "auto"
+
+  @nn.compact
+  def __call__(self, x):
+    fan_in = x.shape[-1] * self.kernel_size ** 2
+    w = self.param("kernel", torch_uniform(fan_in ** -0.5),
+                   (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
+    return conv2d(x, w, self.stride, self.padding, self.impl)
+
+
+class Conv3d(nn.Module):
+  """Bias-free Conv3d (cubic kernel, stride (1, s, s)) with PyTorch's default init."""
+  features: int
+  kernel_size: int = 4
+  stride: int = 2
+  padding: int = 1
+  time_padding: int = 0
+  impl: str = "auto"
+
+  @nn.compact
+  def __call__(self, x):
+    k = self.kernel_size
+    fan_in = x.shape[-1] * k ** 3
+    w = self.param("kernel", torch_uniform(fan_in ** -0.5), (k, k, k, x.shape[-1], self.features))
+    return conv3d(x, w, (1, self.stride, self.stride),
+                  (self.time_padding, self.padding, self.padding), self.impl)
+
+
+class ConvTranspose2d(nn.Module):
+  """Bias-free ConvTranspose2d with PyTorch's default initialisation.
+
+  PyTorch computes the fan-in of a transposed conv from its output channels.
+  """
+  features: int
+  kernel_size: int = 4
+  stride: int = 2
+  padding: int = 1
+  impl: str = "auto"
+
+  @nn.compact
+  def __call__(self, x):
+    k = self.kernel_size
+    w = self.param("kernel", torch_uniform((self.features * k * k) ** -0.5),
+                   (k, k, x.shape[-1], self.features))
+    return conv_transpose2d(x, w, self.stride, self.padding, self.impl)
+
+
+def batch_norm(train: bool, name: str | None = None):
+  """BatchNorm with PyTorch's defaults (momentum 0.1 there is 0.9 here, eps 1e-5)."""
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name=name)

@@ -1,0 +1,170 @@
+"""The training loop: the only place with I/O, clocks, signals and logging.
+
+Read top to bottom: workdir -> devices -> data -> state (fresh or resumed) ->
+compiled step -> loop (log, sample, checkpoint) -> final checkpoint.
+"""
+
+import json
+import os
+import signal
+import time
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from mocogan_jax import checkpointing, parallel, video_io
+from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.data import pipeline
+from mocogan_jax.sampling import sample_videos
+from mocogan_jax.training import create_train_state, train_step
+
+
+class TrainingError(RuntimeError):
+  """Training cannot continue (e.g. a loss became NaN); the message says why."""
+
+
+def _check_workdir(workdir: str) -> None:
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, ".write_test")
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as e:
+    raise ConfigError(f"workdir {workdir} is not writable: {e.strerror}") from None
+
+
+class _StopRequest:
+  """SIGINT / SIGTERM (e.g. preemption) end the loop after the current step."""
+
+  def __init__(self):
+    self.signal = None
+    self._previous = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+      self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    self.signal = signal.Signals(signum).name
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def _write_samples(state, config: Config, key, workdir: str, writer) -> str:
+  videos = sample_videos(state.generator.variables, config, key, config.num_samples)
+  grid = video_io.video_grid(video_io.to_uint8(jax.device_get(videos)))
+  step = int(state.step)
+  path = video_io.write_video(os.path.join(workdir, "samples", f"step_{step:07d}.gif"), grid,
+                              scale=max(1, 128 // config.image_size))
+  if writer is not None:
+    from tensorboardX.proto.summary_pb2 import Summary
+    image = Summary.Image(height=grid.shape[1], width=grid.shape[2], colorspace=3,
+                          encoded_image_string=video_io.gif_bytes(grid))
+    writer._get_file_writer().add_summary(
+        Summary(value=[Summary.Value(tag="samples", image=image)]), step)
+  return path
+
+
+def train(config: Config, workdir: str) -> str:
+  """Trains `config` in `workdir`, resuming from its newest checkpoint.
+
+  Returns the path of the last sample grid (a GIF under workdir/samples/).
+  """
+  # --- Workdir -------------------------------------------------------------------
+  _check_workdir(workdir)
+  is_main = jax.process_index() == 0
+  if is_main:
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json())
+
+  # --- Devices -------------------------------------------------------------------
+  mesh = parallel.make_mesh()
+  parallel.check_batch_fits(config, mesh)
+  replicated, data_sharding = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+
+  # --- Data ----------------------------------------------------------------------
+  source = pipeline.load_source(config)
+
+  # --- State: resume from the newest checkpoint, or start fresh ------------------
+  # Step i's key is fold_in(step_key, i): a resumed run draws what it would have.
+  init_key, step_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
+  init = jax.jit(create_train_state, static_argnums=0, out_shardings=replicated)
+  mngr = checkpointing.manager(workdir)
+  abstract_state = jax.eval_shape(init, config, init_key)
+  state = checkpointing.restore_latest(mngr, abstract_state)
+  if state is None:
+    state = init(config, init_key)
+  start = int(state.step)
+  if is_main and start:
+    tqdm.write(f"resuming {workdir} from step {start}")
+
+  # --- Compiled step -------------------------------------------------------------
+  step_fn = jax.jit(train_step, in_shardings=(replicated, data_sharding, replicated),
+                    out_shardings=(replicated, replicated), donate_argnums=0)
+
+  # --- Loop ----------------------------------------------------------------------
+  writer = None
+  if is_main:
+    from tensorboardX import SummaryWriter
+    writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
+  metrics_file = open(os.path.join(workdir, "metrics.jsonl"), "a") if is_main else None
+  sample_path = None
+  batches = pipeline.device_batches(source, config, start, data_sharding)
+  progress = tqdm(total=config.num_steps, initial=start, disable=not is_main,
+                  desc="train", unit="step", dynamic_ncols=True)
+  pending, last_log = [], time.perf_counter()
+  try:
+    with _StopRequest() as stop:
+      for step in range(start, config.num_steps):
+        state, metrics = step_fn(state, next(batches), jax.random.fold_in(step_key, step))
+        pending.append(metrics)
+        done = step + 1
+        progress.update(1)
+
+        if done % config.log_every == 0 or done == config.num_steps:
+          means = {k: float(np.mean(v)) for k, v in jax.device_get(
+              jax.tree.map(lambda *xs: np.stack(xs), *pending)).items()}
+          bad = [k for k, v in means.items() if not np.isfinite(v)]
+          if bad:
+            raise TrainingError(f"non-finite {bad[0]} at step {done}; the last checkpoint "
+                                f"in {workdir} is intact")
+          now = time.perf_counter()
+          means["steps_per_second"] = len(pending) / (now - last_log)
+          pending, last_log = [], now
+          if is_main:
+            metrics_file.write(json.dumps({"step": done, **means}) + "\n")
+            metrics_file.flush()
+            for k, v in means.items():
+              writer.add_scalar(k, v, done)
+            progress.set_postfix_str(
+                f"G {means['loss/generator']:.3f} D_I {means['loss/image_discriminator']:.3f} "
+                f"D_V {means['loss/video_discriminator']:.3f}")
+
+        if is_main and (done % config.sample_every == 0 or done == config.num_steps):
+          sample_path = _write_samples(state, config, sample_key, workdir, writer)
+        if done % config.checkpoint_every == 0:
+          checkpointing.save(mngr, state, config)
+        if stop.signal:
+          progress.write(f"{stop.signal} received: saving step {done} to {workdir}; run the "
+                         f"same command again to resume")
+          break
+  finally:
+    progress.close()
+    if metrics_file:
+      metrics_file.close()
+    if writer is not None:
+      writer.close()
+
+  # --- Final checkpoint ----------------------------------------------------------
+  if mngr.latest_step() != int(state.step):
+    checkpointing.save(mngr, state, config)
+  mngr.wait_until_finished()
+  mngr.close()
+  if is_main and sample_path is None:
+    sample_path = _write_samples(state, config, sample_key, workdir, writer=None)
+  return sample_path

@@ -1,0 +1,57 @@
+"""Writing generated videos: uint8 conversion, grids, GIF (Pillow) and mp4 (imageio-ffmpeg)."""
+
+import os
+
+import numpy as np
+
+
+def to_uint8(videos) -> np.ndarray:
+  """float in [-1, 1] -> uint8 [0, 255], any shape."""
+  videos = np.asarray(videos, np.float32)
+  return np.round((np.clip(videos, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+
+
+def video_grid(videos: np.ndarray, columns: int | None = None, gap: int = 2) -> np.ndarray:
+  """videos uint8 (N, T, S, S, C) -> one video (T, H, W, 3) tiling them in rows."""
+  n, t, s, _, c = videos.shape
+  columns = columns or int(np.ceil(np.sqrt(n)))
+  rows = int(np.ceil(n / columns))
+  grid = np.full((t, rows * (s + gap) + gap, columns * (s + gap) + gap, c), 255, np.uint8)
+  for i in range(n):
+    y, x = gap + (i // columns) * (s + gap), gap + (i % columns) * (s + gap)
+    grid[:, y:y + s, x:x + s] = videos[i]
+  return np.repeat(grid, 3, axis=-1) if c == 1 else grid[..., :3]
+
+
+def gif_bytes(frames: np.ndarray, fps: int = 8, scale: int = 1) -> bytes:
+  """frames uint8 (T, H, W, 3) -> an endlessly looping GIF."""
+  import io
+
+  from PIL import Image
+  images = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST)
+            for f in frames]
+  buffer = io.BytesIO()
+  images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
+                 duration=int(1000 / fps), loop=0)
+  return buffer.getvalue()
+
+
+def write_video(path: str, frames: np.ndarray, fps: int = 8, scale: int = 1) -> str:
+  """frames uint8 (T, H, W, 3) -> `path` (.gif, or .mp4 with the `video` extra)."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  extension = os.path.splitext(path)[1].lower()
+  if extension == ".gif":
+    with open(path, "wb") as f:
+      f.write(gif_bytes(frames, fps, scale))
+  elif extension == ".mp4":
+    try:
+      import imageio.v2 as imageio
+    except ImportError:
+      raise ValueError("writing .mp4 needs the video extra: pip install 'mocogan-jax[video]'") from None
+    frames = np.repeat(np.repeat(frames, scale, 1), scale, 2)
+    # H.264 wants even sides.
+    frames = frames[:, :frames.shape[1] // 2 * 2, :frames.shape[2] // 2 * 2]
+    imageio.mimwrite(path, frames, fps=fps, macro_block_size=1)
+  else:
+    raise ValueError(f"output file must end in .gif or .mp4, got {path}")
+  return path
