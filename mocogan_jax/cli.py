@@ -42,7 +42,7 @@ def _load_generator(workdir):
     raise config_lib.ConfigError(f"{workdir} is not a training workdir (no config.json)")
   config = config_lib.resolve(saved)
   mngr = checkpointing.manager(workdir)
-  abstract = jax.eval_shape(create_train_state, config, jax.random.key(0))
+  abstract = jax.eval_shape(lambda key: create_train_state(config, key), jax.random.key(0))
   state = checkpointing.restore_latest(mngr, abstract)
   if state is None:
     raise config_lib.ConfigError(f"no checkpoint in {workdir}/checkpoints")
@@ -74,7 +74,7 @@ def model_info(config) -> dict:
   import numpy as np
   from mocogan_jax.training import create_train_state, train_step
   key = jax.random.key(0)
-  state = jax.eval_shape(create_train_state, config, key)
+  state = jax.eval_shape(lambda key: create_train_state(config, key), key)
   count = lambda tree: int(sum(np.prod(x.shape) for x in jax.tree.leaves(tree)))
   s, c, t = config.image_size, config.channels, config.video_length
   batch = {

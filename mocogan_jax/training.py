@@ -157,7 +157,7 @@ def train_step(state: TrainState, batch, key):
   def image_d_loss(params):
     real, _, stats = discriminate(nets.image_discriminator, params, di.batch_stats, real_images)
     fake, _, stats = discriminate(nets.image_discriminator, params, stats, images)
-    loss = losses.bce(real, 1.0) + losses.bce(fake, 0.0)
+    loss = losses.discriminator_loss(real, fake)
     return loss, (stats, jax.nn.sigmoid(real).mean(), jax.nn.sigmoid(fake).mean())
 
   (l_image_d, (stats, di_real, di_fake)), grads = jax.value_and_grad(
@@ -172,7 +172,7 @@ def train_step(state: TrainState, batch, key):
     real, real_categories, stats = discriminate(
         nets.video_discriminator, params, dv.batch_stats, real_videos)
     fake, _, stats = discriminate(nets.video_discriminator, params, stats, videos)
-    gan = losses.bce(real, 1.0) + losses.bce(fake, 0.0)
+    gan = losses.discriminator_loss(real, fake)
     category = (losses.category_ce(real_categories, batch["label"])
                 if config.use_categories else jnp.zeros(()))
     return gan + category, (stats, category, jax.nn.sigmoid(real).mean(),
@@ -192,7 +192,7 @@ def train_step(state: TrainState, batch, key):
         nets.video_discriminator, dv.params, dv.batch_stats, videos)
     infogan = (losses.category_ce(category_logits, categories)
                if config.use_infogan else jnp.zeros(()))
-    loss = losses.bce(image_logits, 1.0) + losses.bce(video_logits, 1.0) + infogan
+    loss = losses.generator_loss(image_logits) + losses.generator_loss(video_logits) + infogan
     return loss, (stats, di_stats, dv_stats, infogan)
 
   (l_generator, (g_stats, di_stats, dv_stats, l_infogan)), grads = jax.value_and_grad(

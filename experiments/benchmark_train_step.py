@@ -1,0 +1,86 @@
+"""Times the compiled train step of a config on whatever devices JAX sees.
+
+    .venv/bin/python experiments/benchmark_train_step.py --config shapes_64 [key=value ...]
+
+Uses the same mesh, shardings and donation as `mocogan-jax train`, on a fixed
+random uint8 batch (the input pipeline is measured separately). Prints a table
+and ends with one JSON line: compile_time_s, step_time_s_median (and p10/p90),
+videos_per_s (real clips consumed), frames_per_s (real frames consumed: clips
+x T + single images), with the device and the resolved settings.
+"""
+
+import argparse
+import json
+import statistics
+import time
+
+import jax
+import numpy as np
+
+from mocogan_jax import config as config_lib, parallel
+from mocogan_jax.training import create_train_state, train_step
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--config", required=True)
+  parser.add_argument("--steps", type=int, default=20, help="timed steps after warm-up")
+  parser.add_argument("--warmup", type=int, default=3)
+  parser.add_argument("overrides", nargs="*", metavar="key=value")
+  args = parser.parse_args()
+  config = config_lib.resolve(args.config, args.overrides)
+
+  mesh = parallel.make_mesh()
+  parallel.check_batch_fits(config, mesh)
+  replicated, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+  state = jax.jit(create_train_state, static_argnums=0, out_shardings=replicated)(
+      config, jax.random.key(0))
+  rng = np.random.default_rng(0)
+  s, c, t = config.image_size, config.channels, config.video_length
+  batch = {
+      "video": rng.integers(0, 256, (config.video_batch, t, s, s, c), dtype=np.uint8),
+      "label": rng.integers(0, max(config.n_categories, 1), (config.video_batch,), dtype=np.int32),
+      "image": rng.integers(0, 256, (config.image_batch, s, s, c), dtype=np.uint8),
+  }
+  batch = jax.device_put(batch, data)
+  step = jax.jit(train_step, in_shardings=(replicated, data, replicated),
+                 out_shardings=(replicated, replicated), donate_argnums=0)
+
+  start = time.perf_counter()
+  compiled = step.lower(state, batch, jax.random.key(0)).compile()
+  compile_time = time.perf_counter() - start
+
+  times = []
+  for i in range(args.warmup + args.steps):
+    start = time.perf_counter()
+    state, metrics = compiled(state, batch, jax.random.key(i))
+    jax.block_until_ready((state, metrics))
+    if i >= args.warmup:
+      times.append(time.perf_counter() - start)
+
+  median = statistics.median(times)
+  deciles = statistics.quantiles(times, n=10) if len(times) >= 2 else [median] * 9
+  result = {
+      "config": args.config,
+      "overrides": args.overrides,
+      "device": f"{jax.device_count()}x {jax.devices()[0].device_kind}",
+      "backend": jax.default_backend(),
+      "conv_impl": config.conv_impl,
+      "image_size": s, "video_length": t,
+      "image_batch": config.image_batch, "video_batch": config.video_batch,
+      "compile_time_s": round(compile_time, 3),
+      "step_time_s_median": round(median, 5),
+      "step_time_s_p10": round(deciles[0], 5),
+      "step_time_s_p90": round(deciles[-1], 5),
+      "videos_per_s": round(config.video_batch / median, 3),
+      "frames_per_s": round((config.video_batch * t + config.image_batch) / median, 2),
+      "timed_steps": args.steps,
+  }
+  for key in ("device", "compile_time_s", "step_time_s_median", "step_time_s_p10",
+              "step_time_s_p90", "videos_per_s", "frames_per_s"):
+    print(f"{key:20s} {result[key]}")
+  print(json.dumps(result))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,31 @@
+"""Shared fixtures. Tests run on the CPU with tiny configs; compiled programs are
+cached on disk so subprocess tests of the CLI reuse what in-process tests built."""
+
+import os
+
+_CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".jax_cache")
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import pytest  # noqa: E402
+
+from mocogan_jax import config as config_lib  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+  """A TFDS data dir holding shape_motion/tiny16, built once per session."""
+  path = str(tmp_path_factory.mktemp("tfds"))
+  from mocogan_jax.data import pipeline
+  pipeline.load_source(tiny_config_with(path))
+  return path
+
+
+def tiny_config_with(data_dir: str, **overrides) -> config_lib.Config:
+  return config_lib.load("tiny").replace(data_dir=data_dir, **overrides)
+
+
+@pytest.fixture
+def tiny_config(data_dir):
+  return tiny_config_with(data_dir)

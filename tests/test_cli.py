@@ -1,0 +1,85 @@
+"""The command line, end to end on the tiny config, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from mocogan_jax.cli import model_info
+from mocogan_jax.config import Config
+
+
+def run_cli(*args, check=True):
+  result = subprocess.run([sys.executable, "-m", "mocogan_jax.cli", *args],
+                          capture_output=True, text=True, timeout=600)
+  if check:
+    assert result.returncode == 0, result.stderr[-3000:]
+  return result
+
+
+def test_train_then_sample(tmp_path, data_dir):
+  workdir = str(tmp_path / "run")
+  out = run_cli("train", "--config", "tiny", "--workdir", workdir, f"data_dir={data_dir}")
+  gif = out.stdout.strip().splitlines()[-1].removeprefix("samples: ")
+  assert os.path.exists(gif) and gif.startswith(os.path.join(workdir, "samples"))
+  frames = Image.open(gif)
+  assert frames.n_frames == 8
+  lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert [l["step"] for l in lines] == [2, 4]
+  assert all(np.isfinite(l["loss/generator"]) for l in lines)
+  saved = json.load(open(os.path.join(workdir, "config.json")))
+  assert saved["image_size"] == 16 and saved["data_dir"] == data_dir
+  assert os.listdir(os.path.join(workdir, "checkpoints")) == ["4"]
+  assert os.listdir(os.path.join(workdir, "tensorboard"))
+
+  # Training again to more steps resumes from the checkpoint.
+  out = run_cli("train", "--workdir", workdir, "num_steps=6")
+  assert "resuming" in out.stderr + out.stdout
+  lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert [l["step"] for l in lines] == [2, 4, 6]
+
+  for mode in ("random", "fixed-content", "fixed-motion"):
+    path = str(tmp_path / f"{mode}.gif")
+    run_cli("sample", "--workdir", workdir, "--out", path, "--num", "4", "--length", "12",
+            "--mode", mode, "--category", "2")
+    assert Image.open(path).n_frames == 12
+  mp4 = str(tmp_path / "s.mp4")
+  run_cli("sample", "--workdir", workdir, "--out", mp4, "--num", "2")
+  assert os.path.getsize(mp4) > 0
+
+  bad = run_cli("sample", "--workdir", workdir, "--out", str(tmp_path / "x.avi"), check=False)
+  assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and ".gif or .mp4" in bad.stderr
+  bad = run_cli("sample", "--workdir", workdir, "--out", mp4, "--category", "9", check=False)
+  assert bad.returncode == 2 and "--category" in bad.stderr
+
+
+def test_user_errors_are_one_line(tmp_path):
+  cases = [
+      (("train", "--config", "nope", "--workdir", str(tmp_path / "a")), "unknown config 'nope'"),
+      (("train", "--config", "tiny", "--workdir", str(tmp_path / "b"), "ngff=3"),
+       "unknown config key 'ngff'"),
+      (("train", "--config", "tiny", "--workdir", str(tmp_path / "c"), "image_size=48"),
+       "image_size must be one of"),
+      (("train", "--config", "tiny", "--workdir", str(tmp_path / "d"), "ngf=abc"),
+       "ngf must be int"),
+      (("train", "--workdir", str(tmp_path / "e")), "no --config given"),
+      (("sample", "--workdir", str(tmp_path / "f"), "--out", "x.gif"), "not a training workdir"),
+  ]
+  for args, message in cases:
+    result = run_cli(*args, check=False)
+    assert result.returncode == 2, (args, result.stderr[-2000:])
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_info_reports_official_parameter_counts():
+  info = model_info(Config())
+  assert info["parameters"] == {"generator": 3_298_836, "motion_rnn": 660,
+                                "image_discriminator": 663_296,
+                                "video_discriminator": 11_253_504}
+  assert info["latent"]["per_frame"] == 66 and info["flops_per_step"] > 1e9
+  out = run_cli("info", "--config", "shapes_64", "--json", "image_discriminator=full")
+  assert json.loads(out.stdout)["parameters"]["image_discriminator"] == 2_765_568

@@ -1,0 +1,155 @@
+"""The networks: official parameter counts, shapes at every size, conv implementations."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mocogan_jax.config import Config, ConfigError, validate
+from mocogan_jax.models import layers
+from mocogan_jax.models.discriminators import ImageDiscriminator, VideoDiscriminator
+from mocogan_jax.models.generator import MotionRNN, VideoGenerator, sample_latents
+
+KEY = jax.random.key(0)
+
+
+def _count(tree):
+  return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))
+
+
+def _init_shapes(module, *inputs):
+  return jax.eval_shape(lambda: module.init({"params": KEY, "noise": KEY}, *inputs, train=True))
+
+
+def _apply_shapes(module, *inputs):
+  def run():
+    variables = module.init({"params": KEY, "noise": KEY}, *inputs, train=False)
+    return module.apply(variables, *inputs, train=False, rngs={"noise": KEY})
+  return jax.eval_shape(run)
+
+
+def test_official_parameter_counts():
+  """Exactly the official src/models.py at its defaults (BN scale and bias counted)."""
+  c = Config()
+  latents = jax.eval_shape(lambda: sample_latents(KEY, c, 2, 16))
+  g = _init_shapes(VideoGenerator(c), latents)["params"]
+  assert _count(g) == 3_298_836
+  assert _count(g["motion_rnn"]) == 660
+  kernels = [x for path, x in jax.tree_util.tree_leaves_with_path(g["image_generator"])
+             if "kernel" in jax.tree_util.keystr(path)]
+  assert sum(int(np.prod(k.shape)) for k in kernels) == 3_296_256
+  assert _count(g["image_generator"]) - 3_296_256 == 1_920
+  image = jnp.zeros((2, 64, 64, 3))
+  video = jnp.zeros((2, 16, 64, 64, 3))
+  counts = {
+      ("image", "patch"): 663_296, ("image", "full"): 2_765_568,
+      ("video", "categorical"): 11_253_504, ("video", "plain"): 11_056_896,
+      ("video", "patch"): 2_650_880,
+  }
+  for (kind, variant), expected in counts.items():
+    if kind == "image":
+      params = _init_shapes(ImageDiscriminator(c.replace(image_discriminator=variant)), image)
+    else:
+      params = _init_shapes(VideoDiscriminator(c.replace(video_discriminator=variant)), video)
+    assert _count(params["params"]) == expected, (kind, variant)
+
+
+@pytest.mark.parametrize("size", [32, 64, 128])
+@pytest.mark.parametrize("length", [8, 16, 24])
+def test_shapes_at_every_size_and_length(size, length):
+  c = Config(image_size=size, video_length=length, ngf=8, ndf=8)
+  latents = jax.eval_shape(lambda: sample_latents(KEY, c, 2, length))
+  videos = _apply_shapes(VideoGenerator(c), latents)
+  assert videos.shape == (2, length, size, size, 3)
+
+  for variant, patch in (("patch", size // 16), ("full", 1)):
+    logits, categories = _apply_shapes(
+        ImageDiscriminator(c.replace(image_discriminator=variant)), jnp.zeros((2, size, size, 3)))
+    assert logits.shape == (2, patch, patch) and categories is None
+
+  video = jnp.zeros((2, length, size, size, 3))
+  time_out = {8: 1, 16: 1, 24: 9}[length]  # T - 15 at T >= 16; padded in time below
+  logits, categories = _apply_shapes(VideoDiscriminator(c), video)
+  assert logits.shape == (2, time_out, 1, 1) and categories.shape == (2, 6)
+  logits, categories = _apply_shapes(VideoDiscriminator(c.replace(video_discriminator="plain")), video)
+  assert logits.shape == (2, time_out, 1, 1) and categories is None
+  logits, _ = _apply_shapes(VideoDiscriminator(c.replace(video_discriminator="patch")), video)
+  assert logits.shape[0] == 2 and logits.shape[2:] == (size // 16, size // 16)
+
+
+def test_official_video_discriminator_is_one_logit_at_16_frames():
+  c = Config()
+  logits, categories = _apply_shapes(VideoDiscriminator(c), jnp.zeros((3, 16, 64, 64, 3)))
+  assert logits.shape == (3, 1, 1, 1) and categories.shape == (3, 6)
+
+
+def test_too_short_video_is_a_config_error():
+  with pytest.raises(ConfigError, match="video_length=7 is too short"):
+    validate(Config(video_length=7))
+
+
+def test_motion_rnn_unrolls_any_length_and_matches_pytorch_gru_equations():
+  rnn = MotionRNN(10)
+  h0 = jax.random.normal(KEY, (3, 10))
+  params = rnn.init(KEY, h0, jnp.zeros((3, 1, 10)))["params"]
+  for length in (1, 5, 40):
+    eps = jax.random.normal(jax.random.key(length), (3, length, 10))
+    out = rnn.apply({"params": params}, h0, eps)
+    assert out.shape == (3, length, 10)
+    # Reference: torch.nn.GRUCell's documented equations, step by step in numpy.
+    p = jax.tree.map(np.asarray, params)
+    h = np.asarray(h0)
+    for t in range(length):
+      gi = np.asarray(eps[:, t]) @ p["w_ih"] + p["b_ih"]
+      gh = h @ p["w_hh"] + p["b_hh"]
+      r = 1 / (1 + np.exp(-(gi[:, :10] + gh[:, :10])))
+      z = 1 / (1 + np.exp(-(gi[:, 10:20] + gh[:, 10:20])))
+      n = np.tanh(gi[:, 20:] + r * gh[:, 20:])
+      h = (1 - z) * n + z * h
+      np.testing.assert_allclose(out[:, t], h, rtol=1e-5, atol=1e-6)
+
+
+def _grad_pair(fn, x, w):
+  """(output, d/dx, d/dw) of sum(sin(fn(x, w))) for both implementations."""
+  results = []
+  for impl in ("native", "matmul"):
+    f = lambda x, w: fn(x, w, impl)
+    out = f(x, w)
+    grads = jax.grad(lambda x, w: jnp.sum(jnp.sin(f(x, w))), argnums=(0, 1))(x, w)
+    results.append((out,) + grads)
+  return results
+
+
+@pytest.mark.parametrize("case", [
+    ("conv2d s2", lambda x, w, i: layers.conv2d(x, w, 2, 1, i), (2, 8, 8, 3), (4, 4, 3, 5)),
+    ("conv2d s1 p0", lambda x, w, i: layers.conv2d(x, w, 1, 0, i), (2, 4, 4, 6), (4, 4, 6, 3)),
+    ("convT 1x1", lambda x, w, i: layers.conv_transpose2d(x, w, 1, 0, i), (2, 1, 1, 6), (4, 4, 6, 5)),
+    ("convT s2", lambda x, w, i: layers.conv_transpose2d(x, w, 2, 1, i), (2, 4, 4, 6), (4, 4, 6, 16)),
+    ("convT s2 thin", lambda x, w, i: layers.conv_transpose2d(x, w, 2, 1, i), (2, 4, 4, 6), (4, 4, 6, 3)),
+    ("conv3d", lambda x, w, i: layers.conv3d(x, w, (1, 2, 2), (0, 1, 1), i), (2, 6, 8, 8, 3), (4, 4, 4, 3, 5)),
+    ("conv3d time pad", lambda x, w, i: layers.conv3d(x, w, (1, 2, 2), (1, 1, 1), i), (2, 4, 8, 8, 3), (4, 4, 4, 3, 5)),
+], ids=lambda c: c[0])
+def test_matmul_and_native_convolutions_agree(case):
+  _, fn, x_shape, w_shape = case
+  x = jax.random.normal(jax.random.key(1), x_shape)
+  w = jax.random.normal(jax.random.key(2), w_shape)
+  native, matmul = _grad_pair(fn, x, w)
+  for a, b in zip(native, matmul):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_transposed_conv_matches_pytorch_definition():
+  """out[o] += x[i] * w[o + p - s*i], written out with loops."""
+  x = np.asarray(jax.random.normal(jax.random.key(3), (1, 3, 3, 2)))
+  w = np.asarray(jax.random.normal(jax.random.key(4), (4, 4, 2, 3)))
+  s, p = 2, 1
+  out = np.zeros((1, 6, 6, 3))
+  for iy in range(3):
+    for ix in range(3):
+      for oy in range(6):
+        for ox in range(6):
+          ky, kx = oy + p - s * iy, ox + p - s * ix
+          if 0 <= ky < 4 and 0 <= kx < 4:
+            out[0, oy, ox] += x[0, iy, ix] @ w[ky, kx]
+  for impl in ("native", "matmul"):
+    np.testing.assert_allclose(layers.conv_transpose2d(x, w, s, p, impl), out, rtol=1e-5, atol=1e-5)
