@@ -90,15 +90,34 @@ _CHOICES = {
 }
 
 
+def video_time_steps(config: Config, time_padding: int) -> int:
+  """Time extent of the video discriminator's output for a given time padding.
+
+  Every conv has a 4-frame kernel and temporal stride 1. The categorical/plain
+  network has log2(S) - 2 padded blocks and a final unpadded conv; the patch
+  network has four padded convs.
+  """
+  shrink = 3 - 2 * time_padding
+  if config.video_discriminator == "patch":
+    return config.video_length - 4 * shrink
+  blocks = int(math.log2(config.image_size)) - 2
+  return config.video_length - blocks * shrink - 3
+
+
 def video_time_padding(config: Config) -> int:
   """Temporal padding of the video discriminator's convolutions.
 
-  The official network (k4, temporal stride 1, padding 0) needs T >= 16 for its
-  final conv (T - 15 outputs); below that, padding each conv by one frame in time
-  keeps it valid down to T = 8 (patch variant: T >= 5).
+  The official network pads nothing in time, which needs T >= 16 at 64x64 (one
+  logit at T = 16, a logit per time window above). Shorter clips take the
+  smallest padding, 1 or 2 frames, that leaves at least one output in time.
   """
-  shrink = 15 if config.video_discriminator != "patch" else 12
-  return 0 if config.video_length - shrink >= 1 else 1
+  for padding in (0, 1):
+    if video_time_steps(config, padding) >= 1:
+      return padding
+  return 2
+
+
+MIN_VIDEO_LENGTH = 4
 
 
 def validate(config: Config) -> Config:
@@ -108,11 +127,9 @@ def validate(config: Config) -> Config:
       raise ConfigError(f"{field} must be one of {choices}, got {getattr(config, field)!r}")
   if config.image_size not in SUPPORTED_IMAGE_SIZES:
     raise ConfigError(f"image_size must be one of {SUPPORTED_IMAGE_SIZES}, got {config.image_size}")
-  min_length = 8 if config.video_discriminator != "patch" else 5
-  if config.video_length < min_length:
-    raise ConfigError(
-        f"video_length={config.video_length} is too short for the {config.video_discriminator} "
-        f"video discriminator (needs at least {min_length})")
+  if config.video_length < MIN_VIDEO_LENGTH:
+    raise ConfigError(f"video_length={config.video_length} is too short for the video "
+                      f"discriminator (needs at least {MIN_VIDEO_LENGTH})")
   positive = ("channels", "every_nth", "dim_z_content", "dim_z_motion", "ngf", "ndf",
               "image_batch", "video_batch", "num_steps", "log_every", "sample_every",
               "checkpoint_every", "num_samples")

@@ -154,6 +154,7 @@ def train(config: Config, workdir: str) -> str:
                          f"same command again to resume")
           break
   finally:
+    batches.close()
     progress.close()
     if metrics_file:
       metrics_file.close()

@@ -48,44 +48,45 @@ def test_state_is_one_pytree_and_step_is_pure_and_deterministic(tiny_config):
   assert int(s4.step) == 2
 
 
-def _frame_histogram(frames):
-  """frames uint8-range float (..., S, S, C) -> per-channel 16-bin histograms (C, 16)."""
-  frames = np.asarray(frames).reshape(-1, frames.shape[-1])
-  return np.stack([np.histogram(frames[:, c], bins=16, range=(0, 256))[0] / len(frames)
-                   for c in range(frames.shape[1])])
+def _mean_image_distance(state, config, real_mean):
+  """Mean |E[generated frame] - E[real frame]| over pixels, both in [-1, 1]."""
+  videos = np.asarray(sample_videos(state.generator.variables, config, jax.random.key(123), 32))
+  return float(np.abs(videos.reshape((-1,) + videos.shape[2:]).mean(0) - real_mean).mean())
 
 
-def _distance_to_real(state, config, real_hist):
-  videos = sample_videos(state.generator.variables, config, jax.random.key(123), 16)
-  fake = (np.asarray(videos) + 1) * 127.5
-  return float(np.abs(_frame_histogram(fake) - real_hist).sum())
-
-
-def _train_and_measure(config, steps):
+def _train_and_measure(config, steps=100):
+  # A high learning rate so that 100 tiny steps (a few seconds) show the trend:
+  # the untrained generator paints grey; the data is black with one small shape.
+  config = config.replace(learning_rate=1e-3)
   source = pipeline.load_source(config)
-  real = np.concatenate([source[i]["video"] for i in range(32)])
-  real_hist = _frame_histogram(real)
+  real = np.concatenate([source[i]["video"] for i in range(len(source))])
+  real_mean = (real.astype(np.float32) / 127.5 - 1.0).mean(0)
   state = jax.jit(training.create_train_state, static_argnums=0)(config, jax.random.key(0))
-  before = _distance_to_real(state, config, real_hist)
+  before = _mean_image_distance(state, config, real_mean)
   step = jax.jit(training.train_step, donate_argnums=0)
   for i in range(steps):
     state, _ = step(state, pipeline.make_batch(source, config, i), jax.random.key(i))
-  return before, _distance_to_real(state, config, real_hist)
-
-
-LEARNING_STEPS = 150
+  return before, _mean_image_distance(state, config, real_mean)
 
 
 def test_generated_frames_move_toward_the_data(tiny_config):
-  before, after = _train_and_measure(tiny_config, LEARNING_STEPS)
-  assert after < 0.5 * before, (before, after)
+  # Measured: 0.93 -> 0.48 after 100 steps (0.22 after 200).
+  before, after = _train_and_measure(tiny_config)
+  assert after < 0.6 * before, (before, after)
 
 
 def test_a_generator_loss_with_the_wrong_sign_does_not_learn(tiny_config, monkeypatch):
-  # The same measurement must catch a sign error in the generator's objective.
+  # The same measurement must catch a sign error in the generator's objective
+  # (measured: 0.93 -> 1.14).
   monkeypatch.setattr(losses, "generator_loss", lambda logits: -losses.bce(logits, 1.0))
-  before, after = _train_and_measure(tiny_config, LEARNING_STEPS)
-  assert after > 0.5 * before, (before, after)
+  # jit caches traces per function and static config: retrace with the patched
+  # loss, and do not leave that trace behind for other tests.
+  jax.clear_caches()
+  try:
+    before, after = _train_and_measure(tiny_config)
+  finally:
+    jax.clear_caches()
+  assert after > before, (before, after)
 
 
 def test_sampling_modes_fix_what_they_say(tiny_config):

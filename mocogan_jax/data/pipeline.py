@@ -130,4 +130,10 @@ def device_batches(source, config: Config, start_step: int, sharding,
         raise item
       yield item
   finally:
+    # Never leave the thread inside a JAX call while the interpreter shuts down.
     stop.set()
+    while thread.is_alive():
+      try:
+        out.get_nowait()
+      except queue.Empty:
+        thread.join(timeout=0.1)

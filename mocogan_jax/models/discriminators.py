@@ -61,9 +61,9 @@ class VideoDiscriminator(nn.Module):
 
   categorical / plain: Conv3d(k4, stride (1, 2, 2)) blocks down to 4x4 spatially
   (64 -> 128 -> 256 -> 512 at S = 64), then Conv3d(k4, s1, p0) to 1 + K outputs
-  (categorical) or 1. Official at T = 16: one output per video; at T > 16 the
-  real/fake logits form a map over time and the category logits are averaged
-  over it; at T < 16 the convs pad one frame in time (`video_time_padding`).
+  (categorical) or 1. Official at T = 16 and 64x64: one output per video; longer
+  clips give a map of real/fake logits over time and category logits averaged
+  over it; shorter ones pad 1 or 2 frames in time (`video_time_padding`).
   patch: three blocks (64 -> 128 -> 256), then Conv3d(k4, (1, 2, 2)) -> 1.
   """
   config: Config
