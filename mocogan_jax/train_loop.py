@@ -55,8 +55,12 @@ class _StopRequest:
       signal.signal(sig, handler)
 
 
+# Compiled once per config: the same key every time, so grids are comparable over training.
+_sample_grid = jax.jit(sample_videos, static_argnums=(1, 3))
+
+
 def _write_samples(state, config: Config, key, workdir: str, writer) -> str:
-  videos = sample_videos(state.generator.variables, config, key, config.num_samples)
+  videos = _sample_grid(state.generator.variables, config, key, config.num_samples)
   grid = video_io.video_grid(video_io.to_uint8(jax.device_get(videos)))
   step = int(state.step)
   path = video_io.write_video(os.path.join(workdir, "samples", f"step_{step:07d}.gif"), grid,

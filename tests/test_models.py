@@ -1,5 +1,6 @@
 """The networks: official parameter counts, shapes at every size, conv implementations."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -63,7 +64,7 @@ def test_official_parameter_counts():
 def test_shapes_at_every_size_and_length(size, length):
   c = Config(image_size=size, video_length=length, ngf=8, ndf=8)
   videos = _apply_shapes(VideoGenerator(c), lambda: sample_latents(KEY, c, 2, length))
-  assert videos.shape == (2, length, size, size, 3)
+  chex.assert_shape(videos, (2, length, size, size, 3))
 
   for variant, patch in (("patch", size // 16), ("full", 1)):
     logits, categories = _apply_shapes(
@@ -102,7 +103,7 @@ def test_motion_rnn_unrolls_any_length_and_matches_pytorch_gru_equations():
   for length in (1, 5, 40):
     eps = jax.random.normal(jax.random.key(length), (3, length, 10))
     out = rnn.apply({"params": params}, h0, eps)
-    assert out.shape == (3, length, 10)
+    chex.assert_shape(out, (3, length, 10))
     # Reference: torch.nn.GRUCell's documented equations, step by step in numpy.
     p = jax.tree.map(np.asarray, params)
     h = np.asarray(h0)

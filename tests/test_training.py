@@ -1,5 +1,6 @@
 """train_step: purity, determinism, and learning (a broken objective must fail)."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,9 +26,10 @@ def test_state_is_one_pytree_and_step_is_pure_and_deterministic(tiny_config):
   s1, m1 = step(state, batch, jax.random.key(7))
   s2, m2 = step(state, batch, jax.random.key(7))
   # The input state is untouched, and equal inputs give bit-identical outputs.
-  jax.tree.map(np.testing.assert_array_equal, before, jax.tree.map(np.array, state))
-  jax.tree.map(np.testing.assert_array_equal, s1, s2)
-  assert m1 == m2 or all(np.array_equal(m1[k], m2[k]) for k in m1)
+  chex.assert_trees_all_equal(before, jax.tree.map(np.array, state))
+  chex.assert_trees_all_equal(s1, s2)
+  chex.assert_trees_all_equal(m1, m2)
+  chex.assert_trees_all_equal_shapes_and_dtypes(s1, state)
   assert int(s1.step) == 1
   # Every network changed, and metrics are finite scalars.
   for name in ("generator", "image_discriminator", "video_discriminator"):
@@ -94,7 +96,9 @@ def test_sampling_modes_fix_what_they_say(tiny_config):
   variables = state.generator.variables
   key = jax.random.key(5)
   for length in (3, 8, 20):
-    assert sample_videos(variables, tiny_config, key, 2, length).shape == (2, length, 16, 16, 3)
+    videos = sample_videos(variables, tiny_config, key, 2, length)
+    chex.assert_shape(videos, (2, length, 16, 16, 3))
+    chex.assert_type(videos, jnp.float32)
   # fixed-motion with one content code everywhere would give identical videos; with
   # different content they differ, and fixed-content videos share frame-0 content
   # up to motion, so compare the latent-level contract directly instead.

@@ -76,7 +76,9 @@ def conv3d(x, w, stride: Sequence[int], padding: Sequence[int], impl: str):
   stacked = jnp.concatenate([x[:, k:k + to] for k in range(kt)], axis=-1)
   stacked = stacked.reshape((n * to,) + stacked.shape[2:])
   w2d = jnp.transpose(w, (1, 2, 0, 3, 4)).reshape(kh, kw, kt * c, o)
-  y = _im2col_conv2d(stacked, w2d, s, p)
+  # Once the time axis is folded away, XLA:CPU's own 2D convolution beat im2col
+  # here (fwd + bwd of the official video D's first three layers: 350 vs 520 ms).
+  y = conv2d(stacked, w2d, s, p, "native")
   return y.reshape((n, to) + y.shape[1:])
 
 
@@ -191,6 +193,6 @@ class ConvTranspose2d(nn.Module):
     return conv_transpose2d(x, w, self.stride, self.padding, self.impl)
 
 
-def batch_norm(train: bool, name: str | None = None):
+def batch_norm(train: bool):
   """BatchNorm with PyTorch's defaults (momentum 0.1 there is 0.9 here, eps 1e-5)."""
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name=name)
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
