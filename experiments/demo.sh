@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's first command: set up, build shape_motion offline, train the CPU
-# demo, print the path of the sample GIF. About 10 minutes on 2 CPU cores.
+# demo, print the path of the sample GIF. About 7 minutes on 2 CPU cores.
 #   bash experiments/demo.sh [key=value ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -30,7 +30,7 @@ def cmd_train(args):
   from mocogan_jax.train_loop import train
   config = _config_for_workdir(args)
   path = train(config, args.workdir)
-  print(f"samples: {path}")
+  print(f"samples: {os.path.abspath(path)}")
 
 
 def _load_generator(workdir):
@@ -65,7 +65,7 @@ def cmd_sample(args):
                   args.category)
   grid = video_io.video_grid(video_io.to_uint8(jax.device_get(videos)))
   path = video_io.write_video(args.out, grid, fps=args.fps, scale=max(1, 128 // config.image_size))
-  print(f"wrote {args.num} videos of {length} frames ({args.mode}) to {path}")
+  print(f"wrote {args.num} videos of {length} frames ({args.mode}) to {os.path.abspath(path)}")
 
 
 def model_info(config) -> dict:
