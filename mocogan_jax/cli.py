@@ -54,6 +54,14 @@ def cmd_sample(args):
   from mocogan_jax import video_io
   from mocogan_jax.config import ConfigError
   from mocogan_jax.sampling import sample_with_mode
+  extension = os.path.splitext(args.out)[1].lower()
+  if extension not in (".gif", ".mp4"):
+    raise ConfigError(f"--out must end in .gif or .mp4, got {args.out}")
+  if extension == ".mp4":
+    try:
+      import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+      raise ConfigError("writing .mp4 needs the video extra: pip install 'mocogan-jax[video]'") from None
   config, variables = _load_generator(args.workdir)
   if args.category is not None and not 0 <= args.category < config.n_categories:
     raise ConfigError(f"--category must be in [0, {config.n_categories}), got {args.category}")
@@ -154,11 +162,6 @@ def main(argv=None):
   try:
     args.func(args)
   except ConfigError as e:
-    print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
-    sys.exit(2)
-  except ValueError as e:  # bad file names and choices from the writers
-    if "must" not in str(e):
-      raise
     print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
     sys.exit(2)
 

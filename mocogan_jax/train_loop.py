@@ -24,6 +24,28 @@ class TrainingError(RuntimeError):
   """Training cannot continue (e.g. a loss became NaN); the message says why."""
 
 
+# Settings a resumed run may change; anything else would change the model, the
+# data or the random streams of a run that already has checkpoints.
+RESUMABLE_CHANGES = ("num_steps", "log_every", "sample_every", "checkpoint_every",
+                     "num_samples", "data_dir")
+
+
+def _check_resume(config: Config, workdir: str) -> None:
+  saved_path = os.path.join(workdir, "config.json")
+  if not os.path.exists(os.path.join(workdir, "checkpoints")) or not os.path.exists(saved_path):
+    return
+  with open(saved_path) as f:
+    saved = json.load(f)
+  current = json.loads(config.to_json())
+  changed = sorted(k for k in current
+                   if k not in RESUMABLE_CHANGES and saved.get(k, current[k]) != current[k])
+  if changed:
+    k = changed[0]
+    raise ConfigError(f"{workdir} holds a run with {k}={saved[k]!r}, not {current[k]!r}; "
+                      f"use a new workdir (a resumed run may change only "
+                      f"{', '.join(RESUMABLE_CHANGES)})")
+
+
 def _check_workdir(workdir: str) -> None:
   try:
     os.makedirs(workdir, exist_ok=True)
@@ -81,6 +103,7 @@ def train(config: Config, workdir: str) -> str:
   """
   # --- Workdir -------------------------------------------------------------------
   _check_workdir(workdir)
+  _check_resume(config, workdir)
   is_main = jax.process_index() == 0
   if is_main:
     with open(os.path.join(workdir, "config.json"), "w") as f:

@@ -41,6 +41,11 @@ def test_train_then_sample(tmp_path, data_dir):
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
   assert [l["step"] for l in lines] == [2, 4, 6]
 
+  # Changing the model of an existing run is refused before anything is written.
+  bad = run_cli("train", "--workdir", workdir, "ngf=16", check=False)
+  assert bad.returncode == 2 and "holds a run with ngf=8, not 16" in bad.stderr
+  assert json.load(open(os.path.join(workdir, "config.json")))["ngf"] == 8
+
   for mode in ("random", "fixed-content", "fixed-motion"):
     path = str(tmp_path / f"{mode}.gif")
     run_cli("sample", "--workdir", workdir, "--out", path, "--num", "4", "--length", "12",
