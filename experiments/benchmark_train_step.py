@@ -18,7 +18,6 @@ import jax
 import numpy as np
 
 from mocogan_jax import config as config_lib, parallel
-from mocogan_jax.training import create_train_state, train_step
 
 
 def main():
@@ -32,9 +31,7 @@ def main():
 
   mesh = parallel.make_mesh()
   parallel.check_batch_fits(config, mesh)
-  replicated, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
-  state = jax.jit(create_train_state, static_argnums=0, out_shardings=replicated)(
-      config, jax.random.key(0))
+  state = parallel.jit_create_train_state(mesh)(config, jax.random.key(0))
   rng = np.random.default_rng(0)
   s, c, t = config.image_size, config.channels, config.video_length
   batch = {
@@ -42,9 +39,8 @@ def main():
       "label": rng.integers(0, max(config.n_categories, 1), (config.video_batch,), dtype=np.int32),
       "image": rng.integers(0, 256, (config.image_batch, s, s, c), dtype=np.uint8),
   }
-  batch = jax.device_put(batch, data)
-  step = jax.jit(train_step, in_shardings=(replicated, data, replicated),
-                 out_shardings=(replicated, replicated), donate_argnums=0)
+  batch = jax.device_put(batch, parallel.batch_sharding(mesh))
+  step = parallel.jit_train_step(mesh)
 
   start = time.perf_counter()
   compiled = step.lower(state, batch, jax.random.key(0)).compile()

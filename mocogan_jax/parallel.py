@@ -9,6 +9,7 @@ import jax
 from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
 
 from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.training import create_train_state, train_step
 
 
 def make_mesh() -> jax.sharding.Mesh:
@@ -29,3 +30,16 @@ def check_batch_fits(config: Config, mesh) -> None:
   for field in ("image_batch", "video_batch"):
     if getattr(config, field) % size:
       raise ConfigError(f"{field}={getattr(config, field)} does not divide over {size} devices")
+
+
+def jit_create_train_state(mesh):
+  """create_train_state(config, key) compiled to place the state on `mesh`."""
+  return jax.jit(create_train_state, static_argnums=0, out_shardings=replicated(mesh))
+
+
+def jit_train_step(mesh):
+  """train_step(state, batch, key) compiled for `mesh`: batch split over `data`,
+  state replicated and donated."""
+  rep, data = replicated(mesh), batch_sharding(mesh)
+  return jax.jit(train_step, in_shardings=(rep, data, rep), out_shardings=(rep, rep),
+                 donate_argnums=0)

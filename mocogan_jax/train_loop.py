@@ -17,7 +17,6 @@ from mocogan_jax import checkpointing, parallel, video_io
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.sampling import sample_videos
-from mocogan_jax.training import create_train_state, train_step
 
 
 class TrainingError(RuntimeError):
@@ -112,7 +111,7 @@ def train(config: Config, workdir: str) -> str:
   # --- Devices -------------------------------------------------------------------
   mesh = parallel.make_mesh()
   parallel.check_batch_fits(config, mesh)
-  replicated, data_sharding = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+  data_sharding = parallel.batch_sharding(mesh)
 
   # --- Data ----------------------------------------------------------------------
   source = pipeline.load_source(config)
@@ -120,7 +119,7 @@ def train(config: Config, workdir: str) -> str:
   # --- State: resume from the newest checkpoint, or start fresh ------------------
   # Step i's key is fold_in(step_key, i): a resumed run draws what it would have.
   init_key, step_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-  init = jax.jit(create_train_state, static_argnums=0, out_shardings=replicated)
+  init = parallel.jit_create_train_state(mesh)
   mngr = checkpointing.manager(workdir)
   abstract_state = jax.eval_shape(init, config, init_key)
   state = checkpointing.restore_latest(mngr, abstract_state)
@@ -131,8 +130,7 @@ def train(config: Config, workdir: str) -> str:
     tqdm.write(f"resuming {workdir} from step {start}")
 
   # --- Compiled step -------------------------------------------------------------
-  step_fn = jax.jit(train_step, in_shardings=(replicated, data_sharding, replicated),
-                    out_shardings=(replicated, replicated), donate_argnums=0)
+  step_fn = parallel.jit_train_step(mesh)
 
   # --- Loop ----------------------------------------------------------------------
   writer = None
