@@ -55,9 +55,12 @@ def test_batches_are_a_function_of_the_step(tiny_config):
   assert a["video"].shape == (2, 8, 16, 16, 3) and a["video"].dtype == np.uint8
   assert a["image"].shape == (4, 16, 16, 3) and a["image"].dtype == np.uint8
   assert a["label"].dtype == np.int32 and set(a["label"]) <= set(range(4))
-  # Each process reads its own share of the global batch.
-  half = pipeline.make_batch(source, tiny_config, step=3, process_index=1, num_processes=2)
-  assert half["video"].shape[0] == 1 and half["image"].shape[0] == 2
+  # Each process reads its own slice, and the slices make up the same global batch.
+  halves = [pipeline.make_batch(source, tiny_config, step=3, process_index=p, num_processes=2)
+            for p in (0, 1)]
+  assert halves[0]["video"].shape[0] == 1 and halves[0]["image"].shape[0] == 2
+  for k in a:
+    np.testing.assert_array_equal(np.concatenate([h[k] for h in halves]), a[k])
 
 
 def test_clips_take_every_nth_frame_of_one_video(data_dir):

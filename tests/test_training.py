@@ -79,7 +79,7 @@ def test_generated_frames_move_toward_the_data(tiny_config):
 
 def test_a_generator_loss_with_the_wrong_sign_does_not_learn(tiny_config, monkeypatch):
   # The same measurement must catch a sign error in the generator's objective
-  # (measured: 0.93 -> 1.14).
+  # (measured: 0.93 -> 1.12).
   monkeypatch.setattr(losses, "generator_loss", lambda logits: -losses.bce(logits, 1.0))
   # jit caches traces per function and static config: retrace with the patched
   # loss, and do not leave that trace behind for other tests.

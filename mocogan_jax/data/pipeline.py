@@ -1,6 +1,6 @@
 """Real batches for the train step, from any TFDS dataset with a `video` feature.
 
-A batch is a pure function of (seed, step, process): real clips of T frames at
+A global batch is a pure function of (seed, step): real clips of T frames at
 stride `every_nth` from random offsets of random videos, their labels, and
 single random frames of other random videos for the image discriminator (the
 official trainer's image sampler). Pixels stay uint8 until the device. Because
@@ -73,23 +73,32 @@ def make_batch(source, config: Config, step: int, process_index: int = 0,
                num_processes: int = 1) -> dict:
   """This process's share of the global batch of `step`.
 
+  The whole global batch is drawn from (seed, step) alone, and process p reads
+  only its contiguous slice, so the global batch is the same for any number of
+  processes.
+
   Returns {"video": uint8 (Bv/P, T, S, S, C), "label": int32 (Bv/P,),
            "image": uint8 (Bi/P, S, S, C)}.
   """
-  rng = np.random.default_rng([config.seed, step, process_index])
-  bv = config.video_batch // num_processes
-  bi = config.image_batch // num_processes
+  rng = np.random.default_rng([config.seed, step])
+  bv, bi = config.video_batch, config.image_batch
+  video_index = rng.integers(len(source), size=bv)
+  clip_start = rng.random(bv)  # fraction of the valid start range: videos may differ in length
+  image_index = rng.integers(len(source), size=bi)
+  image_frame = rng.random(bi)
+  mine = lambda n: slice(process_index * n // num_processes, (process_index + 1) * n // num_processes)
+
   videos, labels = [], []
-  for index in rng.integers(len(source), size=bv):
+  for index, u in zip(video_index[mine(bv)], clip_start[mine(bv)]):
     example = source[int(index)]
     video = example["video"]
-    start = rng.integers(video.shape[0] - config.clip_span + 1)
+    start = int(u * (video.shape[0] - config.clip_span + 1))
     videos.append(video[start:start + config.clip_span:config.every_nth])
     labels.append(example[config.label_key] if config.use_categories else 0)
   images = []
-  for index in rng.integers(len(source), size=bi):
+  for index, u in zip(image_index[mine(bi)], image_frame[mine(bi)]):
     video = source[int(index)]["video"]
-    images.append(video[rng.integers(video.shape[0])])
+    images.append(video[int(u * video.shape[0])])
   return {
       "video": np.stack(videos),
       "label": np.asarray(labels, np.int32),
