@@ -27,10 +27,14 @@ def _config_for_workdir(args):
 
 
 def cmd_train(args):
+  from mocogan_jax import parallel
   from mocogan_jax.train_loop import train
+  parallel.initialize_distributed(args.coordinator, args.num_processes, args.process_id,
+                                  auto=args.distributed)
   config = _config_for_workdir(args)
   path = train(config, args.workdir)
-  print(f"samples: {os.path.abspath(path)}")
+  if path:  # process 0 writes the samples
+    print(f"samples: {os.path.abspath(path)}")
 
 
 def _load_generator(workdir):
@@ -133,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--config", help="preset name or config file (.py / .json); default: "
                                   "WORKDIR/config.json when resuming")
   p.add_argument("--workdir", required=True)
+  p.add_argument("--distributed", action="store_true",
+                 help="multi-host on a TPU pod or under SLURM (detected automatically)")
+  p.add_argument("--coordinator", help="host:port of process 0, for other multi-host setups")
+  p.add_argument("--num_processes", type=int)
+  p.add_argument("--process_id", type=int)
   p.add_argument("overrides", nargs="*", metavar="key=value")
   p.set_defaults(func=cmd_train)
 

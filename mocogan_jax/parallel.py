@@ -5,11 +5,43 @@ parameters and optimiser state are replicated. XLA inserts the gradient
 all-reduce, and BatchNorm statistics are computed over the global batch.
 """
 
+import os
+
 import jax
 from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
 
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.training import create_train_state, train_step
+
+
+def initialize_distributed(coordinator: str | None = None, num_processes: int | None = None,
+                           process_id: int | None = None, auto: bool = False) -> None:
+  """Joins this process to a multi-process run; call before any other JAX call.
+
+  auto: TPU pods and SLURM, where jax.distributed.initialize() finds everything.
+  Otherwise coordinator ("host:port"), num_processes and process_id, from the
+  arguments or from MOCOGAN_COORDINATOR / MOCOGAN_NUM_PROCESSES /
+  MOCOGAN_PROCESS_ID. With none of them, a single process: nothing to do.
+  """
+  coordinator = coordinator or os.environ.get("MOCOGAN_COORDINATOR")
+  if num_processes is None and os.environ.get("MOCOGAN_NUM_PROCESSES"):
+    num_processes = int(os.environ["MOCOGAN_NUM_PROCESSES"])
+  if process_id is None and os.environ.get("MOCOGAN_PROCESS_ID"):
+    process_id = int(os.environ["MOCOGAN_PROCESS_ID"])
+  if auto:
+    jax.distributed.initialize()
+    return
+  given = [x is not None for x in (coordinator, num_processes, process_id)]
+  if not any(given):
+    return
+  if not all(given):
+    raise ConfigError("a multi-process run needs all of --coordinator, --num_processes and "
+                      "--process_id (or MOCOGAN_COORDINATOR, MOCOGAN_NUM_PROCESSES, "
+                      "MOCOGAN_PROCESS_ID)")
+  if not 0 <= process_id < num_processes:
+    raise ConfigError(f"--process_id must be in [0, {num_processes}), got {process_id}")
+  jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
+                             process_id=process_id, initialization_timeout=120)
 
 
 def make_mesh() -> jax.sharding.Mesh:

@@ -48,7 +48,7 @@ def _check_resume(config: Config, workdir: str) -> None:
 def _check_workdir(workdir: str) -> None:
   try:
     os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, ".write_test")
+    probe = os.path.join(workdir, f".write_test.{os.getpid()}")  # one per process
     with open(probe, "w") as f:
       f.write("ok")
     os.remove(probe)
@@ -80,8 +80,11 @@ class _StopRequest:
 _sample_grid = jax.jit(sample_videos, static_argnums=(1, 3))
 
 
-def _write_samples(state, config: Config, key, workdir: str, writer) -> str:
+def _write_samples(state, config: Config, key, workdir: str, writer) -> str | None:
+  """Every process computes the samples (the arrays span all of them); process 0 writes."""
   videos = _sample_grid(state.generator.variables, config, key, config.num_samples)
+  if jax.process_index() != 0:
+    return None
   grid = video_io.video_grid(video_io.to_uint8(jax.device_get(videos)))
   step = int(state.step)
   path = video_io.write_video(os.path.join(workdir, "samples", f"step_{step:07d}.gif"), grid,
@@ -138,7 +141,7 @@ def train(config: Config, workdir: str) -> str:
     from tensorboardX import SummaryWriter
     writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
   metrics_file = open(os.path.join(workdir, "metrics.jsonl"), "a") if is_main else None
-  sample_path = None
+  sample_path, sampled_step = None, None
   batches = pipeline.device_batches(source, config, start, data_sharding)
   progress = tqdm(total=config.num_steps, initial=start, disable=not is_main,
                   desc="train", unit="step", dynamic_ncols=True)
@@ -170,8 +173,9 @@ def train(config: Config, workdir: str) -> str:
                 f"G {means['loss/generator']:.3f} D_I {means['loss/image_discriminator']:.3f} "
                 f"D_V {means['loss/video_discriminator']:.3f}")
 
-        if is_main and (done % config.sample_every == 0 or done == config.num_steps):
+        if done % config.sample_every == 0 or done == config.num_steps:
           sample_path = _write_samples(state, config, sample_key, workdir, writer)
+          sampled_step = done
         if done % config.checkpoint_every == 0:
           checkpointing.save(mngr, state, config)
         if stop.signal:
@@ -191,6 +195,6 @@ def train(config: Config, workdir: str) -> str:
     checkpointing.save(mngr, state, config)
   mngr.wait_until_finished()
   mngr.close()
-  if is_main and sample_path is None:
+  if sampled_step != int(state.step):  # same decision on every process
     sample_path = _write_samples(state, config, sample_key, workdir, writer=None)
   return sample_path
