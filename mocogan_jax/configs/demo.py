@@ -10,12 +10,12 @@ defaults because the demo has minutes, not days: with the official settings
 (ngf = ndf = 16-32, lr 2e-4, sigma 0-0.1) the video discriminator overpowered
 the generator and 1500-2000 steps gave colour-collapsed blobs.
 
-Expected (measured from a fresh clone on 2 cores: 6 min 46 s for the whole
-`bash experiments/demo.sh`, of which 6 min 8 s training at about 6.8 steps/s):
+Expected (measured from fresh clones on 2 cores: 6-7 min for the whole
+`bash experiments/demo.sh`, of which 5.5-6 min training at about 7 steps/s):
 the step-2500 grid in workdirs/demo/samples/ shows single shapes that keep
 their form and move in straight lines. Tracking each video's bright-pixel
-centroid, 12 of 16 moved 13-20 px along one axis (the data moves 18.7 px per
-clip); the other 4 were faint. Colours are washed out (white, green, blue) and
+centroid, 12 of 16 moved 13-21 px along one axis in each of two runs (the data
+moves 18.7 px per clip); the others were faint or faded in and out. Colours are washed out (white, green, blue) and
 drift within a video, which is what the ACD metric measures; longer runs
 (num_steps=10000) are the way to better ones.
 """
