@@ -58,14 +58,10 @@ def cmd_sample(args):
   from mocogan_jax import video_io
   from mocogan_jax.config import ConfigError
   from mocogan_jax.sampling import sample_with_mode
-  extension = os.path.splitext(args.out)[1].lower()
-  if extension not in (".gif", ".mp4"):
-    raise ConfigError(f"--out must end in .gif or .mp4, got {args.out}")
-  if extension == ".mp4":
-    try:
-      import imageio_ffmpeg  # noqa: F401
-    except ImportError:
-      raise ConfigError("writing .mp4 needs the video extra: pip install 'mocogan-jax[video]'") from None
+  try:  # before the slow part, so a bad --out costs nothing
+    video_io.check_output_path(args.out)
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
   config, variables = _load_generator(args.workdir)
   if args.category is not None and not 0 <= args.category < config.n_categories:
     raise ConfigError(f"--category must be in [0, {config.n_categories}), got {args.category}")

@@ -23,14 +23,14 @@ def initialize_distributed(coordinator: str | None = None, num_processes: int | 
   arguments or from MOCOGAN_COORDINATOR / MOCOGAN_NUM_PROCESSES /
   MOCOGAN_PROCESS_ID. With none of them, a single process: nothing to do.
   """
+  if auto:
+    jax.distributed.initialize()
+    return
   coordinator = coordinator or os.environ.get("MOCOGAN_COORDINATOR")
   if num_processes is None and os.environ.get("MOCOGAN_NUM_PROCESSES"):
     num_processes = int(os.environ["MOCOGAN_NUM_PROCESSES"])
   if process_id is None and os.environ.get("MOCOGAN_PROCESS_ID"):
     process_id = int(os.environ["MOCOGAN_PROCESS_ID"])
-  if auto:
-    jax.distributed.initialize()
-    return
   given = [x is not None for x in (coordinator, num_processes, process_id)]
   if not any(given):
     return

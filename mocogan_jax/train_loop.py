@@ -98,10 +98,11 @@ def _write_samples(state, config: Config, key, workdir: str, writer) -> str | No
   return path
 
 
-def train(config: Config, workdir: str) -> str:
+def train(config: Config, workdir: str) -> str | None:
   """Trains `config` in `workdir`, resuming from its newest checkpoint.
 
-  Returns the path of the last sample grid (a GIF under workdir/samples/).
+  Returns the path of the last sample grid (a GIF under workdir/samples/) on
+  process 0, None on the other processes of a multi-process run.
   """
   # --- Workdir -------------------------------------------------------------------
   _check_workdir(workdir)

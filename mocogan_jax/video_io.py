@@ -36,22 +36,32 @@ def gif_bytes(frames: np.ndarray, fps: int = 8, scale: int = 1) -> bytes:
   return buffer.getvalue()
 
 
+def check_output_path(path: str) -> str:
+  """Raises ValueError unless `path` is a video file this module can write;
+  returns its extension (".gif" or ".mp4")."""
+  extension = os.path.splitext(path)[1].lower()
+  if extension not in (".gif", ".mp4"):
+    raise ValueError(f"output file must end in .gif or .mp4, got {path}")
+  if extension == ".mp4":
+    try:
+      import imageio.v2  # noqa: F401
+      import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+      raise ValueError("writing .mp4 needs the video extra: pip install 'mocogan-jax[video]'") from None
+  return extension
+
+
 def write_video(path: str, frames: np.ndarray, fps: int = 8, scale: int = 1) -> str:
   """frames uint8 (T, H, W, 3) -> `path` (.gif, or .mp4 with the `video` extra)."""
+  extension = check_output_path(path)
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  extension = os.path.splitext(path)[1].lower()
   if extension == ".gif":
     with open(path, "wb") as f:
       f.write(gif_bytes(frames, fps, scale))
-  elif extension == ".mp4":
-    try:
-      import imageio.v2 as imageio
-    except ImportError:
-      raise ValueError("writing .mp4 needs the video extra: pip install 'mocogan-jax[video]'") from None
+  else:
+    import imageio.v2 as imageio
     frames = np.repeat(np.repeat(frames, scale, 1), scale, 2)
     # H.264 wants even sides.
     frames = frames[:, :frames.shape[1] // 2 * 2, :frames.shape[2] // 2 * 2]
     imageio.mimwrite(path, frames, fps=fps, macro_block_size=1)
-  else:
-    raise ValueError(f"output file must end in .gif or .mp4, got {path}")
   return path

@@ -15,9 +15,9 @@ Expected (measured from fresh clones on 2 cores: 6-7 min for the whole
 the step-2500 grid in workdirs/demo/samples/ shows single shapes that keep
 their form and move in straight lines. Tracking each video's bright-pixel
 centroid, 12 of 16 moved 13-21 px along one axis in each of two runs (the data
-moves 18.7 px per clip); the others were faint or faded in and out. Colours are washed out (white, green, blue) and
-drift within a video, which is what the ACD metric measures; longer runs
-(num_steps=10000) are the way to better ones.
+moves 18.7 px per clip); the others were faint or faded in and out. Colours are
+washed out (white, green, blue) and drift within a video, which is what the ACD
+metric measures; longer runs (num_steps=10000) are the way to better ones.
 """
 
 from mocogan_jax.config import Config
