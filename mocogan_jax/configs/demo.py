@@ -14,10 +14,11 @@ Expected (measured from fresh clones on 2 cores: 6-7 min for the whole
 `bash experiments/demo.sh`, of which 5.5-6 min training at about 7 steps/s):
 the step-2500 grid in workdirs/demo/samples/ shows single shapes that keep
 their form and move in straight lines. Tracking each video's bright-pixel
-centroid, 12 of 16 moved 13-21 px along one axis in each of two runs (the data
-moves 18.7 px per clip); the others were faint or faded in and out. Colours are
-washed out (white, green, blue) and drift within a video, which is what the ACD
-metric measures; longer runs (num_steps=10000) are the way to better ones.
+centroid (experiments/measure_sample_motion.py), 12 of 16 moved 13-21 px along
+one axis in each of two runs (the data moves 18.7 px per clip); the others were
+faint or faded in and out. Colours are washed out (white, green, blue) and
+drift within a video, which is what the ACD metric measures; longer runs
+(num_steps=10000) are the way to better ones.
 """
 
 from mocogan_jax.config import Config

@@ -6,12 +6,13 @@ follow PyTorch's ConvTranspose2d: output index o receives x[i] * w[o + p - s*i].
 
 Two implementations compute the same function:
 - "native": XLA's own convolutions. Used on GPU and TPU, where they are fast.
-- "matmul": every convolution written as shifted slices + one matrix product
-  (im2col); the 3D convolution as a 2D one over time taps stacked into channels;
-  the stride-2 transposed convolution as four sub-pixel phases. XLA:CPU runs its
-  built-in transposed, strided and 3D convolutions (and their gradients) 7-30x
-  slower than this (see ../shared/reference/measured-here.md and
-  experiments/RESULTS.md).
+- "matmul" (the CPU form): strided 2D convolutions as shifted slices + one
+  matrix product (im2col); the 3D convolution as XLA's 2D convolution over time
+  taps stacked into channels; the stride-2 transposed convolution as four
+  sub-pixel matrix products. XLA:CPU runs its built-in transposed and 3D
+  convolutions (with their gradients) 2.8-124x slower than these; for the plain
+  strided 2D convolutions the two are close (experiments/RESULTS.md,
+  experiments/benchmark_convolutions.py).
 "auto" picks "matmul" on the CPU and "native" elsewhere. Tests check both agree.
 """
 
