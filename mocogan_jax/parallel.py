@@ -14,6 +14,16 @@ from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.training import create_train_state, train_step
 
 
+def _int_from_env(name: str) -> int | None:
+  value = os.environ.get(name)
+  if not value:
+    return None
+  try:
+    return int(value)
+  except ValueError:
+    raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+
+
 def initialize_distributed(coordinator: str | None = None, num_processes: int | None = None,
                            process_id: int | None = None, auto: bool = False) -> None:
   """Joins this process to a multi-process run; call before any other JAX call.
@@ -27,10 +37,10 @@ def initialize_distributed(coordinator: str | None = None, num_processes: int | 
     jax.distributed.initialize()
     return
   coordinator = coordinator or os.environ.get("MOCOGAN_COORDINATOR")
-  if num_processes is None and os.environ.get("MOCOGAN_NUM_PROCESSES"):
-    num_processes = int(os.environ["MOCOGAN_NUM_PROCESSES"])
-  if process_id is None and os.environ.get("MOCOGAN_PROCESS_ID"):
-    process_id = int(os.environ["MOCOGAN_PROCESS_ID"])
+  if num_processes is None:
+    num_processes = _int_from_env("MOCOGAN_NUM_PROCESSES")
+  if process_id is None:
+    process_id = _int_from_env("MOCOGAN_PROCESS_ID")
   given = [x is not None for x in (coordinator, num_processes, process_id)]
   if not any(given):
     return
