@@ -2,11 +2,15 @@
 
     .venv/bin/python experiments/benchmark_train_step.py --config shapes_64 [key=value ...]
 
+On the CPU, XLA_FLAGS=--xla_force_host_platform_device_count=8 gives 8 devices
+(experiments/scaling.py runs the 1 vs 8 device and memory tables this way).
+
 Uses the same mesh, shardings and donation as `mocogan-jax train`, on a fixed
 random uint8 batch (the input pipeline is measured separately). Prints a table
 and ends with one JSON line: compile_time_s, step_time_s_median (and p10/p90),
 videos_per_s (real clips consumed), frames_per_s (real frames consumed: clips
-x T + single images), with the device and the resolved settings.
+x T + single images), the compiled program's memory per device (arguments,
+outputs, temporaries), with the device and the resolved settings.
 """
 
 import argparse
@@ -25,13 +29,15 @@ def main():
   parser.add_argument("--config", required=True)
   parser.add_argument("--steps", type=int, default=20, help="timed steps after warm-up")
   parser.add_argument("--warmup", type=int, default=3)
+  parser.add_argument("--compile_only", action="store_true",
+                      help="only compile and print the per-device memory analysis")
   parser.add_argument("overrides", nargs="*", metavar="key=value")
   args = parser.parse_args()
   config = config_lib.resolve(args.config, args.overrides)
 
-  mesh = parallel.make_mesh()
+  mesh = parallel.make_mesh(config)
   parallel.check_batch_fits(config, mesh)
-  state = parallel.jit_create_train_state(mesh)(config, jax.random.key(0))
+  abstract = parallel.abstract_train_state(config, mesh)
   rng = np.random.default_rng(0)
   s, c, t = config.image_size, config.channels, config.video_length
   batch = {
@@ -40,11 +46,21 @@ def main():
       "image": rng.integers(0, 256, (config.image_batch, s, s, c), dtype=np.uint8),
   }
   batch = jax.device_put(batch, parallel.batch_sharding(mesh))
-  step = parallel.jit_train_step(mesh)
+  step = parallel.jit_train_step(abstract, mesh)
 
   start = time.perf_counter()
-  compiled = step.lower(state, batch, jax.random.key(0)).compile()
+  compiled = step.lower(abstract, batch, jax.random.key(0)).compile()
   compile_time = time.perf_counter() - start
+  memory = compiled.memory_analysis()
+  memory = {f"memory_{k}_mb": round(getattr(memory, f"{k}_size_in_bytes") / 2**20, 1)
+            for k in ("argument", "output", "temp", "generated_code")} if memory else {}
+  if args.compile_only:
+    print(json.dumps({"config": args.config, "overrides": args.overrides,
+                      "device": f"{jax.device_count()}x {jax.devices()[0].device_kind}",
+                      "mesh": dict(mesh.shape), "compile_time_s": round(compile_time, 3),
+                      **memory}))
+    return
+  state = parallel.jit_create_train_state(config, abstract)(jax.random.key(0))
 
   times = []
   for i in range(args.warmup + args.steps):
@@ -71,6 +87,8 @@ def main():
       "videos_per_s": round(config.video_batch / median, 3),
       "frames_per_s": round((config.video_batch * t + config.image_batch) / median, 2),
       "timed_steps": args.steps,
+      "mesh": dict(mesh.shape),
+      **memory,
   }
   for key in ("device", "compile_time_s", "step_time_s_median", "step_time_s_p10",
               "step_time_s_p90", "videos_per_s", "frames_per_s"):

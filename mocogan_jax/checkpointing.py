@@ -27,12 +27,12 @@ def save(mngr: ocp.CheckpointManager, state, config: Config) -> None:
       force=True)
 
 
-def restore_latest(mngr: ocp.CheckpointManager, target_state):
-  """The newest checkpoint laid out like `target_state` (arrays or
-  ShapeDtypeStructs carrying the wanted shardings), or None if there is none."""
+def restore_latest(mngr: ocp.CheckpointManager, abstract_state):
+  """The newest checkpoint laid out as `abstract_state` says (ShapeDtypeStructs
+  carrying the wanted shardings, on any mesh), or None if there is none."""
   step = mngr.latest_step()
   if step is None:
     return None
-  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target_state)
-  restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
+  restored = mngr.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(abstract_state)))
   return restored["state"]

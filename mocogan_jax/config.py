@@ -58,6 +58,10 @@ class Config:
   adam_b2: float = 0.999
   weight_decay: float = 1e-5  # L2 added to the gradient, as torch.optim.Adam does
 
+  # --- Devices: a (data, fsdp) mesh over every device of every process (parallel.py).
+  mesh_data: int = -1  # -1 = every device the fsdp axis leaves
+  mesh_fsdp: int = 1  # devices that share one copy of parameters and optimiser state
+
   # --- Loop.
   num_steps: int = 100_000
   seed: int = 0
@@ -136,6 +140,10 @@ def validate(config: Config) -> Config:
   for field in positive:
     if getattr(config, field) < 1:
       raise ConfigError(f"{field} must be >= 1, got {getattr(config, field)}")
+  if config.mesh_data < 1 and config.mesh_data != -1:
+    raise ConfigError(f"mesh_data must be -1 (all devices) or >= 1, got {config.mesh_data}")
+  if config.mesh_fsdp < 1:
+    raise ConfigError(f"mesh_fsdp must be >= 1, got {config.mesh_fsdp}")
   if config.n_categories < 0:
     raise ConfigError(f"n_categories must be >= 0, got {config.n_categories}")
   if config.noise_sigma < 0:

@@ -1,14 +1,20 @@
 """Device meshes and shardings. One code path for 1 CPU, many GPUs or a TPU slice.
 
-The step is jitted over a global view: the batch is split over the `data` axis,
-parameters and optimiser state are replicated. XLA inserts the gradient
-all-reduce, and BatchNorm statistics are computed over the global batch.
+The step is jitted over a global view. The mesh has two axes, `data` and
+`fsdp`: the batch is split over both (every device gets its rows), parameters
+and optimiser state are split over `fsdp` and replicated over `data`. XLA
+inserts the gathers and the gradient reductions. Because the program sees the
+global batch, BatchNorm statistics are over the global batch (synchronised BN
+needs no code), and random numbers do not depend on the device count
+(jax_threefry_partitionable, the default).
 """
 
+import functools
+import math
 import os
 
 import jax
-from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.training import create_train_state, train_step
@@ -54,34 +60,95 @@ def initialize_distributed(coordinator: str | None = None, num_processes: int | 
                              process_id=process_id, initialization_timeout=120)
 
 
-def make_mesh() -> jax.sharding.Mesh:
-  """A 1-D mesh over every device of every process, axis `data`."""
-  return jax.make_mesh((jax.device_count(),), ("data",), axis_types=(AxisType.Auto,))
+MESH_AXES = ("data", "fsdp")
+
+# Arrays smaller than this stay replicated under fsdp: gathering them would cost
+# more than the memory it saves (biases, BatchNorm vectors, Adam counters).
+FSDP_MIN_SIZE = 2**14
 
 
-def batch_sharding(mesh) -> NamedSharding:
-  return NamedSharding(mesh, P("data"))
+def make_mesh(config: Config) -> Mesh:
+  """A (data, fsdp) mesh over every device of every process.
+
+  The batch is split over all devices; parameters and optimiser state are
+  split over `fsdp` and replicated over `data`. mesh_data=-1 takes every
+  device the fsdp axis leaves.
+  """
+  devices, fsdp = jax.device_count(), config.mesh_fsdp
+  data = config.mesh_data
+  if data == -1:
+    if devices % fsdp:
+      raise ConfigError(f"mesh_fsdp={fsdp} does not divide the {devices} devices of this run")
+    data = devices // fsdp
+  if data * fsdp != devices:
+    raise ConfigError(f"mesh_data={data} x mesh_fsdp={fsdp} needs {data * fsdp} devices, "
+                      f"this run has {devices}; set mesh_data=-1 to use them all")
+  return jax.make_mesh((data, fsdp), MESH_AXES, axis_types=(AxisType.Auto,) * 2)
 
 
-def replicated(mesh) -> NamedSharding:
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+  """Leading (batch) axis split over every device."""
+  return NamedSharding(mesh, P(MESH_AXES))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P())
 
 
-def check_batch_fits(config: Config, mesh) -> None:
-  size = mesh.shape["data"]
+def check_batch_fits(config: Config, mesh: Mesh) -> None:
   for field in ("image_batch", "video_batch"):
-    if getattr(config, field) % size:
-      raise ConfigError(f"{field}={getattr(config, field)} does not divide over {size} devices")
+    if getattr(config, field) % mesh.size:
+      raise ConfigError(f"{field}={getattr(config, field)} does not divide over the "
+                        f"{mesh.size} devices of the mesh")
 
 
-def jit_create_train_state(mesh):
-  """create_train_state(config, key) compiled to place the state on `mesh`."""
-  return jax.jit(create_train_state, static_argnums=0, out_shardings=replicated(mesh))
+def fsdp_spec(shape: tuple[int, ...], fsdp: int) -> P:
+  """Splits the largest axis that `fsdp` divides (the later one on ties, the
+  output channels of a kernel); small or indivisible arrays stay replicated."""
+  if fsdp == 1 or math.prod(shape) < FSDP_MIN_SIZE:
+    return P()
+  axes = [i for i in range(len(shape)) if shape[i] % fsdp == 0]
+  if not axes:
+    return P()
+  split = max(axes, key=lambda i: (shape[i], i))
+  return P(*("fsdp" if i == split else None for i in range(len(shape))))
 
 
-def jit_train_step(mesh):
-  """train_step(state, batch, key) compiled for `mesh`: batch split over `data`,
-  state replicated and donated."""
-  rep, data = replicated(mesh), batch_sharding(mesh)
-  return jax.jit(train_step, in_shardings=(rep, data, rep), out_shardings=(rep, rep),
-                 donate_argnums=0)
+def abstract_train_state(config: Config, mesh: Mesh):
+  """The train state as ShapeDtypeStructs carrying their shardings on `mesh`:
+  the target layout for initialising, stepping and restoring checkpoints."""
+  shapes = jax.eval_shape(lambda key: create_train_state(config, key), jax.random.key(0))
+  fsdp = mesh.shape["fsdp"]
+  return jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                     sharding=NamedSharding(mesh, fsdp_spec(x.shape, fsdp))),
+      shapes)
+
+
+def _shardings(abstract_state):
+  return jax.tree.map(lambda x: x.sharding, abstract_state)
+
+
+def jit_create_train_state(config: Config, abstract_state):
+  """key -> create_train_state(config, key), placed as `abstract_state` says."""
+  return jax.jit(functools.partial(create_train_state, config),
+                 out_shardings=_shardings(abstract_state))
+
+
+def jit_train_step(abstract_state, mesh: Mesh):
+  """train_step(state, batch, key) compiled for `mesh`: the batch split over
+  every device, the state laid out as `abstract_state` and donated."""
+  state, rep = _shardings(abstract_state), replicated(mesh)
+  return jax.jit(train_step, in_shardings=(state, batch_sharding(mesh), rep),
+                 out_shardings=(state, rep), donate_argnums=0)
+
+
+def process_rows(sharding: NamedSharding, global_batch: int) -> slice:
+  """The rows of a `global_batch`-row array that this process's devices hold
+  under `sharding`: the part of the batch this process loads."""
+  rows = sorted({r for index in sharding.addressable_devices_indices_map((global_batch,)).values()
+                 for r in range(global_batch)[index[0]]})
+  start, stop = rows[0], rows[-1] + 1
+  if len(rows) != stop - start:
+    raise RuntimeError(f"process {jax.process_index()} holds non-contiguous batch rows")
+  return slice(start, stop)

@@ -26,7 +26,7 @@ class TrainingError(RuntimeError):
 # Settings a resumed run may change; anything else would change the model, the
 # data or the random streams of a run that already has checkpoints.
 RESUMABLE_CHANGES = ("num_steps", "log_every", "sample_every", "checkpoint_every",
-                     "num_samples", "data_dir")
+                     "num_samples", "data_dir", "mesh_data", "mesh_fsdp")
 
 
 def _check_resume(config: Config, workdir: str) -> None:
@@ -113,7 +113,7 @@ def train(config: Config, workdir: str) -> str | None:
       f.write(config.to_json())
 
   # --- Devices -------------------------------------------------------------------
-  mesh = parallel.make_mesh()
+  mesh = parallel.make_mesh(config)
   parallel.check_batch_fits(config, mesh)
   data_sharding = parallel.batch_sharding(mesh)
 
@@ -123,18 +123,17 @@ def train(config: Config, workdir: str) -> str | None:
   # --- State: resume from the newest checkpoint, or start fresh ------------------
   # Step i's key is fold_in(step_key, i): a resumed run draws what it would have.
   init_key, step_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-  init = parallel.jit_create_train_state(mesh)
+  abstract_state = parallel.abstract_train_state(config, mesh)
   mngr = checkpointing.manager(workdir)
-  abstract_state = jax.eval_shape(init, config, init_key)
   state = checkpointing.restore_latest(mngr, abstract_state)
   if state is None:
-    state = init(config, init_key)
+    state = parallel.jit_create_train_state(config, abstract_state)(init_key)
   start = int(state.step)
   if is_main and start:
     tqdm.write(f"resuming {workdir} from step {start}")
 
   # --- Compiled step -------------------------------------------------------------
-  step_fn = parallel.jit_train_step(mesh)
+  step_fn = parallel.jit_train_step(abstract_state, mesh)
 
   # --- Loop ----------------------------------------------------------------------
   writer = None

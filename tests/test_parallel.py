@@ -19,38 +19,47 @@ RUN = textwrap.dedent("""
     from conftest import tiny_config_with
     from mocogan_jax import parallel
     from mocogan_jax.data import pipeline
-    config = tiny_config_with(sys.argv[1], image_batch=8, video_batch=8)
-    mesh = parallel.make_mesh()
-    assert mesh.shape["data"] == int(sys.argv[3]), mesh
+    config = tiny_config_with(sys.argv[1], image_batch=8, video_batch=8, mesh_fsdp=int(sys.argv[4]))
+    parallel.FSDP_MIN_SIZE = 256  # the tiny model's kernels are small; split them anyway
+    mesh = parallel.make_mesh(config)
+    assert mesh.size == int(sys.argv[3]), mesh
     source = pipeline.load_source(config)
-    state = parallel.jit_create_train_state(mesh)(config, jax.random.key(0))
-    step = parallel.jit_train_step(mesh)
+    abstract = parallel.abstract_train_state(config, mesh)
+    state = parallel.jit_create_train_state(config, abstract)(jax.random.key(0))
+    step = parallel.jit_train_step(abstract, mesh)
     sharding = parallel.batch_sharding(mesh)
     for i in range(5):
       batch = jax.device_put(pipeline.make_batch(source, config, i), sharding)
       state, metrics = step(state, batch, jax.random.key(i))
     flat = {jax.tree_util.keystr(p): np.asarray(x)
             for p, x in jax.tree_util.tree_leaves_with_path((state, metrics))}
-    np.savez(sys.argv[2], **flat)
+    sharded = [x for x in jax.tree.leaves(state) if not x.sharding.is_fully_replicated]
+    np.savez(sys.argv[2], **flat, sharded_leaves=len(sharded))
 """)
 
 
-def _run(devices: int, data_dir: str, out: str) -> dict:
+def _run(devices: int, data_dir: str, out: str, fsdp: int = 1) -> dict:
   env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
              JAX_PLATFORMS="cpu")
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  result = subprocess.run([sys.executable, "-c", RUN, data_dir, out, str(devices)], cwd=root,
+  result = subprocess.run([sys.executable, "-c", RUN, data_dir, out, str(devices), str(fsdp)], cwd=root,
                           env=env, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   return dict(np.load(out))
 
 
 def test_one_device_and_eight_devices_agree(tmp_path, data_dir):
+  """Also with parameters and optimiser state split 4 ways (mesh 2 data x 4 fsdp)."""
   one = _run(1, data_dir, str(tmp_path / "one.npz"))
-  eight = _run(8, data_dir, str(tmp_path / "eight.npz"))
-  assert one.keys() == eight.keys() and len(one) > 50
-  for name in one:
-    np.testing.assert_allclose(eight[name], one[name], rtol=1e-5, atol=1e-6, err_msg=name)
+  assert one.pop("sharded_leaves") == 0
+  for fsdp in (1, 4):
+    eight = _run(8, data_dir, str(tmp_path / f"eight_{fsdp}.npz"), fsdp)
+    sharded = eight.pop("sharded_leaves")
+    assert sharded == 0 if fsdp == 1 else sharded > 10, sharded
+    assert one.keys() == eight.keys() and len(one) > 50
+    for name in one:
+      np.testing.assert_allclose(eight[name], one[name], rtol=1e-5, atol=1e-6,
+                                 err_msg=f"fsdp={fsdp} {name}")
 
 
 def _free_port() -> int:

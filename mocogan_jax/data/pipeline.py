@@ -19,6 +19,7 @@ import jax
 import numpy as np
 import tensorflow_datasets as tfds
 
+from mocogan_jax import parallel
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import shape_motion  # noqa: F401  (registers the builder)
 
@@ -41,7 +42,14 @@ def load_source(config: Config, split: str = "train"):
       raise ConfigError(
           f"dataset {config.dataset!r} is not prepared in {builder.data_dir}; prepare it "
           f"first (tfds build {config.dataset} --file_format=array_record)")
-    builder.download_and_prepare()
+    try:
+      builder.download_and_prepare()
+    except FileExistsError:
+      # Another process of a multi-process run sharing this data_dir finished
+      # first; the build is deterministic, so its copy is the same.
+      builder = tfds.builder(config.dataset, data_dir=data_dir, file_format="array_record")
+      if not builder.is_prepared():
+        raise
   features = builder.info.features
   if "video" not in features:
     raise ConfigError(f"dataset {config.dataset!r} has no 'video' feature")
@@ -69,16 +77,16 @@ def load_source(config: Config, split: str = "train"):
   return source
 
 
-def make_batch(source, config: Config, step: int, process_index: int = 0,
-               num_processes: int = 1) -> dict:
-  """This process's share of the global batch of `step`.
+def make_batch(source, config: Config, step: int, video_rows: slice = slice(None),
+               image_rows: slice = slice(None)) -> dict:
+  """Rows `video_rows` / `image_rows` of the global batch of `step`.
 
-  The whole global batch is drawn from (seed, step) alone, and process p reads
-  only its contiguous slice, so the global batch is the same for any number of
-  processes.
+  The whole global batch is drawn from (seed, step) alone and each process
+  reads only the rows its devices hold, so the global batch is the same for
+  any number of processes and devices.
 
-  Returns {"video": uint8 (Bv/P, T, S, S, C), "label": int32 (Bv/P,),
-           "image": uint8 (Bi/P, S, S, C)}.
+  Returns {"video": uint8 (Bv', T, S, S, C), "label": int32 (Bv',),
+           "image": uint8 (Bi', S, S, C)}, Bv' and Bi' the numbers of rows.
   """
   rng = np.random.default_rng([config.seed, step])
   bv, bi = config.video_batch, config.image_batch
@@ -86,17 +94,16 @@ def make_batch(source, config: Config, step: int, process_index: int = 0,
   clip_start = rng.random(bv)  # fraction of the valid start range: videos may differ in length
   image_index = rng.integers(len(source), size=bi)
   image_frame = rng.random(bi)
-  mine = lambda n: slice(process_index * n // num_processes, (process_index + 1) * n // num_processes)
 
   videos, labels = [], []
-  for index, u in zip(video_index[mine(bv)], clip_start[mine(bv)]):
+  for index, u in zip(video_index[video_rows], clip_start[video_rows]):
     example = source[int(index)]
     video = example["video"]
     start = int(u * (video.shape[0] - config.clip_span + 1))
     videos.append(video[start:start + config.clip_span:config.every_nth])
     labels.append(example[config.label_key] if config.use_categories else 0)
   images = []
-  for index, u in zip(image_index[mine(bi)], image_frame[mine(bi)]):
+  for index, u in zip(image_index[image_rows], image_frame[image_rows]):
     video = source[int(index)]["video"]
     images.append(video[int(u * video.shape[0])])
   return {
@@ -114,11 +121,14 @@ def device_batches(source, config: Config, start_step: int, sharding,
   out: queue.Queue = queue.Queue(maxsize=prefetch)
   stop = threading.Event()
 
+  video_rows = parallel.process_rows(sharding, config.video_batch)
+  image_rows = parallel.process_rows(sharding, config.image_batch)
+
   def produce():
     step = start_step
     try:
       while not stop.is_set():
-        local = make_batch(source, config, step, jax.process_index(), jax.process_count())
+        local = make_batch(source, config, step, video_rows, image_rows)
         batch = {k: jax.make_array_from_process_local_data(sharding, v) for k, v in local.items()}
         while not stop.is_set():
           try:
