@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 
 
 def _enable_compilation_cache():
@@ -30,7 +31,7 @@ def cmd_train(args):
   from mocogan_jax import parallel
   from mocogan_jax.train_loop import train
   parallel.initialize_distributed(args.coordinator, args.num_processes, args.process_id,
-                                  auto=args.distributed)
+                                  auto=args.distributed, heartbeat_timeout=args.heartbeat_timeout)
   config = _config_for_workdir(args)
   path = train(config, args.workdir)
   if path:  # process 0 writes the samples
@@ -138,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--coordinator", help="host:port of process 0, for other multi-host setups")
   p.add_argument("--num_processes", type=int)
   p.add_argument("--process_id", type=int)
+  p.add_argument("--heartbeat_timeout", type=int, default=100,
+                 help="seconds before the other processes of a multi-process run stop when "
+                      "one has died (default: 100)")
   p.add_argument("overrides", nargs="*", metavar="key=value")
   p.set_defaults(func=cmd_train)
 
@@ -168,7 +172,28 @@ def main(argv=None):
     args.func(args)
   except ConfigError as e:
     print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
-    sys.exit(2)
+    _exit(2)
+  except Exception:
+    if not _multi_process():
+      raise
+    traceback.print_exc()
+    _exit(1)
+
+
+def _multi_process() -> bool:
+  import jax
+  return jax.distributed.is_initialized()
+
+
+def _exit(code: int):
+  # A failing process of a multi-process run must not wait in JAX's shutdown
+  # barrier for peers that are stuck in a collective with it: it leaves at
+  # once, and JAX's heartbeat check stops the others (--heartbeat_timeout).
+  if _multi_process():
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+  sys.exit(code)
 
 
 if __name__ == "__main__":

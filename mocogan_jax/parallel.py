@@ -31,16 +31,20 @@ def _int_from_env(name: str) -> int | None:
 
 
 def initialize_distributed(coordinator: str | None = None, num_processes: int | None = None,
-                           process_id: int | None = None, auto: bool = False) -> None:
+                           process_id: int | None = None, auto: bool = False,
+                           heartbeat_timeout: int = 100) -> None:
   """Joins this process to a multi-process run; call before any other JAX call.
 
   auto: TPU pods and SLURM, where jax.distributed.initialize() finds everything.
   Otherwise coordinator ("host:port"), num_processes and process_id, from the
   arguments or from MOCOGAN_COORDINATOR / MOCOGAN_NUM_PROCESSES /
   MOCOGAN_PROCESS_ID. With none of them, a single process: nothing to do.
+
+  heartbeat_timeout: seconds after which the survivors of a process that died
+  or hung are terminated by JAX, so a failed run never waits forever.
   """
   if auto:
-    jax.distributed.initialize()
+    jax.distributed.initialize(heartbeat_timeout_seconds=heartbeat_timeout)
     return
   coordinator = coordinator or os.environ.get("MOCOGAN_COORDINATOR")
   if num_processes is None:
@@ -57,7 +61,8 @@ def initialize_distributed(coordinator: str | None = None, num_processes: int | 
   if not 0 <= process_id < num_processes:
     raise ConfigError(f"--process_id must be in [0, {num_processes}), got {process_id}")
   jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
-                             process_id=process_id, initialization_timeout=120)
+                             process_id=process_id, initialization_timeout=120,
+                             heartbeat_timeout_seconds=heartbeat_timeout)
 
 
 MESH_AXES = ("data", "fsdp")

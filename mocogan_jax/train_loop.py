@@ -10,6 +10,7 @@ import signal
 import time
 
 import jax
+from jax.experimental import multihost_utils
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -57,19 +58,39 @@ def _check_workdir(workdir: str) -> None:
 
 
 class _StopRequest:
-  """SIGINT / SIGTERM (e.g. preemption) end the loop after the current step."""
+  """SIGINT / SIGTERM (e.g. preemption) end the loop after the current step.
+
+  With several processes a signal may reach only some of them (one preempted
+  host), and a process that stopped alone would leave the others waiting in
+  the next collective. So there the stop goes through JAX's preemption
+  service, which agrees on a step every process reaches: SIGTERM goes to it
+  directly, and SIGINT is passed on to it as a SIGTERM.
+  """
 
   def __init__(self):
     self.signal = None
+    self._multi_process = jax.process_count() > 1
     self._previous = {}
 
   def __enter__(self):
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT,) if self._multi_process else (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
       self._previous[sig] = signal.signal(sig, self._handle)
     return self
 
   def _handle(self, signum, frame):
     self.signal = signal.Signals(signum).name
+    if self._multi_process:
+      os.kill(os.getpid(), signal.SIGTERM)
+
+  def reached(self, step: int) -> bool:
+    """Whether to stop after `step`; the same answer on every process."""
+    if not self._multi_process:
+      return self.signal is not None
+    if multihost_utils.reached_preemption_sync_point(step):
+      self.signal = self.signal or "a stop signal on one of the processes"
+      return True
+    return False
 
   def __exit__(self, *exc):
     for sig, handler in self._previous.items():
@@ -178,9 +199,9 @@ def train(config: Config, workdir: str) -> str | None:
           sampled_step = done
         if done % config.checkpoint_every == 0:
           checkpointing.save(mngr, state, config)
-        if stop.signal:
-          progress.write(f"{stop.signal} received: saving step {done} to {workdir}; run the "
-                         f"same command again to resume")
+        if stop.reached(done):
+          progress.write(f"{stop.signal}: saving step {done} to {workdir}; run the same "
+                         f"command again to resume")
           break
   finally:
     batches.close()

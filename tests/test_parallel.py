@@ -7,11 +7,16 @@ random numbers do not depend on how arrays are sharded, so 5 steps must agree.
 """
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 RUN = textwrap.dedent("""
     import sys, jax, numpy as np
@@ -41,9 +46,8 @@ RUN = textwrap.dedent("""
 def _run(devices: int, data_dir: str, out: str, fsdp: int = 1) -> dict:
   env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
              JAX_PLATFORMS="cpu")
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  result = subprocess.run([sys.executable, "-c", RUN, data_dir, out, str(devices), str(fsdp)], cwd=root,
-                          env=env, capture_output=True, text=True, timeout=600)
+  result = subprocess.run([sys.executable, "-c", RUN, data_dir, out, str(devices), str(fsdp)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   return dict(np.load(out))
 
@@ -62,21 +66,29 @@ def test_one_device_and_eight_devices_agree(tmp_path, data_dir):
                                  err_msg=f"fsdp={fsdp} {name}")
 
 
-def _free_port() -> int:
-  import socket
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
-
-
-def _train(workdir, data_dir, devices, extra=(), env_extra=None):
+def _train(workdir, data_dir, devices, processes=1, log=None, extra=(), steps=5):
+  """`mocogan-jax train` on the tiny config; several processes through the
+  local launcher (tpu_setup/launch_local.sh), output to `log`."""
   env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-             JAX_PLATFORMS="cpu", **(env_extra or {}))
+             JAX_PLATFORMS="cpu")
   args = [sys.executable, "-m", "mocogan_jax.cli", "train", "--config", "tiny", "--workdir",
-          workdir, *extra, "image_batch=8", "video_batch=8", "num_steps=5", "log_every=1",
-          "sample_every=5", "checkpoint_every=5", f"data_dir={data_dir}"]
-  return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
+          workdir, *extra, "image_batch=8", "video_batch=8", f"num_steps={steps}",
+          "log_every=1", f"sample_every={steps}", f"checkpoint_every={steps}",
+          f"data_dir={data_dir}"]
+  if processes > 1:
+    args = ["bash", os.path.join(ROOT, "tpu_setup", "launch_local.sh"), str(processes), *args]
+  out = open(log or os.devnull, "w")
+  return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                          cwd=ROOT)
+
+
+def _finish(process, log, timeout=300):
+  try:
+    code = process.wait(timeout=timeout)
+  finally:  # never leave processes waiting for a peer
+    if process.poll() is None:
+      process.kill()
+  return code, open(log).read()[-3000:]
 
 
 def _metrics(workdir):
@@ -88,21 +100,12 @@ def _metrics(workdir):
 
 
 def test_two_processes_of_four_devices_match_one_process_of_eight(tmp_path, data_dir):
-  single = _train(str(tmp_path / "single"), data_dir, 8)
-  assert single.wait(timeout=300) == 0, single.stdout.read()[-3000:]
-
-  port = _free_port()
+  log = str(tmp_path / "log")
+  code, out = _finish(_train(str(tmp_path / "single"), data_dir, 8, log=log), log)
+  assert code == 0, out
   workdir = str(tmp_path / "multi")
-  processes = [_train(workdir, data_dir, 4, ["--coordinator", f"127.0.0.1:{port}",
-                                             "--num_processes", "2", "--process_id", str(i)])
-               for i in range(2)]
-  try:
-    codes = [p.wait(timeout=300) for p in processes]
-  finally:  # never leave a process waiting for a peer that died
-    for p in processes:
-      if p.poll() is None:
-        p.kill()
-  assert codes == [0, 0], [p.stdout.read()[-3000:] for p in processes]
+  code, out = _finish(_train(workdir, data_dir, 4, processes=2, log=log), log)
+  assert code == 0, out
   one, two = _metrics(str(tmp_path / "single")), _metrics(workdir)
   assert [m["step"] for m in two] == [1, 2, 3, 4, 5]
   for a, b in zip(one, two):
@@ -111,9 +114,50 @@ def test_two_processes_of_four_devices_match_one_process_of_eight(tmp_path, data
   assert os.listdir(os.path.join(workdir, "checkpoints")) == ["5"]
 
 
-def test_an_incomplete_multi_process_setting_is_one_clear_line(tmp_path):
+def _wait_for_steps(workdir, process, log, count):
+  path = os.path.join(workdir, "metrics.jsonl")
+  deadline = time.monotonic() + 300
+  while not (os.path.exists(path) and len(open(path).readlines()) >= count):
+    assert process.poll() is None and time.monotonic() < deadline, open(log).read()[-3000:]
+    time.sleep(0.5)
+
+
+def _pids(log):
+  return [int(line.split()[-1]) for line in open(log) if line.startswith("process ")]
+
+
+def test_processes_stop_together_on_a_signal_to_one_and_when_one_dies(tmp_path, data_dir):
+  workdir, log = str(tmp_path / "multi"), str(tmp_path / "log")
+  extra = ["--heartbeat_timeout", "10"]
+
+  # A preemption notice reaching one process: both save the same step and exit 0.
+  launcher = _train(workdir, data_dir, 4, processes=2, log=log, extra=extra, steps=100_000)
+  _wait_for_steps(workdir, launcher, log, 2)
+  os.kill(_pids(log)[1], signal.SIGTERM)
+  code, out = _finish(launcher, log, timeout=120)
+  assert code == 0, out
+  (saved,) = os.listdir(os.path.join(workdir, "checkpoints"))
+  assert out.count(f"saving step {saved} to {workdir}") == 2, out
+
+  # One process killed: the other stops by itself within the heartbeat timeout.
+  launcher = _train(workdir, data_dir, 4, processes=2, log=log, extra=extra, steps=100_000)
+  _wait_for_steps(workdir, launcher, log, int(saved) + 2)
+  os.kill(_pids(log)[1], signal.SIGKILL)
+  start = time.monotonic()
+  code, out = _finish(launcher, log, timeout=120)
+  assert code != 0 and time.monotonic() - start < 60, out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--coordinator", "127.0.0.1:1"], "needs all of --coordinator"),
+    (["mesh_data=16"], "mesh_data=16 x mesh_fsdp=1 needs 16 devices, this run has 8"),
+    (["mesh_fsdp=3"], "mesh_fsdp=3 does not divide the 8 devices"),
+    (["image_batch=12"], "image_batch=12 does not divide over the 8 devices"),
+])
+def test_device_settings_that_cannot_work_are_one_clear_line(tmp_path, args, message):
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
   result = subprocess.run(
       [sys.executable, "-m", "mocogan_jax.cli", "train", "--config", "tiny", "--workdir",
-       str(tmp_path), "--coordinator", "127.0.0.1:1"], capture_output=True, text=True, timeout=120)
-  assert result.returncode == 2 and "needs all of --coordinator" in result.stderr
-  assert len(result.stderr.strip().splitlines()) == 1
+       str(tmp_path), *args], capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+  assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
+  assert len(result.stderr.strip().splitlines()) == 1, result.stderr
