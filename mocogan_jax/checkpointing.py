@@ -1,10 +1,12 @@
 """Orbax checkpoints of the whole train state, restorable onto any mesh.
 
-Layout: WORKDIR/checkpoints/<step>/{state, meta}; `meta` holds the resolved
-config. Saves are asynchronous; orbax writes each step to a temporary folder
+Layout: CHECKPOINT_DIR/<step>/{state, meta}; `meta` holds the resolved config.
+CHECKPOINT_DIR is WORKDIR/checkpoints unless given; it may be a gs:// bucket
+path (what every host of a TPU pod can write to). Saves are asynchronous; orbax writes each step to a temporary folder
 and renames it when complete, so a killed save never looks complete.
 """
 
+import json
 import os
 
 import jax
@@ -13,9 +15,15 @@ import orbax.checkpoint as ocp
 from mocogan_jax.config import Config
 
 
-def manager(workdir: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
+def directory(workdir: str, checkpoint_dir: str | None = None) -> str:
+  if checkpoint_dir:
+    return checkpoint_dir if "://" in checkpoint_dir else os.path.abspath(checkpoint_dir)
+  return os.path.join(os.path.abspath(workdir), "checkpoints")
+
+
+def manager(path: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
   return ocp.CheckpointManager(
-      os.path.join(os.path.abspath(workdir), "checkpoints"),
+      path,
       options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
       item_names=("state", "meta"))
 
@@ -36,3 +44,12 @@ def restore_latest(mngr: ocp.CheckpointManager, abstract_state):
   restored = mngr.restore(step, args=ocp.args.Composite(
       state=ocp.args.StandardRestore(abstract_state)))
   return restored["state"]
+
+
+def saved_config(mngr: ocp.CheckpointManager) -> dict | None:
+  """The resolved config stored with the newest checkpoint, or None."""
+  step = mngr.latest_step()
+  if step is None:
+    return None
+  meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+  return json.loads(meta["config"])

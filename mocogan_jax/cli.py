@@ -33,12 +33,21 @@ def cmd_train(args):
   parallel.initialize_distributed(args.coordinator, args.num_processes, args.process_id,
                                   auto=args.distributed, heartbeat_timeout=args.heartbeat_timeout)
   config = _config_for_workdir(args)
-  path = train(config, args.workdir)
+  path = train(config, args.workdir, args.checkpoint_dir)
   if path:  # process 0 writes the samples
     print(f"samples: {os.path.abspath(path)}")
 
 
-def _load_generator(workdir):
+def cmd_prepare(args):
+  from mocogan_jax import config as config_lib
+  from mocogan_jax.data import pipeline
+  config = config_lib.resolve(args.config, args.overrides)
+  source = pipeline.load_source(config)
+  where = config.data_dir or "the TFDS default data dir"
+  print(f"{config.dataset}: {len(source)} videos ready in {where}")
+
+
+def _load_generator(workdir, checkpoint_dir=None):
   import jax
   from mocogan_jax import checkpointing, config as config_lib
   from mocogan_jax.training import create_train_state
@@ -46,11 +55,12 @@ def _load_generator(workdir):
   if not os.path.exists(saved):
     raise config_lib.ConfigError(f"{workdir} is not a training workdir (no config.json)")
   config = config_lib.resolve(saved)
-  mngr = checkpointing.manager(workdir)
+  checkpoints = checkpointing.directory(workdir, checkpoint_dir)
+  mngr = checkpointing.manager(checkpoints)
   abstract = jax.eval_shape(lambda key: create_train_state(config, key), jax.random.key(0))
   state = checkpointing.restore_latest(mngr, abstract)
   if state is None:
-    raise config_lib.ConfigError(f"no checkpoint in {workdir}/checkpoints")
+    raise config_lib.ConfigError(f"no checkpoint in {checkpoints}")
   return config, state.generator.variables
 
 
@@ -63,7 +73,7 @@ def cmd_sample(args):
     video_io.check_output_path(args.out)
   except ValueError as e:
     raise ConfigError(str(e)) from None
-  config, variables = _load_generator(args.workdir)
+  config, variables = _load_generator(args.workdir, args.checkpoint_dir)
   if args.category is not None and not 0 <= args.category < config.n_categories:
     raise ConfigError(f"--category must be in [0, {config.n_categories}), got {args.category}")
   if args.num < 1 or (args.length is not None and args.length < 1):
@@ -126,6 +136,10 @@ def cmd_info(args):
   print(f"{'FLOPs per train step':22s} {info['flops_per_step']:.3e}")
 
 
+CHECKPOINT_DIR_HELP = ("where checkpoints go (default WORKDIR/checkpoints); may be gs://..., "
+                       "which every host of a pod can reach")
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog="mocogan-jax", description=__doc__)
   sub = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--config", help="preset name or config file (.py / .json); default: "
                                   "WORKDIR/config.json when resuming")
   p.add_argument("--workdir", required=True)
+  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
   p.add_argument("--distributed", action="store_true",
                  help="multi-host on a TPU pod or under SLURM (detected automatically)")
   p.add_argument("--coordinator", help="host:port of process 0, for other multi-host setups")
@@ -145,8 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("overrides", nargs="*", metavar="key=value")
   p.set_defaults(func=cmd_train)
 
+  p = sub.add_parser("prepare", help="build the config's dataset in its data_dir (once, before "
+                                      "a multi-host launch)")
+  p.add_argument("--config", required=True)
+  p.add_argument("overrides", nargs="*", metavar="key=value")
+  p.set_defaults(func=cmd_prepare)
+
   p = sub.add_parser("sample", help="write generated videos as a GIF or mp4 grid")
   p.add_argument("--workdir", required=True)
+  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
   p.add_argument("--out", required=True, help="output file, .gif or .mp4")
   p.add_argument("--num", type=int, default=16)
   p.add_argument("--length", type=int, default=None, help="frames (default: the training T)")

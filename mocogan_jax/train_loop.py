@@ -30,18 +30,16 @@ RESUMABLE_CHANGES = ("num_steps", "log_every", "sample_every", "checkpoint_every
                      "num_samples", "data_dir", "mesh_data", "mesh_fsdp")
 
 
-def _check_resume(config: Config, workdir: str) -> None:
-  saved_path = os.path.join(workdir, "config.json")
-  if not os.path.exists(os.path.join(workdir, "checkpoints")) or not os.path.exists(saved_path):
+def _check_resume(config: Config, mngr, where: str) -> None:
+  saved = checkpointing.saved_config(mngr)
+  if saved is None:
     return
-  with open(saved_path) as f:
-    saved = json.load(f)
   current = json.loads(config.to_json())
   changed = sorted(k for k in current
                    if k not in RESUMABLE_CHANGES and saved.get(k, current[k]) != current[k])
   if changed:
     k = changed[0]
-    raise ConfigError(f"{workdir} holds a run with {k}={saved[k]!r}, not {current[k]!r}; "
+    raise ConfigError(f"{where} holds a run with {k}={saved[k]!r}, not {current[k]!r}; "
                       f"use a new workdir (a resumed run may change only "
                       f"{', '.join(RESUMABLE_CHANGES)})")
 
@@ -119,15 +117,20 @@ def _write_samples(state, config: Config, key, workdir: str, writer) -> str | No
   return path
 
 
-def train(config: Config, workdir: str) -> str | None:
+def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> str | None:
   """Trains `config` in `workdir`, resuming from its newest checkpoint.
+
+  Checkpoints go to `checkpoint_dir` (default WORKDIR/checkpoints); with
+  several hosts it must be storage they all reach (a gs:// path on a pod).
 
   Returns the path of the last sample grid (a GIF under workdir/samples/) on
   process 0, None on the other processes of a multi-process run.
   """
   # --- Workdir -------------------------------------------------------------------
   _check_workdir(workdir)
-  _check_resume(config, workdir)
+  checkpoints = checkpointing.directory(workdir, checkpoint_dir)
+  mngr = checkpointing.manager(checkpoints)
+  _check_resume(config, mngr, checkpoints)
   is_main = jax.process_index() == 0
   if is_main:
     with open(os.path.join(workdir, "config.json"), "w") as f:
@@ -145,13 +148,12 @@ def train(config: Config, workdir: str) -> str | None:
   # Step i's key is fold_in(step_key, i): a resumed run draws what it would have.
   init_key, step_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
   abstract_state = parallel.abstract_train_state(config, mesh)
-  mngr = checkpointing.manager(workdir)
   state = checkpointing.restore_latest(mngr, abstract_state)
   if state is None:
     state = parallel.jit_create_train_state(config, abstract_state)(init_key)
   start = int(state.step)
   if is_main and start:
-    tqdm.write(f"resuming {workdir} from step {start}")
+    tqdm.write(f"resuming from step {start} in {checkpoints}")
 
   # --- Compiled step -------------------------------------------------------------
   step_fn = parallel.jit_train_step(abstract_state, mesh)
@@ -181,7 +183,7 @@ def train(config: Config, workdir: str) -> str | None:
           bad = [k for k, v in means.items() if not np.isfinite(v)]
           if bad:
             raise TrainingError(f"non-finite {bad[0]} at step {done}; the last checkpoint "
-                                f"in {workdir} is intact")
+                                f"in {checkpoints} is intact")
           now = time.perf_counter()
           means["steps_per_second"] = len(pending) / (now - last_log)
           pending, last_log = [], now
@@ -200,7 +202,7 @@ def train(config: Config, workdir: str) -> str | None:
         if done % config.checkpoint_every == 0:
           checkpointing.save(mngr, state, config)
         if stop.reached(done):
-          progress.write(f"{stop.signal}: saving step {done} to {workdir}; run the same "
+          progress.write(f"{stop.signal}: saving step {done} to {checkpoints}; run the same "
                          f"command again to resume")
           break
   finally:

@@ -103,15 +103,17 @@ def test_two_processes_of_four_devices_match_one_process_of_eight(tmp_path, data
   log = str(tmp_path / "log")
   code, out = _finish(_train(str(tmp_path / "single"), data_dir, 8, log=log), log)
   assert code == 0, out
-  workdir = str(tmp_path / "multi")
-  code, out = _finish(_train(workdir, data_dir, 4, processes=2, log=log), log)
+  workdir, checkpoints = str(tmp_path / "multi"), str(tmp_path / "bucket" / "checkpoints")
+  code, out = _finish(_train(workdir, data_dir, 4, processes=2, log=log,
+                             extra=["--checkpoint_dir", checkpoints]), log)
   assert code == 0, out
   one, two = _metrics(str(tmp_path / "single")), _metrics(workdir)
   assert [m["step"] for m in two] == [1, 2, 3, 4, 5]
   for a, b in zip(one, two):
     for k in a:
       np.testing.assert_allclose(b[k], a[k], rtol=1e-5, err_msg=k)
-  assert os.listdir(os.path.join(workdir, "checkpoints")) == ["5"]
+  assert os.listdir(checkpoints) == ["5"]
+  assert not os.path.exists(os.path.join(workdir, "checkpoints"))
 
 
 def _wait_for_steps(workdir, process, log, count):
