@@ -17,7 +17,7 @@ import jax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 from mocogan_jax.config import Config, ConfigError
-from mocogan_jax.training import create_train_state, train_step
+from mocogan_jax.training import BATCH_AXES, create_train_state, train_step
 
 
 def _int_from_env(name: str) -> int | None:
@@ -65,7 +65,7 @@ def initialize_distributed(coordinator: str | None = None, num_processes: int | 
                              heartbeat_timeout_seconds=heartbeat_timeout)
 
 
-MESH_AXES = ("data", "fsdp")
+MESH_AXES = BATCH_AXES  # the batch is split over every axis
 
 # Arrays smaller than this stay replicated under fsdp: gathering them would cost
 # more than the memory it saves (biases, BatchNorm vectors, Adam counters).
@@ -144,7 +144,12 @@ def jit_train_step(abstract_state, mesh: Mesh):
   """train_step(state, batch, key) compiled for `mesh`: the batch split over
   every device, the state laid out as `abstract_state` and donated."""
   state, rep = _shardings(abstract_state), replicated(mesh)
-  return jax.jit(train_step, in_shardings=(state, batch_sharding(mesh), rep),
+
+  def step_on_mesh(state, batch, key):
+    with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):  # for split_over_batch
+      return train_step(state, batch, key)
+
+  return jax.jit(step_on_mesh, in_shardings=(state, batch_sharding(mesh), rep),
                  out_shardings=(state, rep), donate_argnums=0)
 
 

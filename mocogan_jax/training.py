@@ -20,6 +20,22 @@ from mocogan_jax.config import Config
 from mocogan_jax.models.discriminators import ImageDiscriminator, VideoDiscriminator
 from mocogan_jax.models.generator import VideoGenerator, sample_latents
 
+# Mesh axes the batch is split over (parallel.py builds the mesh).
+BATCH_AXES = ("data", "fsdp")
+
+
+def split_over_batch(tree):
+  """Lays the leading axis of every array out over the mesh's batch axes.
+
+  Random latents are born replicated; without this every device would generate
+  and discriminate all the fakes. A no-op outside a mesh context (plain jit).
+  """
+  mesh = jax.sharding.get_abstract_mesh()
+  if mesh.empty:
+    return tree
+  spec = jax.sharding.PartitionSpec(tuple(a for a in BATCH_AXES if a in mesh.axis_names))
+  return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, spec), tree)
+
 
 class Networks(NamedTuple):
   generator: VideoGenerator
@@ -127,15 +143,15 @@ def train_step(state: TrainState, batch, key):
 
   def fake_images(g_params, g_stats):
     # The official sampler draws frames at random positions of random videos.
-    latents = sample_latents(next(keys), config, bi, t)
-    frame = jax.random.randint(next(keys), (bi,), 0, t)
+    latents = split_over_batch(sample_latents(next(keys), config, bi, t))
+    frame = split_over_batch(jax.random.randint(next(keys), (bi,), 0, t))
     images, updated = nets.generator.apply(
         {"params": g_params, "batch_stats": g_stats}, latents, frame, train=True,
         method=VideoGenerator.images, mutable=["batch_stats"])
     return images, updated["batch_stats"]
 
   def fake_videos(g_params, g_stats):
-    latents = sample_latents(next(keys), config, bv, t)
+    latents = split_over_batch(sample_latents(next(keys), config, bv, t))
     videos, updated = nets.generator.apply(
         {"params": g_params, "batch_stats": g_stats}, latents, train=True,
         mutable=["batch_stats"])

@@ -36,10 +36,14 @@ RUN = textwrap.dedent("""
     for i in range(5):
       batch = jax.device_put(pipeline.make_batch(source, config, i), sharding)
       state, metrics = step(state, batch, jax.random.key(i))
+    compiled = step.lower(state, batch, jax.random.key(0)).compile()
+    hlo = compiled.as_text()
     flat = {jax.tree_util.keystr(p): np.asarray(x)
             for p, x in jax.tree_util.tree_leaves_with_path((state, metrics))}
     sharded = [x for x in jax.tree.leaves(state) if not x.sharding.is_fully_replicated]
-    np.savez(sys.argv[2], **flat, sharded_leaves=len(sharded))
+    np.savez(sys.argv[2], **flat, sharded_leaves=len(sharded),
+             all_gathers=hlo.count(" all-gather("), all_reduces=hlo.count(" all-reduce("),
+             temp_bytes=compiled.memory_analysis().temp_size_in_bytes)
 """)
 
 
@@ -55,11 +59,21 @@ def _run(devices: int, data_dir: str, out: str, fsdp: int = 1) -> dict:
 def test_one_device_and_eight_devices_agree(tmp_path, data_dir):
   """Also with parameters and optimiser state split 4 ways (mesh 2 data x 4 fsdp)."""
   one = _run(1, data_dir, str(tmp_path / "one.npz"))
-  assert one.pop("sharded_leaves") == 0
+  assert one.pop("sharded_leaves") == one.pop("all_gathers") == one.pop("all_reduces") == 0
+  one_temp = one.pop("temp_bytes")
   for fsdp in (1, 4):
     eight = _run(8, data_dir, str(tmp_path / f"eight_{fsdp}.npz"), fsdp)
-    sharded = eight.pop("sharded_leaves")
-    assert sharded == 0 if fsdp == 1 else sharded > 10, sharded
+    sharded, gathers, reduces, temp = (eight.pop(k) for k in (
+        "sharded_leaves", "all_gathers", "all_reduces", "temp_bytes"))
+    # Each device works on its share of the batch, fakes included (they were once
+    # generated whole on every device): activations shrink with the device count.
+    assert temp < one_temp / 3, (temp, one_temp)
+    # Data parallel means gradient and BatchNorm all-reduces and nothing else: an
+    # all-gather there would be a layer XLA could not split over the batch.
+    if fsdp == 1:
+      assert sharded == 0 and gathers == 0 and reduces > 0, (sharded, gathers)
+    else:
+      assert sharded > 10 and gathers > 0, (sharded, gathers)
     assert one.keys() == eight.keys() and len(one) > 50
     for name in one:
       np.testing.assert_allclose(eight[name], one[name], rtol=1e-5, atol=1e-6,
