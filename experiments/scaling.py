@@ -8,7 +8,7 @@ Each measurement is experiments/benchmark_train_step.py in a fresh process
 XLA_FLAGS=--xla_force_host_platform_device_count=N). Prints two markdown
 tables, the numbers of experiments/RESULTS.md's "Scale-out" section:
 
-1. Step time for the same global batch on 1 and on N devices. On one CPU the
+1. Step time for the same global batch on 1, 2 and N devices. On one CPU the
    N devices share the same cores, so this is the overhead of the sharded
    program (collectives, smaller per-device convolutions), not a speed-up.
 2. Memory per device of the compiled step (XLA's memory analysis: arguments =
@@ -53,7 +53,7 @@ def main():
   print("|---|---|---|---|---|---|---|")
   for config, overrides in TIMED:
     base = None
-    for devices in (1, n):
+    for devices in sorted({1, 2, n}):
       r = benchmark(devices, ["--config", config, "--steps", str(args.steps), *overrides])
       base = base or r["step_time_s_median"]
       print(f"| {config} | {r['image_batch']} / {r['video_batch']} | {devices} "

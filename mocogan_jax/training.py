@@ -24,17 +24,35 @@ from mocogan_jax.models.generator import VideoGenerator, sample_latents
 BATCH_AXES = ("data", "fsdp")
 
 
+def _constrain(tree, spec):
+  return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, spec), tree)
+
+
 def split_over_batch(tree):
   """Lays the leading axis of every array out over the mesh's batch axes.
 
   Random latents are born replicated; without this every device would generate
-  and discriminate all the fakes. A no-op outside a mesh context (plain jit).
+  and discriminate all the fakes. A no-op outside a mesh context (plain jit)
+  or when the mesh has none of BATCH_AXES.
+  """
+  axes = tuple(a for a in BATCH_AXES if a in jax.sharding.get_abstract_mesh().axis_names)
+  if not axes:  # no mesh, or a caller's mesh with other axis names: leave it to XLA
+    return tree
+  return _constrain(tree, jax.sharding.PartitionSpec(axes))
+
+
+def gather_for_use(params):
+  """Whole parameters for a forward pass when they are stored split over `fsdp`.
+
+  Left to itself XLA may split a convolution over the split weight's channels
+  instead of over the batch, and then gather activations, which are far larger
+  than weights. Gathering the weights keeps every activation split over the
+  batch; the gradient comes back split as the parameters are stored.
   """
   mesh = jax.sharding.get_abstract_mesh()
-  if mesh.empty:
-    return tree
-  spec = jax.sharding.PartitionSpec(tuple(a for a in BATCH_AXES if a in mesh.axis_names))
-  return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, spec), tree)
+  if "fsdp" not in mesh.axis_names or mesh.shape["fsdp"] == 1:
+    return params
+  return _constrain(params, jax.sharding.PartitionSpec())
 
 
 class Networks(NamedTuple):
@@ -146,20 +164,20 @@ def train_step(state: TrainState, batch, key):
     latents = split_over_batch(sample_latents(next(keys), config, bi, t))
     frame = split_over_batch(jax.random.randint(next(keys), (bi,), 0, t))
     images, updated = nets.generator.apply(
-        {"params": g_params, "batch_stats": g_stats}, latents, frame, train=True,
+        {"params": gather_for_use(g_params), "batch_stats": g_stats}, latents, frame, train=True,
         method=VideoGenerator.images, mutable=["batch_stats"])
     return images, updated["batch_stats"]
 
   def fake_videos(g_params, g_stats):
     latents = split_over_batch(sample_latents(next(keys), config, bv, t))
     videos, updated = nets.generator.apply(
-        {"params": g_params, "batch_stats": g_stats}, latents, train=True,
+        {"params": gather_for_use(g_params), "batch_stats": g_stats}, latents, train=True,
         mutable=["batch_stats"])
     return videos, latents["category"], updated["batch_stats"]
 
   def discriminate(module, params, batch_stats, x):
     (logits, category_logits), updated = module.apply(
-        {"params": params, "batch_stats": batch_stats}, x, train=True,
+        {"params": gather_for_use(params), "batch_stats": batch_stats}, x, train=True,
         rngs={"noise": next(keys)}, mutable=["batch_stats"])
     return logits, category_logits, updated["batch_stats"]
 
