@@ -68,6 +68,8 @@ class Config:
   log_every: int = 100
   sample_every: int = 1000
   checkpoint_every: int = 5000
+  keep_checkpoints: int = 3  # the newest K; older ones are deleted
+  nonfinite: str = "stop"  # a non-finite loss: stop (naming step and loss) | skip the step
   num_samples: int = 16  # videos in each sample grid
 
   @property
@@ -91,6 +93,7 @@ _CHOICES = {
     "image_discriminator": ("patch", "full"),
     "video_discriminator": ("categorical", "plain", "patch"),
     "conv_impl": ("auto", "native", "matmul"),
+    "nonfinite": ("stop", "skip"),
 }
 
 
@@ -136,7 +139,7 @@ def validate(config: Config) -> Config:
                       f"discriminator (needs at least {MIN_VIDEO_LENGTH})")
   positive = ("channels", "every_nth", "dim_z_content", "dim_z_motion", "ngf", "ndf",
               "image_batch", "video_batch", "num_steps", "log_every", "sample_every",
-              "checkpoint_every", "num_samples")
+              "checkpoint_every", "keep_checkpoints", "num_samples")
   for field in positive:
     if getattr(config, field) < 1:
       raise ConfigError(f"{field} must be >= 1, got {getattr(config, field)}")
