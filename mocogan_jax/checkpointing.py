@@ -1,18 +1,31 @@
 """Orbax checkpoints of the whole train state, restorable onto any mesh.
 
-Layout: CHECKPOINT_DIR/<step>/{state, meta}; `meta` holds the resolved config.
-CHECKPOINT_DIR is WORKDIR/checkpoints unless given; it may be a gs:// bucket
-path (what every host of a TPU pod can write to). Saves are asynchronous; orbax writes each step to a temporary folder
-and renames it when complete, so a killed save never looks complete.
+Layout: CHECKPOINT_DIR/<step>/{state, meta}. `state` is the TrainState (every
+parameter, BatchNorm statistic and optimiser moment, and the step); `meta` is
+the resolved config and the input pipeline's position. CHECKPOINT_DIR is
+WORKDIR/checkpoints unless given; it may be a gs:// bucket path (what every
+host of a TPU pod can write to).
+
+There is no separate RNG state to save: step i draws its keys from
+fold_in(key(seed), i) and its batch from (seed, i) (data/pipeline.py), so the
+seed in the config and the step are the whole random and data position.
+
+Saves are asynchronous. Orbax writes each step to a temporary folder and
+renames it when complete, so a save cut short by a kill never looks complete;
+a checkpoint damaged later is skipped with a warning in favour of the previous.
 """
 
 import json
 import os
+import sys
 
-import jax
 import orbax.checkpoint as ocp
 
 from mocogan_jax.config import Config
+
+
+class CheckpointError(RuntimeError):
+  """No usable checkpoint where there should be one; the message says where."""
 
 
 def directory(workdir: str, checkpoint_dir: str | None = None) -> str:
@@ -21,35 +34,63 @@ def directory(workdir: str, checkpoint_dir: str | None = None) -> str:
   return os.path.join(os.path.abspath(workdir), "checkpoints")
 
 
-def manager(path: str, max_to_keep: int = 3) -> ocp.CheckpointManager:
+def manager(path: str, keep: int = 3) -> ocp.CheckpointManager:
   return ocp.CheckpointManager(
-      path,
-      options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+      path, options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
       item_names=("state", "meta"))
 
 
 def save(mngr: ocp.CheckpointManager, state, config: Config) -> None:
-  step = int(jax.device_get(state.step))
+  step = int(state.step)
+  meta = {"config": config.to_json(), "next_batch_step": step, "seed": config.seed}
   mngr.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave({"config": config.to_json()})),
-      force=True)
+      state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+
+
+def _warn(message: str) -> None:
+  print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def restore_latest(mngr: ocp.CheckpointManager, abstract_state):
-  """The newest checkpoint laid out as `abstract_state` says (ShapeDtypeStructs
-  carrying the wanted shardings, on any mesh), or None if there is none."""
-  step = mngr.latest_step()
-  if step is None:
-    return None
-  restored = mngr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(abstract_state)))
-  return restored["state"]
+  """The newest readable checkpoint laid out as `abstract_state` says
+  (ShapeDtypeStructs carrying the wanted shardings, on any mesh), or None if
+  there is none. Unreadable newer ones are reported and then deleted, so that
+  the resumed run can write those steps again; if none is readable, nothing is
+  deleted and CheckpointError says so."""
+  damaged = []
+  for step in sorted(mngr.all_steps(), reverse=True):
+    try:
+      restored = mngr.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()))
+    except Exception as e:  # orbax and tensorstore raise many types for damaged files
+      reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+      _warn(f"checkpoint {step} in {mngr.directory} is unreadable ({reason})")
+      damaged.append(step)
+      continue
+    state, meta = restored["state"], restored["meta"]
+    if meta.get("next_batch_step", step) != int(state.step):
+      raise CheckpointError(f"checkpoint {step} in {mngr.directory} is inconsistent: its state "
+                            f"is at step {int(state.step)}, its data position at "
+                            f"{meta['next_batch_step']}")
+    if damaged:
+      _warn(f"falling back to step {step}; deleting the unreadable checkpoint(s) "
+            f"{', '.join(map(str, damaged))}")
+      for bad in damaged:
+        mngr.delete(bad)
+    return state
+  if damaged:
+    raise CheckpointError(f"no readable checkpoint in {mngr.directory} (tried "
+                          f"{', '.join(map(str, damaged))}); move it away to start afresh")
+  return None
 
 
 def saved_config(mngr: ocp.CheckpointManager) -> dict | None:
-  """The resolved config stored with the newest checkpoint, or None."""
-  step = mngr.latest_step()
-  if step is None:
-    return None
-  meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-  return json.loads(meta["config"])
+  """The resolved config stored with the newest checkpoint whose metadata
+  reads, or None if there is none."""
+  for step in sorted(mngr.all_steps(), reverse=True):
+    try:
+      meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+      return json.loads(meta["config"])
+    except Exception:  # reported by restore_latest, which deals with damaged steps
+      continue
+  return None

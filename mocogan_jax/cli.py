@@ -48,6 +48,7 @@ def cmd_prepare(args):
 
 
 def _load_generator(workdir, checkpoint_dir=None):
+  """(config, generator variables) from the newest checkpoint of a workdir."""
   import jax
   from mocogan_jax import checkpointing, config as config_lib
   from mocogan_jax.training import create_train_state
@@ -64,6 +65,44 @@ def _load_generator(workdir, checkpoint_dir=None):
   return config, state.generator.variables
 
 
+# The exported file: the generator alone, with the config it needs, in one
+# msgpack file (flax.serialization), readable without orbax or a workdir.
+EXPORT_FORMAT = "mocogan-jax generator 1"
+
+
+def cmd_export(args):
+  import jax
+  from flax import serialization
+  config, variables = _load_generator(args.workdir, args.checkpoint_dir)
+  payload = {"format": EXPORT_FORMAT, "config": config.to_json(),
+             "variables": jax.device_get(variables)}
+  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+  with open(args.out + ".tmp", "wb") as f:
+    f.write(serialization.msgpack_serialize(payload))
+  os.replace(args.out + ".tmp", args.out)
+  count = sum(x.size for x in jax.tree.leaves(variables["params"]))
+  print(f"wrote the generator ({count:,} parameters) to {os.path.abspath(args.out)}")
+
+
+def _load_exported(path):
+  from flax import serialization
+  from mocogan_jax import config as config_lib
+  try:
+    with open(path, "rb") as f:
+      payload = serialization.msgpack_restore(f.read())
+  except OSError as e:
+    raise config_lib.ConfigError(f"cannot read --params {path}: {e.strerror}") from None
+  except Exception:
+    raise config_lib.ConfigError(f"--params {path} is not a file written by "
+                                 f"'mocogan-jax export'") from None
+  if not isinstance(payload, dict) or payload.get("format") != EXPORT_FORMAT:
+    raise config_lib.ConfigError(f"--params {path} is not a file written by "
+                                 f"'mocogan-jax export'")
+  config = config_lib.validate(config_lib.apply_overrides(config_lib.Config(),
+                                                         json.loads(payload["config"])))
+  return config, payload["variables"]
+
+
 def cmd_sample(args):
   import jax
   from mocogan_jax import video_io
@@ -73,7 +112,13 @@ def cmd_sample(args):
     video_io.check_output_path(args.out)
   except ValueError as e:
     raise ConfigError(str(e)) from None
-  config, variables = _load_generator(args.workdir, args.checkpoint_dir)
+  if (args.workdir is None) == (args.params is None):
+    raise ConfigError("sample needs one of --workdir (a training run) or --params (an "
+                      "exported generator)")
+  if args.params:
+    config, variables = _load_exported(args.params)
+  else:
+    config, variables = _load_generator(args.workdir, args.checkpoint_dir)
   if args.category is not None and not 0 <= args.category < config.n_categories:
     raise ConfigError(f"--category must be in [0, {config.n_categories}), got {args.category}")
   if args.num < 1 or (args.length is not None and args.length < 1):
@@ -167,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.set_defaults(func=cmd_prepare)
 
   p = sub.add_parser("sample", help="write generated videos as a GIF or mp4 grid")
-  p.add_argument("--workdir", required=True)
+  p.add_argument("--workdir", help="a training workdir (its newest checkpoint)")
+  p.add_argument("--params", help="a generator file written by 'mocogan-jax export'")
   p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
   p.add_argument("--out", required=True, help="output file, .gif or .mp4")
   p.add_argument("--num", type=int, default=16)
@@ -177,6 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--mode", choices=("random", "fixed-content", "fixed-motion"), default="random")
   p.add_argument("--fps", type=int, default=8)
   p.set_defaults(func=cmd_sample)
+
+  p = sub.add_parser("export", help="write the generator of a run's newest checkpoint to one "
+                                     "file, for sampling and sharing")
+  p.add_argument("--workdir", required=True)
+  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
+  p.add_argument("--out", required=True, help="output file (msgpack), e.g. generator.msgpack")
+  p.set_defaults(func=cmd_export)
 
   p = sub.add_parser("info", help="parameter counts, latent sizes, FLOPs per step")
   p.add_argument("--config", required=True)
@@ -189,12 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None):
   args = build_parser().parse_args(argv)
   _enable_compilation_cache()
+  from mocogan_jax.checkpointing import CheckpointError
   from mocogan_jax.config import ConfigError
+  from mocogan_jax.train_loop import TrainingError
   try:
     args.func(args)
-  except ConfigError as e:
+  except ConfigError as e:  # the user's input
     print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
     _exit(2)
+  except (TrainingError, CheckpointError) as e:  # the run cannot go on; nothing to debug
+    print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
+    _exit(1)
   except Exception:
     if not _multi_process():
       raise

@@ -27,7 +27,8 @@ class TrainingError(RuntimeError):
 # Settings a resumed run may change; anything else would change the model, the
 # data or the random streams of a run that already has checkpoints.
 RESUMABLE_CHANGES = ("num_steps", "log_every", "sample_every", "checkpoint_every",
-                     "num_samples", "data_dir", "mesh_data", "mesh_fsdp")
+                     "keep_checkpoints", "num_samples", "data_dir", "mesh_data", "mesh_fsdp",
+                     "nonfinite")
 
 
 def _check_resume(config: Config, mngr, where: str) -> None:
@@ -42,6 +43,40 @@ def _check_resume(config: Config, mngr, where: str) -> None:
     raise ConfigError(f"{where} holds a run with {k}={saved[k]!r}, not {current[k]!r}; "
                       f"use a new workdir (a resumed run may change only "
                       f"{', '.join(RESUMABLE_CHANGES)})")
+
+
+def _summarize(pending: list, last_step: int, config: Config, checkpoints: str) -> dict:
+  """Means of the per-step metrics of steps last_step - len(pending) + 1 ..
+  last_step. A non-finite loss raises TrainingError naming the first step and
+  loss that went bad, unless config.nonfinite == "skip": then skipped steps
+  are left out of the means and counted as skipped_steps."""
+  if not pending:
+    return {}
+  host = jax.device_get(pending)
+  stacked = {k: np.array([m[k] for m in host]) for k in host[0]}
+  first = last_step - len(pending) + 1
+  if "skipped" in stacked:
+    kept = stacked.pop("skipped") == 0
+    means = {k: float(np.mean(v[kept])) for k, v in stacked.items()} if kept.any() else {}
+    return {**means, "skipped_steps": int((~kept).sum())}
+  for i in range(len(pending)):
+    bad = [k for k, v in stacked.items() if k.startswith("loss/") and not np.isfinite(v[i])]
+    if bad:
+      raise TrainingError(f"non-finite {bad[0]} at step {first + i}; the last checkpoint in "
+                          f"{checkpoints} is intact (nonfinite=skip skips such steps)")
+  return {k: float(np.mean(v)) for k, v in stacked.items()}
+
+
+def _truncate_metrics(path: str, last_step: int) -> None:
+  """Drops the lines a killed run wrote after its last checkpoint: the resumed
+  run writes those steps again."""
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    lines = [line for line in f if line.strip() and json.loads(line)["step"] <= last_step]
+  with open(path + ".tmp", "w") as f:
+    f.writelines(lines)
+  os.replace(path + ".tmp", path)
 
 
 def _check_workdir(workdir: str) -> None:
@@ -129,7 +164,7 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   # --- Workdir -------------------------------------------------------------------
   _check_workdir(workdir)
   checkpoints = checkpointing.directory(workdir, checkpoint_dir)
-  mngr = checkpointing.manager(checkpoints)
+  mngr = checkpointing.manager(checkpoints, config.keep_checkpoints)
   _check_resume(config, mngr, checkpoints)
   is_main = jax.process_index() == 0
   if is_main:
@@ -163,12 +198,30 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   if is_main:
     from tensorboardX import SummaryWriter
     writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
+    _truncate_metrics(os.path.join(workdir, "metrics.jsonl"), start)
   metrics_file = open(os.path.join(workdir, "metrics.jsonl"), "a") if is_main else None
   sample_path, sampled_step = None, None
   batches = pipeline.device_batches(source, config, start, data_sharding)
   progress = tqdm(total=config.num_steps, initial=start, disable=not is_main,
                   desc="train", unit="step", dynamic_ncols=True)
-  pending, last_log = [], time.perf_counter()
+  pending, last_log = [], time.perf_counter()  # per-step metrics not yet logged
+
+  def log(done):
+    nonlocal pending, last_log
+    means = _summarize(pending, done, config, checkpoints)
+    now = time.perf_counter()
+    means["steps_per_second"] = len(pending) / (now - last_log)
+    pending, last_log = [], now
+    if is_main:
+      metrics_file.write(json.dumps({"step": done, **means}) + "\n")
+      metrics_file.flush()
+      for k, v in means.items():
+        writer.add_scalar(k, v, done)
+      if "loss/generator" in means:  # absent when every step was skipped
+        progress.set_postfix_str(
+            f"G {means['loss/generator']:.3f} D_I {means['loss/image_discriminator']:.3f} "
+            f"D_V {means['loss/video_discriminator']:.3f}")
+
   try:
     with _StopRequest() as stop:
       for step in range(start, config.num_steps):
@@ -176,33 +229,18 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
         pending.append(metrics)
         done = step + 1
         progress.update(1)
+        stopping = stop.reached(done)
 
-        if done % config.log_every == 0 or done == config.num_steps:
-          means = {k: float(np.mean(v)) for k, v in jax.device_get(
-              jax.tree.map(lambda *xs: np.stack(xs), *pending)).items()}
-          bad = [k for k, v in means.items() if not np.isfinite(v)]
-          if bad:
-            raise TrainingError(f"non-finite {bad[0]} at step {done}; the last checkpoint "
-                                f"in {checkpoints} is intact")
-          now = time.perf_counter()
-          means["steps_per_second"] = len(pending) / (now - last_log)
-          pending, last_log = [], now
-          if is_main:
-            metrics_file.write(json.dumps({"step": done, **means}) + "\n")
-            metrics_file.flush()
-            for k, v in means.items():
-              writer.add_scalar(k, v, done)
-            progress.set_postfix_str(
-                f"G {means['loss/generator']:.3f} D_I {means['loss/image_discriminator']:.3f} "
-                f"D_V {means['loss/video_discriminator']:.3f}")
-
+        if done % config.log_every == 0 or done == config.num_steps or stopping:
+          log(done)
         if done % config.sample_every == 0 or done == config.num_steps:
           sample_path = _write_samples(state, config, sample_key, workdir, writer)
           sampled_step = done
-        if done % config.checkpoint_every == 0:
+        if done % config.checkpoint_every == 0 or stopping:
+          _summarize(pending, done, config, checkpoints)  # never save a non-finite state
           checkpointing.save(mngr, state, config)
-        if stop.reached(done):
-          progress.write(f"{stop.signal}: saving step {done} to {checkpoints}; run the same "
+        if stopping:
+          progress.write(f"{stop.signal}: saved step {done} to {checkpoints}; run the same "
                          f"command again to resume")
           break
   finally:

@@ -153,7 +153,7 @@ def test_processes_stop_together_on_a_signal_to_one_and_when_one_dies(tmp_path, 
   code, out = _finish(launcher, log, timeout=120)
   assert code == 0, out
   (saved,) = os.listdir(os.path.join(workdir, "checkpoints"))
-  assert out.count(f"saving step {saved} to {workdir}") == 2, out
+  assert out.count(f"saved step {saved} to {workdir}") == 2, out
 
   # One process killed: the other stops by itself within the heartbeat timeout.
   launcher = _train(workdir, data_dir, 4, processes=2, log=log, extra=extra, steps=100_000)

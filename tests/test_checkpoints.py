@@ -1,0 +1,196 @@
+"""Never lose a run: exact resume after SIGKILL, restore on other meshes,
+damaged checkpoints, non-finite losses, export.
+
+Training runs are subprocesses of the real command line, as a user runs them.
+"""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import chex
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _command(workdir, data_dir, *overrides):
+  return [sys.executable, "-m", "mocogan_jax.cli", "train", "--config", "tiny", "--workdir",
+          workdir, f"data_dir={data_dir}", "sample_every=100000", *overrides]
+
+
+def _env(devices=1):
+  return dict(os.environ, JAX_PLATFORMS="cpu",
+              XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+
+
+def _run(args, devices=1, check=True):
+  result = subprocess.run(args, env=_env(devices), capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
+  if check:
+    assert result.returncode == 0, result.stderr[-3000:]
+  return result
+
+
+def _metrics(workdir):
+  lines = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+  for line in lines:
+    line.pop("steps_per_second")
+  return lines
+
+
+def _lines(workdir):
+  path = os.path.join(workdir, "metrics.jsonl")
+  return len(open(path).readlines()) if os.path.exists(path) else 0
+
+
+def _interrupt(workdir, data_dir, steps, sig, after_lines):
+  """Starts a run, sends `sig` once it has logged `after_lines` steps, waits for
+  the end; returns (exit status, lines logged when it ended, its output)."""
+  process = subprocess.Popen(_command(workdir, data_dir, *steps), env=_env(), cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  deadline = time.monotonic() + 300
+  while _lines(workdir) < after_lines and process.poll() is None:
+    assert time.monotonic() < deadline
+    time.sleep(0.005)
+  process.send_signal(sig)
+  out, _ = process.communicate(timeout=120)
+  return process.returncode, _lines(workdir), out
+
+
+def test_runs_killed_or_stopped_at_a_random_step_resume_bit_identically(tmp_path, data_dir):
+  steps = ["num_steps=300", "log_every=1", "checkpoint_every=40"]
+  reference = str(tmp_path / "reference")
+  _run(_command(reference, data_dir, *steps))
+
+  # SIGKILL: nothing saved on the way out; the last complete checkpoint is used
+  # and the metric lines written after it are written again.
+  workdir = str(tmp_path / "killed")
+  code, killed_at, _ = _interrupt(workdir, data_dir, steps, signal.SIGKILL,
+                                  random.randrange(100, 280))
+  assert code == -signal.SIGKILL and killed_at < 300, (code, killed_at)
+  out = _run(_command(workdir, data_dir, *steps)).stdout
+  assert "resuming from step " in out, (killed_at, out[-2000:])
+  resumed_from = int(out.split("resuming from step ")[1].split()[0])
+  assert resumed_from <= killed_at and resumed_from % 40 == 0, (resumed_from, killed_at)
+  assert _metrics(workdir) == _metrics(reference), f"killed after {killed_at} lines"
+
+  # SIGTERM (preemption): the step in flight finishes, is saved, exit 0.
+  workdir = str(tmp_path / "stopped")
+  code, stopped_at, err = _interrupt(workdir, data_dir, steps, signal.SIGTERM,
+                                     random.randrange(45, 280))
+  assert code == 0 and f"SIGTERM: saved step {stopped_at} to " in err, err[-2000:]
+  assert str(stopped_at) in os.listdir(os.path.join(workdir, "checkpoints"))
+  out = _run(_command(workdir, data_dir, *steps)).stdout
+  assert f"resuming from step {stopped_at}" in out
+  assert _metrics(workdir) == _metrics(reference), f"stopped after {stopped_at} lines"
+
+
+def _train_on(devices, workdir, data_dir, *overrides):
+  # FSDP_MIN_SIZE is lowered so that the tiny model's kernels are split too.
+  code = ("import sys; from mocogan_jax import parallel; parallel.FSDP_MIN_SIZE = 256; "
+          "from mocogan_jax.cli import main; main(sys.argv[1:])")
+  args = _command(workdir, data_dir, "log_every=1", "image_batch=8", "video_batch=8",
+                  *overrides)
+  return _run([sys.executable, "-c", code, *args[3:]], devices=devices)
+
+
+def test_a_checkpoint_from_8_devices_restores_on_4_and_on_1(tmp_path, data_dir):
+  reference = str(tmp_path / "reference")
+  _train_on(1, reference, data_dir, "num_steps=6")
+
+  workdir = str(tmp_path / "moving")
+  _train_on(8, workdir, data_dir, "num_steps=2", "mesh_fsdp=4")  # 2 data x 4 fsdp
+  _train_on(4, workdir, data_dir, "num_steps=4")
+  out = _train_on(1, workdir, data_dir, "num_steps=6")
+  assert "resuming from step 4" in out.stdout
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints")), key=int) == ["2", "4", "6"]
+  for a, b in zip(_metrics(reference), _metrics(workdir), strict=True):
+    assert a["step"] == b["step"]
+    for k in a:
+      np.testing.assert_allclose(b[k], a[k], rtol=1e-5, err_msg=f"step {a['step']} {k}")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, data_dir, damage):
+  workdir = str(tmp_path / "run")
+  _run(_command(workdir, data_dir, "num_steps=4", "checkpoint_every=2", "log_every=1"))
+  newest = os.path.join(workdir, "checkpoints", "4")
+  for folder, _, files in os.walk(os.path.join(newest, "state")):
+    for name in files:
+      path = os.path.join(folder, name)
+      if damage == "delete":
+        os.remove(path)
+      else:
+        with open(path, "r+b") as f:
+          f.truncate(os.path.getsize(path) // 2)
+
+  out = _run(_command(workdir, data_dir, "num_steps=6", "checkpoint_every=2", "log_every=1"))
+  assert "checkpoint 4 in" in out.stderr and "falling back to step 2" in out.stderr, out.stderr
+  assert "resuming from step 2" in out.stdout
+  assert [m["step"] for m in _metrics(workdir)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_non_finite_loss_is_one_line_from_the_command_line(tmp_path, data_dir):
+  # A huge learning rate: the discriminators blow up in step 1 and G's loss with them.
+  result = _run(_command(str(tmp_path), data_dir, "num_steps=5", "learning_rate=1e30"),
+                check=False)
+  assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+  message = result.stderr.strip().splitlines()[-1]
+  assert "non-finite loss/" in message and "at step 1;" in message, message
+
+
+def test_non_finite_losses_stop_before_a_bad_checkpoint_or_are_skipped(tmp_path, tiny_config,
+                                                                        monkeypatch):
+  from mocogan_jax import checkpointing, losses, parallel, train_loop
+  config = tiny_config.replace(num_steps=2, checkpoint_every=1, log_every=2, keep_checkpoints=9)
+  workdir = str(tmp_path / "run")
+  train_loop.train(config, workdir)
+  # From step 3 on, G's loss is NaN (the step is traced again for each run).
+  monkeypatch.setattr(losses, "generator_loss", lambda logits: jnp.full((), jnp.nan))
+
+  with pytest.raises(train_loop.TrainingError, match="non-finite loss/generator at step 3;"):
+    train_loop.train(config.replace(num_steps=5), workdir)
+  mngr = checkpointing.manager(os.path.join(workdir, "checkpoints"))
+  assert list(mngr.all_steps()) == [1, 2]  # nothing saved from the bad step on
+
+  train_loop.train(config.replace(num_steps=5, nonfinite="skip"), workdir)
+  lines = _metrics(workdir)
+  assert [(m["step"], m.get("skipped_steps")) for m in lines] == [(2, None), (4, 2), (5, 1)]
+  assert "loss/generator" not in lines[1]  # no mean over no steps
+  mngr = checkpointing.manager(os.path.join(workdir, "checkpoints"))
+  abstract = parallel.abstract_train_state(config, parallel.make_mesh(config))
+  saved = {s: mngr.restore(s, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
+           ["state"] for s in (2, 5)}
+  assert int(saved[5].step) == 5  # the steps ran and moved on through the data...
+  chex.assert_trees_all_equal(saved[5].generator, saved[2].generator)  # ...changing nothing
+
+
+def test_export_then_sample_from_the_file_alone(tmp_path, data_dir):
+  workdir = str(tmp_path / "run")
+  _run(_command(workdir, data_dir, "num_steps=2"))
+  cli = [sys.executable, "-m", "mocogan_jax.cli"]
+  params = str(tmp_path / "generator.msgpack")
+  _run([*cli, "export", "--workdir", workdir, "--out", params])
+  from_workdir = str(tmp_path / "from_workdir.gif")
+  _run([*cli, "sample", "--workdir", workdir, "--out", from_workdir, "--num", "2"])
+  shutil.rmtree(workdir)
+  from_file = str(tmp_path / "from_file.gif")
+  _run([*cli, "sample", "--params", params, "--out", from_file, "--num", "2"])
+  assert open(from_file, "rb").read() == open(from_workdir, "rb").read()
+
+  for args, message in [
+      (["--params", from_file], "is not a file written by 'mocogan-jax export'"),
+      (["--params", params, "--workdir", workdir], "one of --workdir"),
+      ([], "one of --workdir")]:
+    result = _run([*cli, "sample", *args, "--out", str(tmp_path / "x.gif")], check=False)
+    assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
