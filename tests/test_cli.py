@@ -72,7 +72,12 @@ def test_user_errors_are_one_line(tmp_path):
        "ngf must be int"),
       (("train", "--workdir", str(tmp_path / "e")), "no --config given"),
       (("sample", "--workdir", str(tmp_path / "f"), "--out", "x.gif"), "not a training workdir"),
+      (("train", "--config", "tiny", "--workdir", str(tmp_path / "g"), "video_length=3"),
+       "video_length=3 is too short for the video discriminator"),
+      (("train", "--config", "tiny", "--workdir", str(tmp_path / "a_file" / "run")),
+       f"workdir {tmp_path / 'a_file' / 'run'} is not writable"),
   ]
+  (tmp_path / "a_file").write_text("not a folder")
   for args, message in cases:
     result = run_cli(*args, check=False)
     assert result.returncode == 2, (args, result.stderr[-2000:])
