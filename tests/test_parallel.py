@@ -16,6 +16,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import cpu_env
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 RUN = textwrap.dedent("""
@@ -48,8 +50,7 @@ RUN = textwrap.dedent("""
 
 
 def _run(devices: int, data_dir: str, out: str, fsdp: int = 1) -> dict:
-  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-             JAX_PLATFORMS="cpu")
+  env = cpu_env(devices)
   result = subprocess.run([sys.executable, "-c", RUN, data_dir, out, str(devices), str(fsdp)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -83,8 +84,7 @@ def test_one_device_and_eight_devices_agree(tmp_path, data_dir):
 def _train(workdir, data_dir, devices, processes=1, log=None, extra=(), steps=5):
   """`mocogan-jax train` on the tiny config; several processes through the
   local launcher (tpu_setup/launch_local.sh), output to `log`."""
-  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-             JAX_PLATFORMS="cpu")
+  env = cpu_env(devices)
   args = [sys.executable, "-m", "mocogan_jax.cli", "train", "--config", "tiny", "--workdir",
           workdir, *extra, "image_batch=8", "video_batch=8", f"num_steps={steps}",
           "log_every=1", f"sample_every={steps}", f"checkpoint_every={steps}",
@@ -171,7 +171,7 @@ def test_processes_stop_together_on_a_signal_to_one_and_when_one_dies(tmp_path, 
     (["image_batch=12"], "image_batch=12 does not divide over the 8 devices"),
 ])
 def test_device_settings_that_cannot_work_are_one_clear_line(tmp_path, args, message):
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
+  env = cpu_env(8)
   result = subprocess.run(
       [sys.executable, "-m", "mocogan_jax.cli", "train", "--config", "tiny", "--workdir",
        str(tmp_path), *args], capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
