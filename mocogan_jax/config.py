@@ -24,7 +24,8 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-  # --- Data: a TFDS dataset read through its random-access data source.
+  # --- Data: a TFDS dataset read through its random-access data source:
+  # a registered name, or "folder:PATH" for a folder of videos (data/video_folder.py).
   dataset: str = "shape_motion/64"
   data_dir: str = ""  # "" = TFDS's default ($TFDS_DATA_DIR or ~/tensorflow_datasets)
   label_key: str = "motion"  # the feature used as the video's category
@@ -32,6 +33,7 @@ class Config:
   channels: int = 3
   video_length: int = 16  # T, frames per training clip
   every_nth: int = 2  # temporal stride of a clip; the official loader hard-codes 2
+  bad_files: str = "skip"  # an unreadable file in a folder dataset: skip (warn, count) | fail
 
   # --- Latent code: [z_content | one-hot category | z_motion] per frame.
   dim_z_content: int = 50
@@ -94,6 +96,7 @@ _CHOICES = {
     "video_discriminator": ("categorical", "plain", "patch"),
     "conv_impl": ("auto", "native", "matmul"),
     "nonfinite": ("stop", "skip"),
+    "bad_files": ("skip", "fail"),
 }
 
 

@@ -11,6 +11,7 @@ Batches are assembled in a background thread and put on the devices there, so
 host work overlaps the running step.
 """
 
+import os
 import queue
 import threading
 from typing import Iterator
@@ -21,10 +22,45 @@ import tensorflow_datasets as tfds
 
 from mocogan_jax import parallel
 from mocogan_jax.config import Config, ConfigError
-from mocogan_jax.data import shape_motion  # noqa: F401  (registers the builder)
+from mocogan_jax.data import shape_motion, video_folder  # noqa: F401  (registers builders)
 
 # Builders that can be prepared offline, without a download.
-OFFLINE_BUILDERS = ("shape_motion",)
+OFFLINE_BUILDERS = ("shape_motion", "video_folder")
+FOLDER_PREFIX = "folder:"
+
+
+def _builder_factory(config: Config, data_dir: str | None):
+  """A function making the TFDS builder of config.dataset: a registered name
+  ("shape_motion/64", "ucf101") or "folder:PATH" (data/video_folder.py)."""
+  if config.dataset.startswith(FOLDER_PREFIX):
+    source = config.dataset[len(FOLDER_PREFIX):]
+    if not os.path.isdir(source):
+      raise ConfigError(f"dataset folder {source} not found")
+    folder_config = video_folder.config_for(source, config.image_size, config.channels,
+                                            config.clip_span, config.bad_files)
+    return lambda: video_folder.VideoFolder(config=folder_config, data_dir=data_dir,
+                                            file_format="array_record")
+
+  def make():
+    try:
+      return tfds.builder(config.dataset, data_dir=data_dir, file_format="array_record")
+    except Exception as e:  # TFDS raises several types for unknown names and configs.
+      raise ConfigError(f"dataset {config.dataset!r} not found: "
+                        f"{str(e).splitlines()[0]}") from None
+  return make
+
+
+def _folder_summary(config: Config, counts: dict) -> str:
+  return (f"{counts.get('videos', 0)} videos, {counts.get('too_short', 0)} dropped as shorter "
+          f"than {config.clip_span} frames (video_length={config.video_length}, every_nth="
+          f"{config.every_nth}), {counts.get('unreadable', 0)} unreadable")
+
+
+def _report_folder(config: Config, builder) -> None:
+  if jax.process_index() == 0:
+    counts = dict(builder.info.metadata.get("counts", {}))
+    print(f"{config.dataset[len(FOLDER_PREFIX):]}: {_folder_summary(config, counts)}",
+          flush=True)
 
 
 def load_source(config: Config, split: str = "train"):
@@ -33,10 +69,8 @@ def load_source(config: Config, split: str = "train"):
   Returns an object with len() and [i] -> {"video": uint8 (F, S, S, C), ...}.
   """
   data_dir = config.data_dir or None
-  try:
-    builder = tfds.builder(config.dataset, data_dir=data_dir, file_format="array_record")
-  except Exception as e:  # TFDS raises several types for unknown names and configs.
-    raise ConfigError(f"dataset {config.dataset!r} not found: {str(e).splitlines()[0]}") from None
+  make_builder = _builder_factory(config, data_dir)
+  builder = make_builder()
   if not builder.is_prepared():
     if builder.name not in OFFLINE_BUILDERS:
       raise ConfigError(
@@ -47,9 +81,16 @@ def load_source(config: Config, split: str = "train"):
     except FileExistsError:
       # Another process of a multi-process run sharing this data_dir finished
       # first; the build is deterministic, so its copy is the same.
-      builder = tfds.builder(config.dataset, data_dir=data_dir, file_format="array_record")
+      builder = make_builder()
       if not builder.is_prepared():
         raise
+    except video_folder.BadFile as e:
+      raise ConfigError(f"unreadable video {e} (bad_files=skip skips such files)") from None
+    except video_folder.NoUsableVideo as e:
+      raise ConfigError(f"no usable video in {config.dataset[len(FOLDER_PREFIX):]}: "
+                        f"{_folder_summary(config, e.args[0])}") from None
+  if builder.name == "video_folder":
+    _report_folder(config, builder)
   features = builder.info.features
   if "video" not in features:
     raise ConfigError(f"dataset {config.dataset!r} has no 'video' feature")
