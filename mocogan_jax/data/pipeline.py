@@ -22,10 +22,10 @@ import tensorflow_datasets as tfds
 
 from mocogan_jax import parallel
 from mocogan_jax.config import Config, ConfigError
-from mocogan_jax.data import shape_motion, video_folder  # noqa: F401  (registers builders)
+from mocogan_jax.data import moving_mnist, shape_motion, video_folder  # noqa: F401  (registers builders)
 
 # Builders that can be prepared offline, without a download.
-OFFLINE_BUILDERS = ("shape_motion", "video_folder")
+OFFLINE_BUILDERS = ("shape_motion", "video_folder", "moving_mnist_offline")
 FOLDER_PREFIX = "folder:"
 
 
