@@ -12,13 +12,15 @@ the generator and 1500-2000 steps gave colour-collapsed blobs.
 
 Expected (measured from fresh clones on 2 cores: 6-7 min for the whole
 `bash experiments/demo.sh`, of which 5.5-6 min training at about 7 steps/s):
-the step-2500 grid in workdirs/demo/samples/ shows single shapes that keep
-their form and move in straight lines. Tracking each video's bright-pixel
-centroid (experiments/measure_sample_motion.py), 12 of 16 moved 13-21 px along
-one axis in each of two runs (the data moves 18.7 px per clip); the others were
-faint or faded in and out. Colours are washed out (white, green, blue) and
-drift within a video, which is what the ACD metric measures; longer runs
-(num_steps=10000) are the way to better ones.
+the step-2500 grid in workdirs/demo/samples/ shows single shapes moving in
+straight lines. Tracking each video's bright-pixel centroid
+(experiments/measure_sample_motion.py), 12 of 16 moved 13-21 px along one axis
+in each of three runs (12.9-20.9 px in the third; the data moves 18.7 px per
+clip); the others were faint or faded in and out. The shapes are blurry, some
+runs speckled, and colours are washed out (white, green, blue) and drift within
+a video, which is what the ACD metric measures; longer runs (num_steps=10000)
+are the way to better ones. GAN training is chaotic: a change that moves float
+rounding (e.g. a different XLA fusion) gives a different run of the same kind.
 """
 
 from mocogan_jax.config import Config
