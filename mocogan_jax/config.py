@@ -34,6 +34,7 @@ class Config:
   video_length: int = 16  # T, frames per training clip
   every_nth: int = 2  # temporal stride of a clip; the official loader hard-codes 2
   bad_files: str = "skip"  # an unreadable file in a folder dataset: skip (warn, count) | fail
+  data_workers: int = 2  # threads building upcoming batches (experiments/benchmark_input.py)
 
   # --- Latent code: [z_content | one-hot category | z_motion] per frame.
   dim_z_content: int = 50
@@ -140,7 +141,8 @@ def validate(config: Config) -> Config:
   if config.video_length < MIN_VIDEO_LENGTH:
     raise ConfigError(f"video_length={config.video_length} is too short for the video "
                       f"discriminator (needs at least {MIN_VIDEO_LENGTH})")
-  positive = ("channels", "every_nth", "dim_z_content", "dim_z_motion", "ngf", "ndf",
+  positive = ("channels", "every_nth", "data_workers", "dim_z_content", "dim_z_motion", "ngf",
+              "ndf",
               "image_batch", "video_batch", "num_steps", "log_every", "sample_every",
               "checkpoint_every", "keep_checkpoints", "num_samples")
   for field in positive:

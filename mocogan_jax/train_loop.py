@@ -28,7 +28,7 @@ class TrainingError(RuntimeError):
 # data or the random streams of a run that already has checkpoints.
 RESUMABLE_CHANGES = ("num_steps", "log_every", "sample_every", "checkpoint_every",
                      "keep_checkpoints", "num_samples", "data_dir", "mesh_data", "mesh_fsdp",
-                     "nonfinite")
+                     "nonfinite", "data_workers")
 
 
 def _check_resume(config: Config, mngr, where: str) -> None:

