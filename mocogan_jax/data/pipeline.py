@@ -24,6 +24,7 @@ import tensorflow_datasets as tfds
 
 from mocogan_jax import parallel
 from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.data import catalog
 from mocogan_jax.data import moving_mnist, shape_motion, video_folder  # noqa: F401  (registers builders)
 
 # Builders that can be prepared offline, without a download.
@@ -77,7 +78,8 @@ def load_source(config: Config, split: str = "train"):
     if builder.name not in OFFLINE_BUILDERS:
       raise ConfigError(
           f"dataset {config.dataset!r} is not prepared in {builder.data_dir}; prepare it "
-          f"first (tfds build {config.dataset} --file_format=array_record)")
+          f"first (tfds build {config.dataset} --file_format=array_record; TFDS needs "
+          f"TensorFlow to build it)")
     try:
       builder.download_and_prepare()
     except FileExistsError:
@@ -93,6 +95,8 @@ def load_source(config: Config, split: str = "train"):
                         f"{_folder_summary(config, e.args[0])}") from None
   if builder.name == "video_folder":
     _report_folder(config, builder)
+  if builder.name in catalog.CATALOG:
+    return _catalog_source(builder, config, split)
   features = builder.info.features
   if "video" not in features:
     raise ConfigError(f"dataset {config.dataset!r} has no 'video' feature")
@@ -118,6 +122,26 @@ def load_source(config: Config, split: str = "train"):
   if len(source) == 0:
     raise ConfigError(f"dataset {config.dataset!r} split {split!r} is empty")
   return source
+
+
+def _catalog_source(builder, config: Config, split: str):
+  """A TFDS catalog dataset mapped to the common form (data/catalog.py)."""
+  entry = catalog.CATALOG[builder.name]
+  if config.use_categories:
+    if entry.label is None:
+      raise ConfigError(f"{config.dataset!r} has no labels; set use_categories=false")
+    if config.label_key != "label":
+      raise ConfigError(f"{config.dataset!r} gives its classes as label_key='label', "
+                        f"not {config.label_key!r}")
+    num_classes = builder.info.features[entry.label].num_classes
+    if num_classes > config.n_categories:
+      raise ConfigError(f"{config.dataset!r} has {num_classes} classes but "
+                        f"n_categories={config.n_categories}")
+  source = builder.as_data_source(split=entry.split if split == "train" else split)
+  if len(source) == 0:
+    raise ConfigError(f"dataset {config.dataset!r} split {entry.split!r} is empty")
+  return catalog.CatalogSource(source, entry, config.image_size, config.channels,
+                               config.clip_span)
 
 
 def make_batch(source, config: Config, step: int, video_rows: slice = slice(None),

@@ -91,7 +91,7 @@ def config_for(source: str, resolution: int, channels: int, min_frames: int,
       description=f"the videos of {source}")
 
 
-def _square(frame: Image.Image, size: int) -> Image.Image:
+def square(frame: Image.Image, size: int) -> Image.Image:
   """Shorter side to `size`, then the centre size x size."""
   w, h = frame.size
   scale = size / min(w, h)
@@ -142,7 +142,7 @@ def _ffmpeg_frames(path: str) -> list[Image.Image]:
 
 def read_video(path: str, resolution: int, channels: int) -> np.ndarray:
   """uint8 (F, S, S, channels); BadFile if the file cannot be read."""
-  frames = [_square(f, resolution) for f in _frames(path)]
+  frames = [square(f, resolution) for f in _frames(path)]
   if channels == 1:
     return np.stack([np.asarray(f.convert("L"))[..., None] for f in frames])
   return np.stack([np.asarray(f) for f in frames])
