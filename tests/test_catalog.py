@@ -3,7 +3,9 @@
 bair_robot_pushing_small goes through the real TFDS builder with
 tfds.testing.mock_data (no download). moving_mnist's and ucf101's builders
 need TensorFlow even when mocked, which the test environment does not have, so
-their mapping is checked on examples shaped like theirs.
+their mapping is checked here on examples shaped like theirs, and through their
+real builders by experiments/check_catalog_with_tensorflow.py in a venv with
+TensorFlow.
 """
 
 from unittest import mock
