@@ -42,7 +42,7 @@ def manager(path: str, keep: int = 3) -> ocp.CheckpointManager:
 
 def save(mngr: ocp.CheckpointManager, state, config: Config) -> None:
   step = int(state.step)
-  meta = {"config": config.to_json(), "next_batch_step": step, "seed": config.seed}
+  meta = {"config": config.to_json(), "next_batch_step": step}
   mngr.save(step, args=ocp.args.Composite(
       state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
 

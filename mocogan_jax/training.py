@@ -256,10 +256,7 @@ def train_step(state: TrainState, batch, key):
     # Keep the networks as they were, move on to the next batch, report it.
     finite = jnp.all(jnp.isfinite(jnp.stack(
         [v for k, v in metrics.items() if k.startswith("loss/")])))
-    networks_only = lambda s: (s.generator, s.image_discriminator, s.video_discriminator)
-    kept = jax.tree.map(lambda new, old: jnp.where(finite, new, old),
-                        networks_only(new_state), networks_only(state))
-    new_state = new_state.replace(generator=kept[0], image_discriminator=kept[1],
-                                  video_discriminator=kept[2])
+    kept = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_state, state)
+    new_state = kept.replace(step=new_state.step)
     metrics["skipped"] = 1.0 - finite.astype(jnp.float32)
   return new_state, metrics

@@ -36,7 +36,7 @@ def _builder_factory(config: Config, data_dir: str | None):
   """A function making the TFDS builder of config.dataset: a registered name
   ("shape_motion/64", "ucf101") or "folder:PATH" (data/video_folder.py)."""
   if config.dataset.startswith(FOLDER_PREFIX):
-    source = config.dataset[len(FOLDER_PREFIX):]
+    source = _folder(config)
     if not os.path.isdir(source):
       raise ConfigError(f"dataset folder {source} not found")
     folder_config = video_folder.config_for(source, config.image_size, config.channels,
@@ -53,6 +53,10 @@ def _builder_factory(config: Config, data_dir: str | None):
   return make
 
 
+def _folder(config: Config) -> str:
+  return config.dataset.removeprefix(FOLDER_PREFIX)
+
+
 def _folder_summary(config: Config, counts: dict) -> str:
   return (f"{counts.get('videos', 0)} videos, {counts.get('too_short', 0)} dropped as shorter "
           f"than {config.clip_span} frames (video_length={config.video_length}, every_nth="
@@ -62,8 +66,7 @@ def _folder_summary(config: Config, counts: dict) -> str:
 def _report_folder(config: Config, builder) -> None:
   if jax.process_index() == 0:
     counts = dict(builder.info.metadata.get("counts", {}))
-    print(f"{config.dataset[len(FOLDER_PREFIX):]}: {_folder_summary(config, counts)}",
-          flush=True)
+    print(f"{_folder(config)}: {_folder_summary(config, counts)}", flush=True)
 
 
 def load_source(config: Config, split: str = "train"):
@@ -91,7 +94,7 @@ def load_source(config: Config, split: str = "train"):
     except video_folder.BadFile as e:
       raise ConfigError(f"unreadable video {e} (bad_files=skip skips such files)") from None
     except video_folder.NoUsableVideo as e:
-      raise ConfigError(f"no usable video in {config.dataset[len(FOLDER_PREFIX):]}: "
+      raise ConfigError(f"no usable video in {_folder(config)}: "
                         f"{_folder_summary(config, e.args[0])}") from None
   if builder.name == "video_folder":
     _report_folder(config, builder)

@@ -63,17 +63,15 @@ class VideoFolderConfig(tfds.core.BuilderConfig):
 def list_videos(source: str) -> tuple[list[tuple[str, str | None]], list[str]]:
   """([(relative path, class or None)], class names), sorted. Class folders
   are the immediate subfolders holding videos; files beside them are ignored."""
+  videos = lambda folder: [f for f in sorted(os.listdir(folder))
+                           if f.lower().endswith(VIDEO_EXTENSIONS)]
   entries = sorted(os.listdir(source))
-  classes = [e for e in entries if os.path.isdir(os.path.join(source, e))
-             and any(f.lower().endswith(VIDEO_EXTENSIONS)
-                     for f in os.listdir(os.path.join(source, e)))]
+  by_class = {e: videos(os.path.join(source, e)) for e in entries
+              if os.path.isdir(os.path.join(source, e))}
+  classes = [c for c, found in by_class.items() if found]
   if classes:
-    files = [(os.path.join(c, f), c) for c in classes
-             for f in sorted(os.listdir(os.path.join(source, c)))
-             if f.lower().endswith(VIDEO_EXTENSIONS)]
-  else:
-    files = [(f, None) for f in entries if f.lower().endswith(VIDEO_EXTENSIONS)]
-  return files, classes
+    return [(os.path.join(c, f), c) for c in classes for f in by_class[c]], classes
+  return [(f, None) for f in videos(source)], classes
 
 
 def config_for(source: str, resolution: int, channels: int, min_frames: int,
