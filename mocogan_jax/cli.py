@@ -47,8 +47,8 @@ def cmd_prepare(args):
   print(f"{config.dataset}: {len(source)} videos ready in {where}")
 
 
-def _load_generator(workdir, checkpoint_dir=None):
-  """(config, generator variables) from the newest checkpoint of a workdir."""
+def _load_generator(workdir, checkpoint_dir=None, with_step=False):
+  """(config, generator variables[, step]) from the newest checkpoint of a workdir."""
   import jax
   from mocogan_jax import checkpointing, config as config_lib
   from mocogan_jax.training import create_train_state
@@ -62,6 +62,8 @@ def _load_generator(workdir, checkpoint_dir=None):
   state = checkpointing.restore_latest(mngr, abstract)
   if state is None:
     raise config_lib.ConfigError(f"no checkpoint in {checkpoints}")
+  if with_step:
+    return config, state.generator.variables, int(state.step)
   return config, state.generator.variables
 
 
@@ -130,6 +132,51 @@ def cmd_sample(args):
   grid = video_io.video_grid(video_io.to_uint8(jax.device_get(videos)))
   path = video_io.write_video(args.out, grid, fps=args.fps, scale=max(1, 128 // config.image_size))
   print(f"wrote {args.num} videos of {length} frames ({args.mode}) to {os.path.abspath(path)}")
+
+
+def cmd_train_classifier(args):
+  from mocogan_jax.evaluation import classifier
+  config = _config_for_workdir(args)
+  out = args.out or os.path.join(args.workdir, "classifier")
+  meta = classifier.train_classifier(config, out, args.length, args.steps, args.batch, args.width)
+  print(f"classifier of {config.dataset} {config.label_key} ({meta['num_classes']} classes, "
+        f"{args.length} frames at every_nth={config.every_nth}): held-out accuracy "
+        f"{meta['held_out_accuracy']:.4f} on {meta['held_out_clips']} clips of "
+        f"{meta['held_out']}; wrote {os.path.abspath(out)}")
+
+
+def cmd_evaluate(args):
+  import jax
+  from mocogan_jax import config as config_lib
+  from mocogan_jax.evaluation import evaluate
+  from mocogan_jax.training import create_train_state
+  metrics = evaluate.parse_metrics(args.metrics)
+  if args.untrained and args.floor:
+    raise config_lib.ConfigError("--untrained and --floor exclude each other")
+  saved = os.path.join(args.workdir, "config.json")
+  if not os.path.exists(saved):
+    raise config_lib.ConfigError(f"{args.workdir} is not a training workdir (no config.json)")
+  config = config_lib.resolve(saved)
+  protocol = evaluate.Protocol(metrics, args.num, args.length, args.every_nth or config.every_nth,
+                               args.batch, args.seed)
+  evaluate.check_protocol(protocol)
+  if args.floor:
+    variables, what, name = None, None, "floor"
+  elif args.untrained:
+    state = jax.jit(create_train_state, static_argnums=0)(config, jax.random.key(config.seed))
+    variables, what, name = state.generator.variables, "the untrained generator", "untrained"
+  else:
+    config, variables, step = _load_generator(args.workdir, args.checkpoint_dir, with_step=True)
+    what, name = f"the generator at step {step}", f"step{step}"
+  report = evaluate.evaluate(
+      config, variables, protocol, what=what, real_dataset=args.real,
+      classifier_dir=args.classifier or os.path.join(args.workdir, "classifier"),
+      c3d_dir=args.c3d)
+  report["workdir"] = os.path.abspath(args.workdir)
+  out = args.out or os.path.join(args.workdir, "eval", f"{name}_n{protocol.num}.json")
+  evaluate.write_report(report, out)
+  print(evaluate.format_table(report))
+  print(f"report: {os.path.abspath(out)}")
 
 
 def model_info(config) -> dict:
@@ -230,6 +277,44 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
   p.add_argument("--out", required=True, help="output file (msgpack), e.g. generator.msgpack")
   p.set_defaults(func=cmd_export)
+
+  p = sub.add_parser("train-classifier", help="train the video classifier behind MCS and IS on "
+                                               "the run's labelled dataset")
+  p.add_argument("--workdir", required=True, help="a training workdir (its config.json names "
+                                                  "the dataset), or a new folder with --config")
+  p.add_argument("--config", help="preset or config file when WORKDIR has no config.json")
+  p.add_argument("--out", help="where the classifier goes (default WORKDIR/classifier)")
+  p.add_argument("--length", type=int, default=16, help="frames per clip (default 16, as FVD)")
+  p.add_argument("--steps", type=int, default=2000)
+  p.add_argument("--batch", type=int, default=32)
+  p.add_argument("--width", type=int, default=32, help="channels of the first conv")
+  p.add_argument("overrides", nargs="*", metavar="key=value")
+  p.set_defaults(func=cmd_train_classifier)
+
+  p = sub.add_parser("evaluate", help="FVD, KVD, ACD, MCS, IS of a run's generator; writes a "
+                                       "JSON report")
+  p.add_argument("--workdir", required=True)
+  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
+  p.add_argument("--metrics", default="fvd,kvd,acd",
+                 help="comma-separated, from fvd,kvd,acd,acd_generic,mcs,is,is_c3d (default "
+                      "fvd,kvd,acd)")
+  p.add_argument("--num", type=int, default=2048, help="generated videos and real clips "
+                                                       "(default 2048)")
+  p.add_argument("--length", type=int, default=16, help="frames per video (default 16)")
+  p.add_argument("--every_nth", type=int, help="stride of the real clips (default: the run's)")
+  p.add_argument("--real", help="the real dataset to compare with (default: the run's)")
+  p.add_argument("--classifier", help="for mcs and is (default WORKDIR/classifier)")
+  p.add_argument("--c3d", help="for is_c3d: a folder with TGANv2's conv3d_deepnetA_ucf.npz and "
+                               "mean2.npz")
+  p.add_argument("--untrained", action="store_true",
+                 help="evaluate the generator as initialised, not the newest checkpoint")
+  p.add_argument("--floor", action="store_true",
+                 help="evaluate held-out real videos instead of a generator: the best value "
+                      "each metric can reach at this N")
+  p.add_argument("--batch", type=int, default=16, help="videos per device call")
+  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--out", help="report path (default WORKDIR/eval/<what>_n<N>.json)")
+  p.set_defaults(func=cmd_evaluate)
 
   p = sub.add_parser("info", help="parameter counts, latent sizes, FLOPs per step")
   p.add_argument("--config", required=True)

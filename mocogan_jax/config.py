@@ -75,6 +75,15 @@ class Config:
   nonfinite: str = "stop"  # a non-finite loss: stop (naming step and loss) | skip the step
   num_samples: int = 16  # videos in each sample grid
 
+  # --- Evaluation during training (evaluation/evaluate.py), to TensorBoard and
+  # metrics.jsonl: the metrics of eval_num generated videos of eval_length
+  # frames against as many real clips, every eval_every steps (0 = never).
+  # mcs and is read WORKDIR/classifier (mocogan-jax train-classifier).
+  eval_every: int = 0
+  eval_metrics: str = "fvd,kvd"
+  eval_num: int = 256
+  eval_length: int = 16
+
   @property
   def dim_z(self) -> int:
     return self.dim_z_content + self.n_categories + self.dim_z_motion
@@ -92,6 +101,7 @@ class Config:
 
 
 SUPPORTED_IMAGE_SIZES = (16, 32, 64, 128, 256)
+EVAL_METRICS = ("fvd", "kvd", "acd", "acd_generic", "mcs", "is")
 _CHOICES = {
     "image_discriminator": ("patch", "full"),
     "video_discriminator": ("categorical", "plain", "patch"),
@@ -162,6 +172,14 @@ def validate(config: Config) -> Config:
     raise ConfigError("use_categories and use_infogan need n_categories >= 1")
   if config.video_discriminator == "categorical" and config.n_categories < 1:
     raise ConfigError("video_discriminator=categorical needs n_categories >= 1")
+  if config.eval_every < 0:
+    raise ConfigError(f"eval_every must be >= 0 (0 = never), got {config.eval_every}")
+  if config.eval_num < 2 or config.eval_length < 1:
+    raise ConfigError("eval_num must be >= 2 and eval_length >= 1")
+  names = [m.strip() for m in config.eval_metrics.split(",") if m.strip()]
+  if not names or any(m not in EVAL_METRICS for m in names):
+    raise ConfigError(f"eval_metrics must be a comma-separated list from {EVAL_METRICS}, got "
+                      f"{config.eval_metrics!r}")
   if not (config.learning_rate > 0 and math.isfinite(config.learning_rate)):
     raise ConfigError(f"learning_rate must be a positive number, got {config.learning_rate}")
   return config

@@ -28,7 +28,8 @@ class TrainingError(RuntimeError):
 # data or the random streams of a run that already has checkpoints.
 RESUMABLE_CHANGES = ("num_steps", "log_every", "sample_every", "checkpoint_every",
                      "keep_checkpoints", "num_samples", "data_dir", "mesh_data", "mesh_fsdp",
-                     "nonfinite", "data_workers")
+                     "nonfinite", "data_workers", "eval_every", "eval_metrics", "eval_num",
+                     "eval_length")
 
 
 def _check_resume(config: Config, mngr, where: str) -> None:
@@ -193,6 +194,12 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   # --- Compiled step -------------------------------------------------------------
   step_fn = parallel.jit_train_step(abstract_state, mesh)
 
+  # --- Evaluation every eval_every steps (FVD etc. of a small N) ------------------
+  evaluate_generator = None
+  if config.eval_every:
+    from mocogan_jax.evaluation import evaluate
+    evaluate_generator = evaluate.periodic(config, workdir)
+
   # --- Loop ----------------------------------------------------------------------
   writer = None
   if is_main:
@@ -236,6 +243,15 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
         if done % config.sample_every == 0 or done == config.num_steps:
           sample_path = _write_samples(state, config, sample_key, workdir, writer)
           sampled_step = done
+        if evaluate_generator and done % config.eval_every == 0:
+          began = time.perf_counter()
+          values = evaluate_generator(state.generator.variables)
+          last_log += time.perf_counter() - began  # steps_per_second counts training only
+          metrics_file.write(json.dumps({"step": done, **values}) + "\n")
+          metrics_file.flush()
+          for k, v in values.items():
+            writer.add_scalar(k, v, done)
+          progress.write(f"step {done}: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
         if done % config.checkpoint_every == 0 or stopping:
           _summarize(pending, done, config, checkpoints)  # never save a non-finite state
           checkpointing.save(mngr, state, config)

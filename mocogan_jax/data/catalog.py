@@ -70,6 +70,12 @@ class CatalogSource:
   def __len__(self):
     return len(self._source)
 
+  @property
+  def num_classes(self) -> int | None:
+    if self._entry.label is None:
+      return None
+    return self._source.dataset_info.features[self._entry.label].num_classes
+
   def __getitem__(self, index):
     example = self._source[index]
     out = {"video": to_frames(example[self._entry.video], *self._shape)}

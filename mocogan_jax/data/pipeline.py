@@ -237,3 +237,77 @@ def device_batches(source, config: Config, start_step: int, sharding,
         out.get_nowait()
       except queue.Empty:
         thread.join(timeout=0.1)
+
+
+# ---------------------------------------------------------------------------
+# Clips for evaluation and for the evaluation classifier.
+# ---------------------------------------------------------------------------
+
+class Subset:
+  """Videos `indices` of a source, as a source."""
+
+  def __init__(self, source, indices):
+    self._source, self._indices = source, np.asarray(indices)
+
+  def __len__(self):
+    return len(self._indices)
+
+  def __getitem__(self, index):
+    return self._source[int(self._indices[index])]
+
+
+HELD_OUT_EVERY = 10  # without a test split, every 10th training video is held out
+
+
+def train_and_held_out(config: Config):
+  """(train source, held-out source, a phrase naming the held-out part).
+
+  The held-out videos are the dataset's `test` split where it has a separate
+  one, otherwise every 10th video of `train`, which the train source then
+  leaves out. Training sets of generators always read the whole train split.
+  """
+  train = load_source(config, "train")
+  builder = _builder_factory(config, config.data_dir or None)()
+  entry = catalog.CATALOG.get(builder.name)
+  has_test = "test" in builder.info.splits and (entry is None or entry.split != "test")
+  if has_test:
+    return train, load_source(config, "test"), "the test split"
+  held_out = np.arange(len(train)) % HELD_OUT_EVERY == 0
+  return (Subset(train, np.flatnonzero(~held_out)), Subset(train, np.flatnonzero(held_out)),
+          f"every {HELD_OUT_EVERY}th video of the train split (no test split)")
+
+
+def num_classes(source, label_key: str) -> int | None:
+  """How many values the label feature has, or None if the source has none."""
+  while isinstance(source, Subset):
+    source = source._source
+  if isinstance(source, catalog.CatalogSource):
+    return source.num_classes
+  features = source.dataset_info.features
+  return features[label_key].num_classes if label_key in features else None
+
+
+def sample_clips(source, count: int, length: int, every_nth: int, seed,
+                 label_key: str | None = None, rows: slice = slice(None)):
+  """Rows `rows` of `count` clips of `length` frames at stride `every_nth`, each
+  from a random video at a random start, all drawn from `seed` (an int or a
+  sequence of ints): reading them in parts gives the same clips as at once.
+
+  Returns uint8 (rows, length, S, S, C) and int32 labels (rows,) (zeros
+  without label_key).
+  """
+  rng = np.random.default_rng(seed)
+  index = rng.integers(len(source), size=count)[rows]
+  start = rng.random(count)[rows]
+  span = (length - 1) * every_nth + 1
+  clips, labels = [], []
+  for i, u in zip(index, start):
+    example = source[int(i)]
+    video = example["video"]
+    if video.shape[0] < span:
+      raise ConfigError(f"a clip of {length} frames at every_nth={every_nth} spans {span} "
+                        f"frames; video {int(i)} of the dataset has {video.shape[0]}")
+    first = int(u * (video.shape[0] - span + 1))
+    clips.append(video[first:first + span:every_nth])
+    labels.append(example[label_key] if label_key else 0)
+  return np.stack(clips), np.asarray(labels, np.int32)

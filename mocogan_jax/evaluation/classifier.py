@@ -1,0 +1,241 @@
+"""The spatio-temporal video classifier behind MCS and the Inception Score.
+
+The MoCoGAN paper's Motion Control Score is the accuracy, on videos generated
+for a given category, of a classifier trained on the labelled real videos. The
+paper did not publish its classifier, so the project trains its own:
+
+    mocogan-jax train-classifier --workdir workdirs/demo16
+
+reads the run's config (dataset, label_key, image size, every_nth), trains on
+clips of --length frames of the train split and writes an orbax checkpoint to
+WORKDIR/classifier with its settings and its accuracy on held-out real clips
+(the test split, or every 10th training video where there is none). Every MCS
+is reported beside that accuracy: MCS cannot be trusted beyond it.
+
+Network: Conv3d(k4, stride (1, 2, 2), time padding 1) blocks, width doubling
+from `width` (capped at 8x), BatchNorm after the first, LeakyReLU 0.2, down to
+4x4; then the mean over time and space and a linear layer to the classes.
+"""
+
+import functools
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+from flax import linen as nn
+from tqdm import tqdm
+
+from mocogan_jax import checkpointing, parallel
+from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.data import pipeline
+from mocogan_jax.models.layers import Conv3d, batch_norm
+
+HELD_OUT_CLIPS = 1024
+LEARNING_RATE = 1e-3
+CHECKPOINT_EVERY = 500
+
+
+class VideoClassifier(nn.Module):
+  """videos uint8 (N, T, S, S, C) -> class logits (N, K)."""
+  num_classes: int
+  width: int = 32
+  impl: str = "auto"
+
+  @nn.compact
+  def __call__(self, videos, train: bool):
+    x = jnp.asarray(videos, jnp.float32) / 127.5 - 1.0
+    size, block = x.shape[2], 0
+    while size > 4:
+      x = Conv3d(self.width * min(2 ** block, 8), 4, 2, 1, 1, self.impl)(x)  # T -> T - 1
+      if block:
+        x = batch_norm(train)(x)
+      x = nn.leaky_relu(x, 0.2)
+      size, block = size // 2, block + 1
+    return nn.Dense(self.num_classes)(x.mean(axis=(1, 2, 3)))
+
+
+def blocks(image_size: int) -> int:
+  return max(0, int(np.log2(image_size)) - 2)
+
+
+def probabilities(model: VideoClassifier, variables, videos):
+  """(N, T, S, S, C) uint8 -> (N, K) softmax probabilities, inference mode."""
+  return jax.nn.softmax(model.apply(variables, videos, train=False), axis=-1)
+
+
+def _loss(params, batch_stats, model, videos, labels):
+  logits, updates = model.apply({"params": params, "batch_stats": batch_stats}, videos,
+                                train=True, mutable=["batch_stats"])
+  loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+  return loss, (updates["batch_stats"], jnp.mean(jnp.argmax(logits, -1) == labels))
+
+
+def train_step(state: dict, videos, labels, *, model: VideoClassifier, optimizer):
+  """One Adam step on cross-entropy. state: {"step", "params", "batch_stats",
+  "opt_state"}; videos uint8 (B, T, S, S, C); labels int32 (B,)."""
+  (loss, (batch_stats, acc)), grads = jax.value_and_grad(_loss, has_aux=True)(
+      state["params"], state["batch_stats"], model, videos, labels)
+  updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+  return ({"step": state["step"] + 1, "params": optax.apply_updates(state["params"], updates),
+           "batch_stats": batch_stats, "opt_state": opt_state},
+          {"loss": loss, "accuracy": acc})
+
+
+def settings(config: Config, length: int, width: int, batch: int, steps: int) -> dict:
+  """What a classifier is a function of; stored with it and checked on resume
+  and against the videos it is asked to classify."""
+  return {"dataset": config.dataset, "label_key": config.label_key,
+          "image_size": config.image_size, "channels": config.channels, "length": length,
+          "every_nth": config.every_nth, "width": width, "batch": batch, "steps": steps,
+          "seed": config.seed}
+
+
+class Batched:
+  """A function of a batch of N rows applied chunk by chunk over all devices:
+  each chunk is padded to the chunk size, split over the mesh's batch axes, and
+  trimmed again. fn(variables, rows) -> per-row outputs."""
+
+  def __init__(self, fn, variables, mesh, chunk: int):
+    self.devices = mesh.size
+    self.chunk = -(-chunk // self.devices) * self.devices
+    self.rows = parallel.batch_sharding(mesh)
+    self.variables = jax.device_put(variables, parallel.replicated(mesh))
+    self.fn = jax.jit(fn, in_shardings=(parallel.replicated(mesh), self.rows))
+
+  def __call__(self, rows: np.ndarray) -> np.ndarray:
+    out = []
+    for first in range(0, len(rows), self.chunk):
+      part = rows[first:first + self.chunk]
+      pad = self.chunk - len(part)
+      if pad:
+        part = np.concatenate([part, np.repeat(part[-1:], pad, axis=0)])
+      result = self.fn(self.variables, jax.device_put(part, self.rows))
+      out.append(np.asarray(jax.device_get(result))[:len(part) - pad])
+    return np.concatenate(out)
+
+
+def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int = 2000,
+                     batch: int = 32, width: int = 32) -> dict:
+  """Trains (or resumes) the classifier of `config`'s dataset and labels into
+  out_dir; returns its metadata, held-out accuracy included."""
+  if length <= blocks(config.image_size):
+    raise ConfigError(f"--length {length} is too short for the classifier at "
+                      f"{config.image_size}x{config.image_size} (needs > "
+                      f"{blocks(config.image_size)})")
+  for name, value in (("--steps", steps), ("--batch", batch), ("--width", width)):
+    if value < 1:
+      raise ConfigError(f"{name} must be >= 1, got {value}")
+  train, held_out, held_out_name = pipeline.train_and_held_out(config)
+  num_classes = pipeline.num_classes(train, config.label_key)
+  if not num_classes:
+    raise ConfigError(f"{config.dataset!r} has no {config.label_key!r} labels; the MCS and "
+                      f"IS classifier needs a labelled dataset")
+  mesh = parallel.make_mesh(config)
+  if batch % mesh.size:
+    raise ConfigError(f"--batch {batch} does not divide over {mesh.size} devices")
+  meta = settings(config, length, width, batch, steps) | {"num_classes": num_classes}
+  model, optimizer = VideoClassifier(num_classes, width, config.conv_impl), _optimizer()
+  init = functools.partial(_init, model, optimizer, meta)
+  replicated, rows = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+  mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
+  state = _restore(mngr, meta, replicated)
+  if state is None:
+    state = jax.jit(init, out_shardings=replicated)(jax.random.key(config.seed))
+  step_fn = jax.jit(functools.partial(train_step, model=model, optimizer=optimizer),
+                    in_shardings=(replicated, rows, rows), out_shardings=(replicated, replicated),
+                    donate_argnums=0)
+
+  # --- Train: clip batches are a function of (seed, step), so a resumed run
+  # sees the batches an uninterrupted one would.
+  start = int(state["step"])
+  progress = tqdm(range(start, steps), initial=start, total=steps, desc="classifier",
+                  unit="step", disable=None)
+  for step in progress:
+    videos, labels = pipeline.sample_clips(train, batch, length, config.every_nth,
+                                           [config.seed, 1, step], config.label_key)
+    state, metrics = step_fn(state, jax.device_put(videos, rows), jax.device_put(labels, rows))
+    if (step + 1) % 50 == 0:
+      progress.set_postfix(loss=f"{float(metrics['loss']):.3f}",
+                           acc=f"{float(metrics['accuracy']):.2f}")
+    if (step + 1) % CHECKPOINT_EVERY == 0 and step + 1 < steps:
+      _save(mngr, state, meta)
+
+  # --- Held-out accuracy: the clips `evaluate --floor --num 1024 --seed SEED`
+  # reads, so that its MCS equals this number.
+  variables = {"params": state["params"], "batch_stats": state["batch_stats"]}
+  videos, labels = pipeline.sample_clips(held_out, HELD_OUT_CLIPS, length, config.every_nth,
+                                         [config.seed, 1], config.label_key)
+  predict = Batched(functools.partial(probabilities, model), variables, mesh, 64)
+  meta |= {"held_out": held_out_name, "held_out_clips": HELD_OUT_CLIPS,
+           "held_out_accuracy": float(np.mean(predict(videos).argmax(-1) == labels))}
+  _save(mngr, state, meta)
+  mngr.wait_until_finished()
+  return meta
+
+
+def _optimizer():
+  return optax.adam(LEARNING_RATE)
+
+
+def _init(model, optimizer, meta, key):
+  s = meta["image_size"]
+  variables = model.init(key, jnp.zeros((1, meta["length"], s, s, meta["channels"]), jnp.uint8),
+                         train=False)
+  return {"step": jnp.zeros((), jnp.int32), "params": variables["params"],
+          "batch_stats": variables["batch_stats"],
+          "opt_state": optimizer.init(variables["params"])}
+
+
+def _abstract_state(meta, sharding):
+  model = VideoClassifier(meta["num_classes"], meta["width"])
+  abstract = jax.eval_shape(functools.partial(_init, model, _optimizer(), meta),
+                            jax.random.key(0))
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+                      abstract)
+
+
+def _save(mngr, state, meta):
+  mngr.save(int(state["step"]), args=ocp.args.Composite(
+      state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+
+
+def _restore(mngr, meta, sharding):
+  step = mngr.latest_step()
+  if step is None:
+    return None
+  saved = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+  changed = [k for k in meta if k != "steps" and saved.get(k) != meta[k]]
+  if changed:
+    raise ConfigError(f"{mngr.directory} holds a classifier with other settings "
+                      f"({', '.join(f'{k}={saved.get(k)!r}' for k in changed)}); "
+                      f"use another --out or delete it")
+  print(f"classifier: resuming from step {step}", flush=True)
+  return mngr.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(_abstract_state(saved, sharding))))["state"]
+
+
+def load(path: str):
+  """(model, variables, meta) of the classifier in `path` (train-classifier's output)."""
+  mngr = checkpointing.manager(os.path.abspath(path), keep=1) if os.path.isdir(path) else None
+  step = mngr.latest_step() if mngr else None
+  if step is None:
+    raise ConfigError(f"no classifier in {path}; train one with "
+                      f"'mocogan-jax train-classifier --workdir RUN'")
+  meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+  if "held_out_accuracy" not in meta:
+    raise ConfigError(f"the classifier in {path} did not finish training (step {step} of "
+                      f"{meta['steps']}); run train-classifier again to finish it")
+  model = VideoClassifier(meta["num_classes"], meta["width"])
+  target = _abstract_state(meta, jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+  state = mngr.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(target)))["state"]
+  return model, {"params": state["params"], "batch_stats": state["batch_stats"]}, meta
+
+
+def describe(meta: dict) -> str:
+  return json.dumps({k: meta[k] for k in ("dataset", "label_key", "length", "every_nth",
+                                          "held_out_accuracy") if k in meta})
