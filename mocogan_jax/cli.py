@@ -179,6 +179,124 @@ def cmd_evaluate(args):
   print(f"report: {os.path.abspath(out)}")
 
 
+def cmd_train_encoder(args):
+  from mocogan_jax import encoding
+  config, variables = _load_generator(args.workdir, args.checkpoint_dir)
+  settings = encoding.EncoderSettings(
+      content_from=args.content_from, latent_weight=args.latent_weight,
+      reconstruction_weight=args.reconstruction_weight,
+      finetune_generator=args.finetune_generator, learning_rate=args.learning_rate,
+      batch=args.batch, steps=args.steps).check()
+  out = args.out or os.path.join(args.workdir, "encoder")
+  meta = encoding.train_encoder(config, variables, out, settings)
+  m = meta["measured"]
+  print(f"encoders: held-out reconstruction PSNR {m['reconstruction_psnr']:.2f} dB, SSIM "
+        f"{m['reconstruction_ssim']:.3f} ({m['clips']} clips of {meta['held_out']}); "
+        f"generated videos: content MSE {m['content_mse_average']:.4f} (average of frames), "
+        f"{m['content_mse_first']:.4f} (first frame), motion MSE {m['motion_mse']:.4f}; "
+        f"wrote {os.path.abspath(out)}")
+
+
+def cmd_train_baseline(args):
+  from mocogan_jax import baseline
+  config = _config_for_workdir(args)
+  settings = baseline.BaselineSettings(
+      context=args.context, length=args.length, hidden=args.hidden, loss=args.loss,
+      difference_weight=args.difference_weight, learning_rate=args.learning_rate,
+      batch=args.batch, steps=args.steps).check()
+  out = args.out or os.path.join(args.workdir, "baseline")
+  baseline.train_baseline(config, out, settings)
+  print(f"baseline: {settings.steps} steps; wrote {os.path.abspath(out)}")
+
+
+def _read_clip(path: str, config, length: int):
+  """uint8 (1, <= length, S, S, C): frames of a video file at the run's stride."""
+  from mocogan_jax.config import ConfigError
+  from mocogan_jax.data import video_folder
+  if not os.path.isfile(path):
+    raise ConfigError(f"video {path} not found")
+  try:
+    video = video_folder.read_video(path, config.image_size, config.channels)
+  except video_folder.BadFile as e:
+    raise ConfigError(f"cannot read video {e}") from None
+  return video[None, :(length - 1) * config.every_nth + 1:config.every_nth]
+
+
+def _write_rows(path: str, rows, config, fps: int):
+  """rows: lists of float (T, S, S, C) videos (None = blank) -> one grid video."""
+  import numpy as np
+  from mocogan_jax import video_io
+  length = max(v.shape[0] for row in rows for v in row if v is not None)
+  s, c = config.image_size, config.channels
+  tiles = []
+  for row in rows:
+    for v in row:
+      tile = np.full((length, s, s, c), -1.0, np.float32)
+      if v is not None:
+        tile[:v.shape[0]] = v
+      tiles.append(tile)
+  grid = video_io.video_grid(video_io.to_uint8(np.stack(tiles)), columns=len(rows[0]))
+  return video_io.write_video(path, grid, fps=fps, scale=max(1, 128 // config.image_size))
+
+
+def cmd_predict(args):
+  import jax
+  import numpy as np
+  from mocogan_jax import prediction, video_io
+  from mocogan_jax.config import ConfigError
+  from mocogan_jax.data import pipeline
+  try:
+    video_io.check_output_path(args.out)
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
+  if (args.input is None) == (args.dataset is None):
+    raise ConfigError("predict needs one of --input VIDEO or --dataset NAME")
+  if not 1 <= args.context < args.length:
+    raise ConfigError(f"--context must be in [1, --length), got {args.context} and {args.length}")
+  config, variables = _load_generator(args.workdir, args.checkpoint_dir)
+  predictor = prediction.load_predictor(args.model, args.workdir, config, variables, args.noise)
+  if args.input:
+    clips = _read_clip(args.input, config, args.length)
+    if clips.shape[1] < args.context:
+      raise ConfigError(f"{args.input} has {clips.shape[1]} frames at every_nth="
+                        f"{config.every_nth}; --context is {args.context}")
+  else:
+    data_config = config if args.dataset == "test" else config.replace(dataset=args.dataset)
+    _, held_out, _ = pipeline.train_and_held_out(data_config)
+    clips, _ = pipeline.sample_clips(held_out, args.num, args.length, config.every_nth,
+                                     [args.seed, 8])
+  predicted = np.asarray(predictor(clips[:, :args.context], args.length,
+                                   jax.random.key(args.seed)))
+  truth = clips.astype(np.float32) / 127.5 - 1
+  rows = [[p, t if t.shape[0] > args.context else None] for p, t in zip(predicted, truth)]
+  path = _write_rows(args.out, rows, config, args.fps)
+  print(f"wrote {len(rows)} predictions ({args.model}: {args.context} context frames, "
+        f"{args.length - args.context} predicted; left prediction, right ground truth) to "
+        f"{os.path.abspath(path)}")
+
+
+def cmd_transfer(args):
+  import numpy as np
+  from mocogan_jax import encoding, video_io
+  from mocogan_jax.config import ConfigError
+  try:
+    video_io.check_output_path(args.out)
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
+  config, variables = _load_generator(args.workdir, args.checkpoint_dir)
+  settings, encoder_variables, variables, _ = encoding.load(
+      os.path.join(args.workdir, "encoder"), config, variables)
+  content = _read_clip(args.content, config, args.length)
+  motion = _read_clip(args.motion, config, args.length)
+  moved = np.asarray(encoding.transfer(variables, encoder_variables, config,
+                                       settings.content_from, content, motion))
+  as_float = lambda v: v.astype(np.float32) / 127.5 - 1
+  path = _write_rows(args.out, [[as_float(content[0]), as_float(motion[0]), moved[0]]], config,
+                     args.fps)
+  print(f"wrote content of {args.content} moving as {args.motion} (left to right: content, "
+        f"motion, result) to {os.path.abspath(path)}")
+
+
 def model_info(config) -> dict:
   """Parameter counts, latent sizes, shapes and FLOPs per step, without running anything."""
   import jax
@@ -315,6 +433,63 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--out", help="report path (default WORKDIR/eval/<what>_n<N>.json)")
   p.set_defaults(func=cmd_evaluate)
+
+  p = sub.add_parser("train-encoder", help="train content and motion encoders for a run's "
+                                            "generator; writes WORKDIR/encoder")
+  p.add_argument("--workdir", required=True)
+  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
+  p.add_argument("--out", help="default WORKDIR/encoder")
+  p.add_argument("--content_from", default="average", help="average (default) | first")
+  p.add_argument("--latent_weight", type=float, default=1.0)
+  p.add_argument("--reconstruction_weight", type=float, default=1.0)
+  p.add_argument("--finetune_generator", action="store_true",
+                 help="let the reconstruction loss train the generator too (see encoding.py)")
+  p.add_argument("--learning_rate", type=float, default=1e-3)
+  p.add_argument("--batch", type=int, default=16)
+  p.add_argument("--steps", type=int, default=3000)
+  p.set_defaults(func=cmd_train_encoder)
+
+  p = sub.add_parser("train-baseline", help="train the ConvRNN frame-prediction baseline on "
+                                             "the run's dataset; writes WORKDIR/baseline")
+  p.add_argument("--workdir", required=True)
+  p.add_argument("--config", help="preset or config file when WORKDIR has no config.json")
+  p.add_argument("--out", help="default WORKDIR/baseline")
+  p.add_argument("--context", type=int, default=4)
+  p.add_argument("--length", type=int, default=16)
+  p.add_argument("--hidden", type=int, default=64)
+  p.add_argument("--loss", default="l1", help="l1 (default) | l2")
+  p.add_argument("--difference_weight", type=float, default=0.0,
+                 help="weight of the loss on frame differences (motion)")
+  p.add_argument("--learning_rate", type=float, default=1e-3)
+  p.add_argument("--batch", type=int, default=16)
+  p.add_argument("--steps", type=int, default=3000)
+  p.add_argument("overrides", nargs="*", metavar="key=value")
+  p.set_defaults(func=cmd_train_baseline)
+
+  p = sub.add_parser("predict", help="continue videos: encode K frames, generate the rest")
+  p.add_argument("--workdir", required=True)
+  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
+  p.add_argument("--input", help="a video file (frames taken at the run's every_nth)")
+  p.add_argument("--dataset", help="'test' (held-out videos of the run's dataset) or a dataset")
+  p.add_argument("--num", type=int, default=4, help="clips with --dataset")
+  p.add_argument("--context", type=int, default=4)
+  p.add_argument("--length", type=int, default=16)
+  p.add_argument("--model", default="mocogan", help="mocogan (default) | convrnn | copy-last")
+  p.add_argument("--noise", default="sample", help="motion RNN inputs: sample (default) | mean")
+  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--fps", type=int, default=8)
+  p.add_argument("--out", required=True, help=".gif or .mp4")
+  p.set_defaults(func=cmd_predict)
+
+  p = sub.add_parser("transfer", help="the content of one video moving as another")
+  p.add_argument("--workdir", required=True)
+  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
+  p.add_argument("--content", required=True, help="video file A")
+  p.add_argument("--motion", required=True, help="video file B")
+  p.add_argument("--length", type=int, default=16)
+  p.add_argument("--fps", type=int, default=8)
+  p.add_argument("--out", required=True, help=".gif or .mp4")
+  p.set_defaults(func=cmd_transfer)
 
   p = sub.add_parser("info", help="parameter counts, latent sizes, FLOPs per step")
   p.add_argument("--config", required=True)

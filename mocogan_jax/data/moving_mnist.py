@@ -18,8 +18,9 @@ Features:
   digit_b: ClassLabel 0-9
 
 Configs: `moving_mnist_offline/64` (64x64, 20 frames, 10,000 train and 1,000
-test videos, the usual form) and `moving_mnist_offline/tiny32` (32x32 with
-half-size digits, 16 frames, 64 videos) for tests.
+test videos, the usual form), `moving_mnist_offline/32` (32x32 with half-size
+digits, 20 frames, 4,000 train and 256 test videos; the CPU experiments) and
+`moving_mnist_offline/tiny32` (32x32, 16 frames, 64 videos) for tests.
 """
 
 import gzip
@@ -98,6 +99,9 @@ class MovingMnistOffline(tfds.core.GeneratorBasedBuilder):
       MovingMnistConfig(name="64", resolution=64, digit_size=28, num_frames=20,
                         train_videos=10_000, test_videos=1_000, speed=3.0,
                         description="64x64, 20 frames"),
+      MovingMnistConfig(name="32", resolution=32, digit_size=14, num_frames=20,
+                        train_videos=4000, test_videos=256, speed=1.5,
+                        description="32x32, half-size digits, 20 frames (CPU experiments)"),
       MovingMnistConfig(name="tiny32", resolution=32, digit_size=14, num_frames=16,
                         train_videos=64, test_videos=16, speed=1.5,
                         description="32x32, half-size digits, 16 frames, for tests"),

@@ -5,6 +5,7 @@ statistics are 400x400 covariances whose square-root trace loses digits in
 float32 (FD(X, X) came out at -0.018), and they are cheap next to the I3D pass.
 """
 
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -149,13 +150,20 @@ def histogram_acd(videos, bins: int = HISTOGRAM_BINS) -> np.ndarray:
 # Reconstruction and prediction quality, per frame.
 # ---------------------------------------------------------------------------
 
+def _per_frame(fn, frames_a, frames_b):
+  # dm-pix takes (H, W, C) or (N, H, W, C); any leading axes are frames here.
+  a, b = jnp.asarray(frames_a, jnp.float32), jnp.asarray(frames_b, jnp.float32)
+  lead = a.shape[:-3]
+  return fn(a.reshape((-1,) + a.shape[-3:]), b.reshape((-1,) + b.shape[-3:])).reshape(lead)
+
+
 def psnr(frames_a, frames_b):
   """PSNR in dB of frames in [0, 1], (..., H, W, C) -> (...)."""
   import dm_pix
-  return dm_pix.psnr(frames_a, frames_b)
+  return _per_frame(dm_pix.psnr, frames_a, frames_b)
 
 
 def ssim(frames_a, frames_b):
   """SSIM (11x11 Gaussian window, sigma 1.5) of frames in [0, 1], (..., H, W, C) -> (...)."""
   import dm_pix
-  return dm_pix.ssim(frames_a, frames_b)
+  return _per_frame(dm_pix.ssim, frames_a, frames_b)

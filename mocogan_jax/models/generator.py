@@ -89,6 +89,23 @@ class VideoGenerator(nn.Module):
     frames = self.image_generator(z.reshape(n * t, -1), train)
     return frames.reshape((n, t) + frames.shape[1:])
 
+  def decode(self, content, category, motion, train: bool):
+    """Frames from given codes instead of noise (the encoders' use):
+    content (N, dc); category (N, K) one-hot or class probabilities (ignored
+    when K = 0); motion (N, T, dm) motion states h_1..h_T -> (N, T, S, S, C)."""
+    c = self.config
+    n, t = motion.shape[:2]
+    parts = [jnp.broadcast_to(content[:, None], (n, t, c.dim_z_content))]
+    if c.n_categories:
+      parts.append(jnp.broadcast_to(category[:, None], (n, t, c.n_categories)))
+    parts.append(motion)
+    frames = self.image_generator(jnp.concatenate(parts, -1).reshape(n * t, -1), train)
+    return frames.reshape((n, t) + frames.shape[1:])
+
+  def continue_motion(self, h, eps):
+    """The motion RNN run on from state h (N, dm) with inputs eps (N, T, dm) -> (N, T, dm)."""
+    return self.motion_rnn(h, eps)
+
   def images(self, latents, frame_index, train: bool):
     """One frame per video, frame_index (N,) int -> images (N, S, S, C)."""
     z = self.frame_latents(latents)

@@ -1,0 +1,176 @@
+"""The ConvRNN frame-prediction baseline (models/convrnn.py): its pure train
+step, its training loop (`mocogan-jax train-baseline`) and its prediction.
+
+Loss over the T - 1 predicted frames: L1 (or L2) in pixels, plus, weighted by
+`difference_weight`, the same loss on frame differences (x_{t+1} - x_t), which
+rewards getting the motion right where pixels barely change.
+"""
+
+import dataclasses
+import functools
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import optax
+import orbax.checkpoint as ocp
+from flax import struct
+from tqdm import tqdm
+
+from mocogan_jax import checkpointing, parallel
+from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.data import pipeline
+from mocogan_jax.models.convrnn import ConvRNNPredictor
+from mocogan_jax.training import to_float
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineSettings:
+  context: int = 4  # real frames read before predicting
+  length: int = 16  # frames per training clip
+  hidden: int = 64
+  loss: str = "l1"  # l1 | l2
+  difference_weight: float = 0.0
+  learning_rate: float = 1e-3
+  batch: int = 16
+  steps: int = 3000
+
+  def check(self) -> "BaselineSettings":
+    if not 1 <= self.context < self.length:
+      raise ConfigError(f"--context must be in [1, --length), got {self.context} and "
+                        f"{self.length}")
+    if self.loss not in ("l1", "l2"):
+      raise ConfigError(f"--loss must be l1 or l2, got {self.loss!r}")
+    if self.difference_weight < 0 or self.hidden < 1 or self.batch < 1 or self.steps < 1:
+      raise ConfigError("--difference_weight must be >= 0; --hidden, --batch, --steps >= 1")
+    return self
+
+
+@struct.dataclass
+class BaselineState:
+  step: jax.Array
+  params: dict
+  opt_state: optax.OptState
+  config: Config = struct.field(pytree_node=False)
+  settings: BaselineSettings = struct.field(pytree_node=False)
+
+
+def create_baseline_state(config: Config, settings: BaselineSettings, key) -> BaselineState:
+  s = config.image_size
+  model = ConvRNNPredictor(config, settings.hidden)
+  params = model.init(key, jnp.zeros((1, settings.length, s, s, config.channels)),
+                      settings.context)["params"]
+  return BaselineState(jnp.zeros((), jnp.int32), params,
+                       optax.adam(settings.learning_rate).init(params), config, settings)
+
+
+def baseline_train_step(state: BaselineState, batch):
+  """batch: {"video": uint8 (B, T, S, S, C)} -> (state, {"loss", "l1"})."""
+  settings = state.settings
+  model = ConvRNNPredictor(state.config, settings.hidden)
+  frames = to_float(batch["video"])
+  distance = jnp.abs if settings.loss == "l1" else jnp.square
+
+  def loss_fn(params):
+    predicted = model.apply({"params": params}, frames, settings.context)
+    loss = jnp.mean(distance(predicted - frames[:, 1:]))
+    if settings.difference_weight:
+      loss += settings.difference_weight * jnp.mean(distance(
+          (predicted - frames[:, :-1]) - (frames[:, 1:] - frames[:, :-1])))
+    future = predicted[:, settings.context - 1:] - frames[:, settings.context:]
+    return loss, jnp.mean(jnp.abs(future))
+
+  (loss, l1), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  updates, opt_state = optax.adam(settings.learning_rate).update(grads, state.opt_state,
+                                                                 state.params)
+  return (state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
+                        opt_state=opt_state),
+          {"loss": loss, "l1/future": l1})
+
+
+def predict(params, config: Config, settings: BaselineSettings, context, length: int):
+  """uint8 context (N, K, S, S, C) -> float (N, length, S, S, C): the context
+  frames as given, then length - K predicted ones."""
+  frames = to_float(context)
+  n, k = frames.shape[:2]
+  padded = jnp.concatenate([frames, jnp.zeros((n, length - k) + frames.shape[2:])], axis=1)
+  predicted = ConvRNNPredictor(config, settings.hidden).apply({"params": params}, padded, k)
+  return jnp.concatenate([frames, predicted[:, k - 1:]], axis=1)
+
+
+CHECKPOINT_EVERY = 500
+
+
+def train_baseline(config: Config, out_dir: str, settings: BaselineSettings) -> dict:
+  """Trains (or resumes) the baseline on the run's dataset into out_dir."""
+  settings.check()
+  train, _, _ = pipeline.train_and_held_out(config)
+  mesh = parallel.make_mesh(config)
+  if settings.batch % mesh.size:
+    raise ConfigError(f"--batch {settings.batch} does not divide over {mesh.size} devices")
+  replicated, rows = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+  meta = {"config": json.loads(config.to_json()), "settings": dataclasses.asdict(settings)}
+  init = functools.partial(create_baseline_state, config, settings)
+  target = _target(init, replicated)
+  mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
+  state = None
+  if mngr.latest_step() is not None:
+    saved = mngr.restore(mngr.latest_step(),
+                         args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+    if (saved["config"], _without_steps(saved["settings"])) != (meta["config"],
+                                                                 _without_steps(meta["settings"])):
+      raise ConfigError(f"{mngr.directory} holds a baseline trained with other settings; use "
+                        f"another --out or delete it")
+    print(f"baseline: resuming from step {mngr.latest_step()}", flush=True)
+    state = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(target)))["state"]
+  if state is None:
+    state = jax.jit(init, out_shardings=replicated)(jax.random.key(config.seed))
+  step_fn = jax.jit(baseline_train_step, in_shardings=(replicated, rows),
+                    out_shardings=(replicated, replicated), donate_argnums=0)
+  start = int(state.step)
+  progress = tqdm(range(start, settings.steps), initial=start, total=settings.steps,
+                  desc="baseline", unit="step", disable=None)
+  for step in progress:
+    videos, _ = pipeline.sample_clips(train, settings.batch, settings.length, config.every_nth,
+                                      [config.seed, 6, step])
+    state, metrics = step_fn(state, {"video": jax.device_put(videos, rows)})
+    if (step + 1) % 50 == 0:
+      progress.set_postfix(loss=f"{float(metrics['loss']):.4f}")
+    if (step + 1) % CHECKPOINT_EVERY == 0 or step + 1 == settings.steps:
+      _save(mngr, state, meta)
+  mngr.wait_until_finished()
+  return meta
+
+
+def _without_steps(settings: dict) -> dict:
+  return {k: v for k, v in settings.items() if k != "steps"}
+
+
+def _target(init, sharding):
+  abstract = jax.eval_shape(init, jax.random.key(0))
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+                      abstract)
+
+
+def _save(mngr, state, meta):
+  mngr.save(int(state.step), args=ocp.args.Composite(
+      state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+
+
+def load(path: str, config: Config):
+  """(settings, params) from train-baseline's output."""
+  path = os.path.abspath(path)
+  mngr = checkpointing.manager(path, keep=1) if os.path.isdir(path) else None
+  step = mngr.latest_step() if mngr else None
+  if step is None:
+    raise ConfigError(f"no baseline in {path}; train it with "
+                      f"'mocogan-jax train-baseline --workdir RUN'")
+  meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+  settings = BaselineSettings(**meta["settings"])
+  target = _target(functools.partial(create_baseline_state, config, settings),
+                   jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+  state = mngr.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(target)))["state"]
+  return settings, state.params

@@ -1,0 +1,320 @@
+"""Encoders for a trained MoCoGAN: their pure train step, their training loop
+(`mocogan-jax train-encoder`), and the uses: reconstruction, prediction, motion
+transfer.
+
+    state = create_encoder_state(config, settings, generator_variables, key)
+    state, metrics = encoder_train_step(state, batch, key)
+
+The step trains the encoders (models/encoders.py) on two losses, weighted by
+the settings:
+  latent regression  on generated videos, whose codes are known: squared error
+                     of z_content and of every motion state h_t, cross-entropy
+                     of the category;
+  reconstruction     on real videos: encode, decode with the generator, L1 in
+                     pixels against the input.
+The generator is frozen (its BatchNorm in inference mode) unless
+`finetune_generator`: then the reconstruction loss also trains it (Adam at the
+same rate) and the checkpoint holds that generator. It fits real videos better,
+but it is no longer the GAN's generator: its samples drift away from what the
+adversarial loss made and nothing keeps them realistic.
+"""
+
+import dataclasses
+import functools
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+from flax import struct
+from tqdm import tqdm
+
+from mocogan_jax import checkpointing, parallel
+from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.data import pipeline
+from mocogan_jax.evaluation import metrics as metrics_lib
+from mocogan_jax.models.encoders import CONTENT_FROM, VideoEncoder
+from mocogan_jax.models.generator import VideoGenerator, sample_latents
+from mocogan_jax.training import NetworkState, split_over_batch, to_float
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderSettings:
+  content_from: str = "average"  # average | first (models/encoders.py)
+  latent_weight: float = 1.0
+  reconstruction_weight: float = 1.0
+  finetune_generator: bool = False
+  learning_rate: float = 1e-3
+  batch: int = 16  # real clips per step, and as many generated videos
+  steps: int = 3000
+
+  def check(self) -> "EncoderSettings":
+    if self.content_from not in CONTENT_FROM:
+      raise ConfigError(f"--content_from must be one of {CONTENT_FROM}, got {self.content_from!r}")
+    if self.latent_weight < 0 or self.reconstruction_weight < 0 or not (
+        self.latent_weight + self.reconstruction_weight > 0):
+      raise ConfigError("--latent_weight and --reconstruction_weight must be >= 0, not both 0")
+    if self.batch < 1 or self.steps < 1 or not self.learning_rate > 0:
+      raise ConfigError("--batch and --steps must be >= 1 and --learning_rate > 0")
+    return self
+
+
+@struct.dataclass
+class EncoderState:
+  step: jax.Array
+  encoder: NetworkState
+  generator: NetworkState  # opt_state is () while the generator is frozen
+  config: Config = struct.field(pytree_node=False)
+  settings: EncoderSettings = struct.field(pytree_node=False)
+
+
+def create_encoder_state(config: Config, settings: EncoderSettings, generator_variables,
+                         key) -> EncoderState:
+  s, c, t = config.image_size, config.channels, config.video_length
+  tx = optax.adam(settings.learning_rate)
+  variables = VideoEncoder(config, settings.content_from).init(
+      key, jnp.zeros((1, t, s, s, c)), train=False)
+  generator_params = generator_variables["params"]
+  return EncoderState(
+      step=jnp.zeros((), jnp.int32),
+      encoder=NetworkState(variables["params"], variables["batch_stats"],
+                           tx.init(variables["params"])),
+      generator=NetworkState(generator_params, generator_variables["batch_stats"],
+                             tx.init(generator_params) if settings.finetune_generator else ()),
+      config=config, settings=settings)
+
+
+def encoder_train_step(state: EncoderState, batch, key):
+  """One Adam step of the encoders (and of the generator if finetune_generator).
+
+  batch: {"video": uint8 (B, T, S, S, C)} real clips; key draws B generated
+  videos. Returns (state, metrics) with metrics of scalars.
+  """
+  config, settings = state.config, state.settings
+  encoder, generator = VideoEncoder(config, settings.content_from), VideoGenerator(config)
+  real = to_float(batch["video"])
+  b, t = real.shape[:2]
+  latents = split_over_batch(sample_latents(key, config, b, t))
+  frozen = state.generator.variables
+  fake = jax.lax.stop_gradient(generator.apply(frozen, latents, train=False))
+  true_motion = generator.apply(frozen, latents["h0"], latents["eps"], method="continue_motion")
+
+  def loss_fn(encoder_params, generator_params):
+    # Generated and real videos in one pass: BatchNorm statistics see both kinds.
+    codes, updates = encoder.apply(
+        {"params": encoder_params, "batch_stats": state.encoder.batch_stats},
+        jnp.concatenate([fake, real]), train=True, mutable=["batch_stats"])
+    on_fake = jax.tree.map(lambda x: x[:b], codes)
+    on_real = jax.tree.map(lambda x: x[b:], codes)
+    content_error = jnp.mean((on_fake["content"] - latents["content"]) ** 2)
+    motion_error = jnp.mean((on_fake["motion"] - true_motion) ** 2)
+    latent = content_error + motion_error
+    metrics = {"error/content": content_error, "error/motion": motion_error}
+    if config.n_categories:
+      category = optax.softmax_cross_entropy_with_integer_labels(
+          on_fake["category_logits"], latents["category"]).mean()
+      latent += category
+      metrics["error/category"] = category
+    decoded = generator.apply({"params": generator_params, "batch_stats": frozen["batch_stats"]},
+                              on_real["content"], on_real["category"], on_real["motion"],
+                              train=False, method="decode")
+    reconstruction = jnp.mean(jnp.abs(decoded - real))
+    loss = settings.latent_weight * latent + settings.reconstruction_weight * reconstruction
+    metrics |= {"loss": loss, "loss/latent": latent, "loss/reconstruction": reconstruction}
+    return loss, (updates["batch_stats"], metrics)
+
+  argnums = (0, 1) if settings.finetune_generator else 0
+  grads, (batch_stats, metrics) = jax.grad(loss_fn, argnums=argnums, has_aux=True)(
+      state.encoder.params, state.generator.params)
+  tx = optax.adam(settings.learning_rate)
+  encoder_grads = grads[0] if settings.finetune_generator else grads
+  updates, opt_state = tx.update(encoder_grads, state.encoder.opt_state, state.encoder.params)
+  new_encoder = NetworkState(optax.apply_updates(state.encoder.params, updates), batch_stats,
+                             opt_state)
+  new_generator = state.generator
+  if settings.finetune_generator:
+    updates, g_opt = tx.update(grads[1], state.generator.opt_state, state.generator.params)
+    new_generator = NetworkState(optax.apply_updates(state.generator.params, updates),
+                                 state.generator.batch_stats, g_opt)
+  return state.replace(step=state.step + 1, encoder=new_encoder, generator=new_generator), metrics
+
+
+# ---------------------------------------------------------------------------
+# Uses of a trained encoder. Videos uint8 in, float [-1, 1] out.
+# ---------------------------------------------------------------------------
+
+def encode(encoder_variables, config: Config, content_from: str, videos):
+  """uint8 (N, T, S, S, C) -> codes (see VideoEncoder)."""
+  return VideoEncoder(config, content_from).apply(encoder_variables, to_float(videos),
+                                                  train=False)
+
+
+def decode(generator_variables, config: Config, codes):
+  return VideoGenerator(config).apply(generator_variables, codes["content"], codes["category"],
+                                      codes["motion"], train=False, method="decode")
+
+
+def predict(generator_variables, encoder_variables, config: Config, content_from: str, context,
+            length: int, key, noise: str = "sample"):
+  """Continues uint8 context clips (N, K, S, S, C) to `length` frames: the
+  content and category of the K frames, the motion RNN run on from the last
+  encoded state h_K with fresh noise ("sample") or its mean, zero ("mean").
+  Returns float (N, length, S, S, C): the K context frames as given, then
+  length - K generated ones."""
+  codes = encode(encoder_variables, config, content_from, context)
+  n, k = context.shape[:2]
+  eps = jax.random.normal(key, (n, length - k, config.dim_z_motion))
+  if noise == "mean":
+    eps = jnp.zeros_like(eps)
+  future = VideoGenerator(config).apply(generator_variables, codes["motion"][:, -1], eps,
+                                        method="continue_motion")
+  frames = decode(generator_variables, config, codes | {"motion": future})
+  return jnp.concatenate([to_float(context), frames], axis=1)
+
+
+def transfer(generator_variables, encoder_variables, config: Config, content_from: str,
+             content_videos, motion_videos):
+  """The content (and category) of content_videos (N, T1, ...) moving as
+  motion_videos (N, T2, ...) do -> float (N, T2, S, S, C)."""
+  appearance = encode(encoder_variables, config, content_from, content_videos)
+  movement = encode(encoder_variables, config, content_from, motion_videos)
+  return decode(generator_variables, config, appearance | {"motion": movement["motion"]})
+
+
+# ---------------------------------------------------------------------------
+# train-encoder.
+# ---------------------------------------------------------------------------
+
+CHECKPOINT_EVERY = 500
+CHECK_CLIPS = 256
+
+
+def train_encoder(config: Config, generator_variables, out_dir: str,
+                  settings: EncoderSettings) -> dict:
+  """Trains (or resumes) the encoders of a run's generator into out_dir.
+  Returns the metadata saved with them, held-out measurements included."""
+  settings.check()
+  train, held_out, held_out_name = pipeline.train_and_held_out(config)
+  mesh = parallel.make_mesh(config)
+  if settings.batch % mesh.size:
+    raise ConfigError(f"--batch {settings.batch} does not divide over {mesh.size} devices")
+  replicated, rows = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+  meta = {"config": json.loads(config.to_json()), "settings": dataclasses.asdict(settings)}
+  init = functools.partial(create_encoder_state, config, settings, generator_variables)
+  abstract = jax.eval_shape(init, jax.random.key(0))
+  target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated),
+                        abstract)
+  mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
+  state = _restore(mngr, target, meta)
+  if state is None:
+    state = jax.jit(init, out_shardings=replicated)(jax.random.key(config.seed))
+  step_fn = jax.jit(encoder_train_step, in_shardings=(replicated, rows, replicated),
+                    out_shardings=(replicated, replicated), donate_argnums=0)
+  key = jax.random.fold_in(jax.random.key(config.seed), 7)
+
+  # --- Train -------------------------------------------------------------------
+  start = int(state.step)
+  progress = tqdm(range(start, settings.steps), initial=start, total=settings.steps,
+                  desc="encoder", unit="step", disable=None)
+  for step in progress:
+    videos, _ = pipeline.sample_clips(train, settings.batch, config.video_length,
+                                      config.every_nth, [config.seed, 4, step])
+    state, metrics = step_fn(state, {"video": jax.device_put(videos, rows)},
+                             jax.random.fold_in(key, step))
+    if (step + 1) % 50 == 0:
+      progress.set_postfix(latent=f"{float(metrics['loss/latent']):.3f}",
+                           l1=f"{float(metrics['loss/reconstruction']):.3f}")
+    if (step + 1) % CHECKPOINT_EVERY == 0 and step + 1 < settings.steps:
+      _save(mngr, state, meta)
+
+  # --- Measure: reconstruction of held-out real videos, codes of generated ones.
+  meta["held_out"] = held_out_name
+  meta["measured"] = measure(state, held_out, CHECK_CLIPS)
+  _save(mngr, state, meta)
+  mngr.wait_until_finished()
+  return meta
+
+
+def measure(state: EncoderState, held_out, num: int) -> dict:
+  """Reconstruction PSNR/SSIM (encode -> decode) of `num` held-out real clips
+  and latent recovery errors on `num` generated videos (content from the
+  average of the frames and from the first frame alone)."""
+  config = state.config
+  videos, _ = pipeline.sample_clips(held_out, num, config.video_length, config.every_nth,
+                                    [config.seed, 5])
+  encoder_variables, generator_variables = state.encoder.variables, state.generator.variables
+
+  @jax.jit
+  def reconstruct(videos):
+    codes = encode(encoder_variables, config, state.settings.content_from, videos)
+    return decode(generator_variables, config, codes)
+
+  @jax.jit
+  def recover(key):
+    latents = sample_latents(key, config, num, config.video_length)
+    fake = VideoGenerator(config).apply(generator_variables, latents, train=False)
+    motion = VideoGenerator(config).apply(generator_variables, latents["h0"], latents["eps"],
+                                          method="continue_motion")
+    uint8 = jnp.round((jnp.clip(fake, -1, 1) + 1) * 127.5).astype(jnp.uint8)
+    errors = {}
+    for content_from in ("average", "first"):
+      codes = encode(encoder_variables, config, content_from, uint8)
+      errors[f"content_mse_{content_from}"] = jnp.mean((codes["content"] - latents["content"]) ** 2)
+      errors["motion_mse"] = jnp.mean((codes["motion"] - motion) ** 2)
+      if config.n_categories:
+        errors["category_accuracy"] = jnp.mean(
+            jnp.argmax(codes["category"], -1) == latents["category"])
+    return errors
+
+  decoded = (np.asarray(reconstruct(videos)) + 1) / 2
+  target = videos.astype(np.float32) / 255
+  out = {"reconstruction_psnr": float(np.mean(metrics_lib.psnr(decoded, target))),
+         "reconstruction_ssim": float(np.mean(metrics_lib.ssim(decoded, target))),
+         "clips": num}
+  out |= {k: float(v) for k, v in recover(jax.random.key(config.seed + 1)).items()}
+  return out
+
+
+def _save(mngr, state, meta):
+  mngr.save(int(state.step), args=ocp.args.Composite(
+      state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+
+
+def _restore(mngr, target, meta):
+  step = mngr.latest_step()
+  if step is None:
+    return None
+  saved = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+  same = (saved["config"] == meta["config"] and
+          {k: v for k, v in saved["settings"].items() if k != "steps"} ==
+          {k: v for k, v in meta["settings"].items() if k != "steps"})
+  if not same:
+    raise ConfigError(f"{mngr.directory} holds encoders trained with other settings; use "
+                      f"another --out or delete it")
+  print(f"encoder: resuming from step {step}", flush=True)
+  return mngr.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(target)))["state"]
+
+
+def load(path: str, config: Config, generator_variables):
+  """(settings, encoder variables, generator variables, meta) from train-encoder's
+  output; the generator is the checkpoint's own when it was fine-tuned."""
+  path = os.path.abspath(path)
+  mngr = checkpointing.manager(path, keep=1) if os.path.isdir(path) else None
+  step = mngr.latest_step() if mngr else None
+  if step is None:
+    raise ConfigError(f"no encoders in {path}; train them with "
+                      f"'mocogan-jax train-encoder --workdir RUN'")
+  meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+  settings = EncoderSettings(**meta["settings"])
+  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  abstract = jax.eval_shape(functools.partial(create_encoder_state, config, settings,
+                                              generator_variables), jax.random.key(0))
+  target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
+                        abstract)
+  state = mngr.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(target)))["state"]
+  return settings, state.encoder.variables, state.generator.variables, meta

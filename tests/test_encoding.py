@@ -1,0 +1,171 @@
+"""Encoders, their train step, prediction, transfer and the ConvRNN baseline."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mocogan_jax import baseline, encoding, prediction
+from mocogan_jax.data import pipeline
+from mocogan_jax.models.encoders import VideoEncoder
+from mocogan_jax.training import create_train_state, to_float
+
+from conftest import tiny_config_with
+
+
+@pytest.fixture(scope="module")
+def tiny(data_dir):
+  config = tiny_config_with(data_dir)
+  generator = create_train_state(config, jax.random.key(0)).generator.variables
+  return config, generator
+
+
+def _videos(config, n, t, seed=0):
+  rng = np.random.default_rng(seed)
+  s = config.image_size
+  return rng.integers(0, 256, (n, t, s, s, config.channels), dtype=np.uint8)
+
+
+def test_encoder_shapes_and_purity(tiny):
+  config, _ = tiny
+  encoder = VideoEncoder(config)
+  videos = jnp.asarray(to_float(_videos(config, 3, 5)))
+  variables = encoder.init(jax.random.key(1), videos, train=False)
+  codes = encoder.apply(variables, videos, train=False)
+  assert codes["content"].shape == (3, config.dim_z_content)
+  assert codes["motion"].shape == (3, 5, config.dim_z_motion)
+  assert codes["category"].shape == (3, config.n_categories)
+  assert np.allclose(codes["category"].sum(-1), 1.0, atol=1e-5)
+  again = encoder.apply(variables, videos, train=False)
+  assert all(np.array_equal(codes[k], again[k]) for k in codes)
+  # Content from the first frame ignores the others; the average does not.
+  changed = videos.at[:, 1:].set(-videos[:, 1:])
+  first = VideoEncoder(config, "first")
+  assert np.array_equal(first.apply(variables, videos, train=False)["content"],
+                        first.apply(variables, changed, train=False)["content"])
+  assert not np.allclose(codes["content"], encoder.apply(variables, changed, train=False)["content"])
+
+
+def _state(config, generator, **settings):
+  settings = encoding.EncoderSettings(batch=4, **settings)
+  return encoding.create_encoder_state(config, settings, generator, jax.random.key(2))
+
+
+def test_encoder_train_step_is_pure_and_keeps_the_generator_frozen(tiny):
+  config, generator = tiny
+  state = _state(config, generator)
+  batch = {"video": _videos(config, 4, config.video_length)}
+  step = jax.jit(encoder_step := encoding.encoder_train_step)
+  a, metrics_a = step(state, batch, jax.random.key(3))
+  b, metrics_b = step(state, batch, jax.random.key(3))
+  assert jax.tree.all(jax.tree.map(np.array_equal, a.encoder.params, b.encoder.params))
+  assert int(a.step) == 1 and {"loss", "loss/latent", "loss/reconstruction", "error/content",
+                               "error/motion", "error/category"} <= set(metrics_a)
+  assert jax.tree.all(jax.tree.map(np.array_equal, a.generator.params, generator["params"]))
+  assert not jax.tree.all(jax.tree.map(np.array_equal, a.encoder.params, state.encoder.params))
+  assert jax.tree.structure(a) == jax.tree.structure(state)
+
+  tuned = _state(config, generator, finetune_generator=True)
+  tuned, _ = encoder_step(tuned, batch, jax.random.key(3))
+  assert not jax.tree.all(jax.tree.map(np.array_equal, tuned.generator.params,
+                                       generator["params"]))
+
+
+def test_latent_regression_recovers_the_codes(tiny):
+  config, generator = tiny
+  settings = encoding.EncoderSettings(batch=16, reconstruction_weight=0.0, learning_rate=3e-3)
+  state = encoding.create_encoder_state(config, settings, generator, jax.random.key(2))
+  batch = {"video": _videos(config, 16, config.video_length)}
+  step = jax.jit(encoding.encoder_train_step)
+  content, motion = [], []
+  for i in range(250):  # fresh generated videos every step: errors on unseen codes
+    state, metrics = step(state, batch, jax.random.key(i))
+    content.append(float(metrics["error/content"]))
+    motion.append(float(metrics["error/motion"]))
+  assert np.mean(content[-10:]) < 0.5 * np.mean(content[:10])
+  assert np.mean(motion[-10:]) < 0.5 * np.mean(motion[:10])
+
+
+def test_predictions_keep_the_context(tiny):
+  config, generator = tiny
+  state = _state(config, generator)
+  context = _videos(config, 2, 3)
+  for noise in ("sample", "mean"):
+    out = encoding.predict(generator, state.encoder.variables, config, "average", context, 7,
+                           jax.random.key(0), noise)
+    assert out.shape == (2, 7) + context.shape[2:]
+    assert np.array_equal(out[:, :3], to_float(context))
+    assert np.all(np.abs(out) <= 1)
+  moved = encoding.transfer(generator, state.encoder.variables, config, "average",
+                            _videos(config, 2, 4), _videos(config, 2, 6, seed=1))
+  assert moved.shape == (2, 6) + context.shape[2:]
+  copied = prediction.copy_last(context, 7)
+  assert np.array_equal(copied[:, 3:], np.repeat(to_float(context)[:, 2:3], 4, axis=1))
+
+  settings = baseline.BaselineSettings(context=3, length=7, hidden=8, batch=2)
+  base = baseline.create_baseline_state(config, settings, jax.random.key(0))
+  out = baseline.predict(base.params, config, settings, context, 7)
+  assert out.shape == (2, 7) + context.shape[2:]
+  assert np.array_equal(out[:, :3], to_float(context))
+
+
+def test_baseline_step_learns(tiny):
+  config, _ = tiny
+  settings = baseline.BaselineSettings(context=2, length=6, hidden=8, batch=4,
+                                       difference_weight=1.0, learning_rate=3e-3)
+  state = baseline.create_baseline_state(config, settings, jax.random.key(0))
+  clips, _ = pipeline.sample_clips(pipeline.load_source(config), 4, 6, 2, 0)
+  batch = {"video": clips}
+  step = jax.jit(baseline.baseline_train_step)
+  losses = []
+  for _ in range(60):
+    state, metrics = step(state, batch)
+    losses.append(float(metrics["loss"]))
+  assert losses[-1] < 0.5 * losses[0]
+
+
+def test_commands(tmp_path, data_dir):
+  from PIL import Image
+  from mocogan_jax import video_io
+  from test_cli import run_cli
+  run = str(tmp_path / "run")
+  run_cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}")
+  bad = run_cli("predict", "--workdir", run, "--dataset", "test", "--context", "4", "--length",
+                "8", "--out", str(tmp_path / "p.gif"), check=False)
+  assert bad.returncode == 2 and "no encoders in" in bad.stderr
+  out = run_cli("train-encoder", "--workdir", run, "--steps", "3", "--batch", "4")
+  assert "reconstruction PSNR" in out.stdout
+  out = run_cli("train-encoder", "--workdir", run, "--steps", "4", "--batch", "4")
+  assert "resuming from step 3" in out.stdout
+  run_cli("train-baseline", "--workdir", run, "--steps", "2", "--batch", "4", "--length", "8")
+
+  for model in ("mocogan", "convrnn", "copy-last"):
+    gif = str(tmp_path / f"{model}.gif")
+    run_cli("predict", "--workdir", run, "--dataset", "test", "--num", "3", "--context", "4",
+            "--length", "8", "--model", model, "--out", gif)
+    image = Image.open(gif)
+    assert image.n_frames == 8
+    assert image.size[1] > 2 * image.size[0] // 2  # 3 rows of (prediction, truth)
+
+  source = pipeline.load_source(tiny_config_with(data_dir), "test")
+  for i in (0, 1):
+    video_io.write_video(str(tmp_path / f"v{i}.gif"), source[i]["video"])
+  gif = str(tmp_path / "t.gif")
+  run_cli("transfer", "--workdir", run, "--content", str(tmp_path / "v0.gif"), "--motion",
+          str(tmp_path / "v1.gif"), "--length", "8", "--out", gif)
+  assert Image.open(gif).n_frames == 8
+  run_cli("predict", "--workdir", run, "--input", str(tmp_path / "v0.gif"), "--context", "3",
+          "--length", "8", "--out", str(tmp_path / "one.gif"))
+
+  for args, message in [
+      (["predict", "--dataset", "test", "--context", "8", "--length", "8"], "--context must be"),
+      (["predict", "--dataset", "test", "--model", "vae"], "--model must be one of"),
+      (["predict", "--input", str(tmp_path / "none.gif")], "not found"),
+      (["transfer", "--content", str(tmp_path / "v0.gif"), "--motion", "x.gif"], "not found"),
+      (["train-encoder", "--content_from", "middle"], "--content_from must be"),
+  ]:
+    bad = run_cli(args[0], "--workdir", run, *args[1:], *(
+        ["--out", str(tmp_path / "x.gif")] if args[0] in ("predict", "transfer") else []),
+        check=False)
+    assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+    assert bad.stderr.strip().count("\n") == 0
