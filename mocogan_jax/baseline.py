@@ -14,7 +14,6 @@ import os
 import jax
 import jax.numpy as jnp
 import optax
-import orbax.checkpoint as ocp
 from flax import struct
 from tqdm import tqdm
 
@@ -112,19 +111,17 @@ def train_baseline(config: Config, out_dir: str, settings: BaselineSettings) -> 
   replicated, rows = parallel.replicated(mesh), parallel.batch_sharding(mesh)
   meta = {"config": json.loads(config.to_json()), "settings": dataclasses.asdict(settings)}
   init = functools.partial(create_baseline_state, config, settings)
-  target = _target(init, replicated)
+  target = checkpointing.abstract_like(init, replicated)
   mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
   state = None
   if mngr.latest_step() is not None:
-    saved = mngr.restore(mngr.latest_step(),
-                         args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+    saved = checkpointing.read_meta(mngr, mngr.latest_step())
     if (saved["config"], _without_steps(saved["settings"])) != (meta["config"],
                                                                  _without_steps(meta["settings"])):
       raise ConfigError(f"{mngr.directory} holds a baseline trained with other settings; use "
                         f"another --out or delete it")
     print(f"baseline: resuming from step {mngr.latest_step()}", flush=True)
-    state = mngr.restore(mngr.latest_step(), args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(target)))["state"]
+    state = checkpointing.read_state(mngr, mngr.latest_step(), target)
   if state is None:
     state = jax.jit(init, out_shardings=replicated)(jax.random.key(config.seed))
   step_fn = jax.jit(baseline_train_step, in_shardings=(replicated, rows),
@@ -139,7 +136,7 @@ def train_baseline(config: Config, out_dir: str, settings: BaselineSettings) -> 
     if (step + 1) % 50 == 0:
       progress.set_postfix(loss=f"{float(metrics['loss']):.4f}")
     if (step + 1) % CHECKPOINT_EVERY == 0 or step + 1 == settings.steps:
-      _save(mngr, state, meta)
+      checkpointing.save_with_meta(mngr, int(state.step), state, meta)
   mngr.wait_until_finished()
   return meta
 
@@ -148,29 +145,14 @@ def _without_steps(settings: dict) -> dict:
   return {k: v for k, v in settings.items() if k != "steps"}
 
 
-def _target(init, sharding):
-  abstract = jax.eval_shape(init, jax.random.key(0))
-  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
-                      abstract)
-
-
-def _save(mngr, state, meta):
-  mngr.save(int(state.step), args=ocp.args.Composite(
-      state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
-
-
 def load(path: str, config: Config):
   """(settings, params) from train-baseline's output."""
-  path = os.path.abspath(path)
-  mngr = checkpointing.manager(path, keep=1) if os.path.isdir(path) else None
-  step = mngr.latest_step() if mngr else None
+  mngr, step = checkpointing.existing(path)
   if step is None:
     raise ConfigError(f"no baseline in {path}; train it with "
                       f"'mocogan-jax train-baseline --workdir RUN'")
-  meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-  settings = BaselineSettings(**meta["settings"])
-  target = _target(functools.partial(create_baseline_state, config, settings),
-                   jax.sharding.SingleDeviceSharding(jax.devices()[0]))
-  state = mngr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(target)))["state"]
-  return settings, state.params
+  settings = BaselineSettings(**checkpointing.read_meta(mngr, step)["settings"])
+  target = checkpointing.abstract_like(
+      functools.partial(create_baseline_state, config, settings),
+      jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+  return settings, checkpointing.read_state(mngr, step, target).params

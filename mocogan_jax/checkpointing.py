@@ -94,3 +94,41 @@ def saved_config(mngr: ocp.CheckpointManager) -> dict | None:
     except Exception:  # reported by restore_latest, which deals with damaged steps
       continue
   return None
+
+
+# ---------------------------------------------------------------------------
+# Checkpoints of the networks trained around a run (the MCS classifier, the
+# encoders, the prediction baseline): a state pytree and a JSON meta per step.
+# ---------------------------------------------------------------------------
+
+def save_with_meta(mngr: ocp.CheckpointManager, step: int, state, meta: dict) -> None:
+  mngr.save(step, args=ocp.args.Composite(
+      state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+
+
+def read_meta(mngr: ocp.CheckpointManager, step: int) -> dict:
+  return mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+
+
+def read_state(mngr: ocp.CheckpointManager, step: int, target):
+  """The state of `step` laid out as `target` (ShapeDtypeStructs with shardings)."""
+  return mngr.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(target)))["state"]
+
+
+def existing(path: str) -> tuple[ocp.CheckpointManager | None, int | None]:
+  """(manager, newest step) of a folder of such checkpoints; (None, None) if
+  there is none (the folder is not created)."""
+  path = os.path.abspath(path)
+  if not os.path.isdir(path):
+    return None, None
+  mngr = manager(path, keep=1)
+  return mngr, mngr.latest_step()
+
+
+def abstract_like(init, sharding):
+  """ShapeDtypeStructs of init(key)'s output, all with `sharding`: a restore target."""
+  import jax
+  abstract = jax.eval_shape(init, jax.random.key(0))
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+                      abstract)

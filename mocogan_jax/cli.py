@@ -171,7 +171,7 @@ def cmd_evaluate(args):
   report = evaluate.evaluate(
       config, variables, protocol, what=what, real_dataset=args.real,
       classifier_dir=args.classifier or os.path.join(args.workdir, "classifier"),
-      c3d_dir=args.c3d)
+      c3d_dir=args.c3d, cache_dir=os.path.join(args.workdir, "eval", "cache"))
   report["workdir"] = os.path.abspath(args.workdir)
   out = args.out or os.path.join(args.workdir, "eval", f"{name}_n{protocol.num}.json")
   evaluate.write_report(report, out)
@@ -403,9 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--config", help="preset or config file when WORKDIR has no config.json")
   p.add_argument("--out", help="where the classifier goes (default WORKDIR/classifier)")
   p.add_argument("--length", type=int, default=16, help="frames per clip (default 16, as FVD)")
-  p.add_argument("--steps", type=int, default=2000)
-  p.add_argument("--batch", type=int, default=32)
-  p.add_argument("--width", type=int, default=32, help="channels of the first conv")
+  p.add_argument("--steps", type=int, default=1000)
+  p.add_argument("--batch", type=int, default=16)
+  p.add_argument("--width", type=int, default=16, help="channels of the first conv")
   p.add_argument("overrides", nargs="*", metavar="key=value")
   p.set_defaults(func=cmd_train_classifier)
 

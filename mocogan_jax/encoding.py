@@ -28,7 +28,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 from flax import struct
 from tqdm import tqdm
 
@@ -204,9 +203,7 @@ def train_encoder(config: Config, generator_variables, out_dir: str,
   replicated, rows = parallel.replicated(mesh), parallel.batch_sharding(mesh)
   meta = {"config": json.loads(config.to_json()), "settings": dataclasses.asdict(settings)}
   init = functools.partial(create_encoder_state, config, settings, generator_variables)
-  abstract = jax.eval_shape(init, jax.random.key(0))
-  target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated),
-                        abstract)
+  target = checkpointing.abstract_like(init, replicated)
   mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
   state = _restore(mngr, target, meta)
   if state is None:
@@ -279,15 +276,14 @@ def measure(state: EncoderState, held_out, num: int) -> dict:
 
 
 def _save(mngr, state, meta):
-  mngr.save(int(state.step), args=ocp.args.Composite(
-      state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+  checkpointing.save_with_meta(mngr, int(state.step), state, meta)
 
 
 def _restore(mngr, target, meta):
   step = mngr.latest_step()
   if step is None:
     return None
-  saved = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+  saved = checkpointing.read_meta(mngr, step)
   same = (saved["config"] == meta["config"] and
           {k: v for k, v in saved["settings"].items() if k != "steps"} ==
           {k: v for k, v in meta["settings"].items() if k != "steps"})
@@ -295,26 +291,20 @@ def _restore(mngr, target, meta):
     raise ConfigError(f"{mngr.directory} holds encoders trained with other settings; use "
                       f"another --out or delete it")
   print(f"encoder: resuming from step {step}", flush=True)
-  return mngr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(target)))["state"]
+  return checkpointing.read_state(mngr, step, target)
 
 
 def load(path: str, config: Config, generator_variables):
   """(settings, encoder variables, generator variables, meta) from train-encoder's
   output; the generator is the checkpoint's own when it was fine-tuned."""
-  path = os.path.abspath(path)
-  mngr = checkpointing.manager(path, keep=1) if os.path.isdir(path) else None
-  step = mngr.latest_step() if mngr else None
+  mngr, step = checkpointing.existing(path)
   if step is None:
     raise ConfigError(f"no encoders in {path}; train them with "
                       f"'mocogan-jax train-encoder --workdir RUN'")
-  meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+  meta = checkpointing.read_meta(mngr, step)
   settings = EncoderSettings(**meta["settings"])
-  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-  abstract = jax.eval_shape(functools.partial(create_encoder_state, config, settings,
-                                              generator_variables), jax.random.key(0))
-  target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
-                        abstract)
-  state = mngr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(target)))["state"]
+  target = checkpointing.abstract_like(
+      functools.partial(create_encoder_state, config, settings, generator_variables),
+      jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+  state = checkpointing.read_state(mngr, step, target)
   return settings, state.encoder.variables, state.generator.variables, meta

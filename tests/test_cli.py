@@ -20,6 +20,23 @@ def run_cli(*args, check=True):
   return result
 
 
+def cli(*args, check=True):
+  """The command line in this process (no interpreter start, compiled programs
+  kept): returns (exit status, stdout, stderr)."""
+  import contextlib
+  import io
+  from mocogan_jax import cli as cli_lib
+  out, err, status = io.StringIO(), io.StringIO(), 0
+  with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    try:
+      cli_lib.main(list(args))
+    except SystemExit as e:
+      status = e.code or 0
+  if check:
+    assert status == 0, err.getvalue()[-3000:]
+  return status, out.getvalue(), err.getvalue()
+
+
 def test_train_then_sample(tmp_path, data_dir):
   workdir = str(tmp_path / "run")
   out = run_cli("train", "--config", "tiny", "--workdir", workdir, f"data_dir={data_dir}")

@@ -11,7 +11,7 @@ import scipy.linalg
 
 from mocogan_jax.evaluation import i3d, metrics
 
-from test_cli import run_cli
+from test_cli import cli, run_cli
 
 
 # ---------------------------------------------------------------------------
@@ -133,26 +133,26 @@ CLIP = ["--length", "9", "--every_nth", "1"]  # tiny16 videos have 16 frames
 def test_classifier_evaluate_and_floor(tmp_path, data_dir):
   run = str(tmp_path / "run")
   run_cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}")
-  out = run_cli("train-classifier", "--workdir", run, "--length", "9", "--steps", "40",
-                "--batch", "16", "every_nth=1")
-  assert "held-out accuracy" in out.stdout
+  _, out, _ = cli("train-classifier", "--workdir", run, "--length", "9", "--steps", "40",
+                  "--batch", "16", "--width", "8", "every_nth=1")
+  assert "held-out accuracy" in out
   meta_dirs = os.listdir(os.path.join(run, "classifier"))
   assert meta_dirs == ["40"]
 
   # MCS of held-out real videos is the classifier's held-out accuracy: same
   # clips, drawn through evaluate's path instead of train-classifier's.
   floor = str(tmp_path / "floor.json")
-  run_cli("evaluate", "--workdir", run, "--floor", "--metrics", "acd,mcs,is", "--num", "1024",
-          "--batch", "256", "--out", floor, *CLIP)
+  cli("evaluate", "--workdir", run, "--floor", "--metrics", "acd,mcs,is", "--num", "1024",
+      "--batch", "256", "--out", floor, *CLIP)
   report = json.load(open(floor))
   accuracy = report["details"]["classifier_held_out_accuracy"]
   assert report["metrics"]["mcs"] == accuracy and accuracy > 0.5
   assert report["metrics"]["acd"] == 0.0  # real shapes keep their colour
   assert 1.0 < report["metrics"]["is"] <= 4.0
 
-  out = run_cli("evaluate", "--workdir", run, "--metrics", "fvd,kvd,acd,acd_generic,mcs,is",
-                "--num", "4", *CLIP)
-  path = out.stdout.strip().splitlines()[-1].removeprefix("report: ")
+  _, out, _ = cli("evaluate", "--workdir", run, "--metrics", "fvd,kvd,acd,acd_generic,mcs,is",
+                  "--num", "4", *CLIP)
+  path = out.strip().splitlines()[-1].removeprefix("report: ")
   assert path == os.path.join(run, "eval", "step4_n4.json")
   report = json.load(open(path))
   assert report["evaluated"] == "the generator at step 4"
@@ -161,15 +161,30 @@ def test_classifier_evaluate_and_floor(tmp_path, data_dir):
   assert set(report["metrics"]) == {"fvd", "kvd", "acd", "acd_generic", "mcs", "is"}
   assert report["metrics"]["fvd"] > 0 and 0 <= report["metrics"]["mcs"] <= 1
   for name in ("fvd", "mcs", "classifier_held_out_accuracy", "N = 4"):
-    assert name in out.stdout
+    assert name in out
+
+  # The same numbers on 8 devices, in other chunks (5 videos: chunks padded).
+  from conftest import cpu_env
+  import subprocess, sys
+  reports = []
+  for devices in (1, 8):
+    path = str(tmp_path / f"devices{devices}.json")
+    result = subprocess.run(
+        [sys.executable, "-m", "mocogan_jax.cli", "evaluate", "--workdir", run, "--metrics",
+         "acd,acd_generic,mcs,is", "--num", "5", "--batch", str(3 * devices), "--out", path,
+         *CLIP], env=cpu_env(devices), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    reports.append(json.load(open(path))["metrics"])
+  for name, value in reports[0].items():
+    assert reports[1][name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
 
   # The C3D score with weights the user supplies (narrow random ones here).
   c3d_dir = tmp_path / "c3d"
   c3d_dir.mkdir()
   _write_c3d_files(str(c3d_dir), np.random.default_rng(1))
-  out = run_cli("evaluate", "--workdir", run, "--metrics", "is_c3d", "--c3d", str(c3d_dir),
-                "--num", "4", "--length", "16")
-  report = json.load(open(out.stdout.strip().splitlines()[-1].removeprefix("report: ")))
+  _, out, _ = cli("evaluate", "--workdir", run, "--metrics", "is_c3d", "--c3d", str(c3d_dir),
+                  "--num", "4", "--length", "16")
+  report = json.load(open(out.strip().splitlines()[-1].removeprefix("report: ")))
   assert 1.0 <= report["metrics"]["is_c3d"] <= 101.0
 
   # Mistakes are one line, exit 2.
@@ -182,11 +197,11 @@ def test_classifier_evaluate_and_floor(tmp_path, data_dir):
       (["--metrics", "kvd", "--length", "16"], "spans 31 frames"),
       (["--metrics", "fvd", "--length", "8"], "at least 9 frames"),
   ]:
-    bad = run_cli("evaluate", "--workdir", run, "--num", "4", *args, check=False)
-    assert bad.returncode == 2 and message in bad.stderr, bad.stderr
-    assert bad.stderr.strip().count("\n") == 0, bad.stderr
-  bad = run_cli("evaluate", "--workdir", str(tmp_path / "none"), check=False)
-  assert bad.returncode == 2 and "not a training workdir" in bad.stderr
+    status, _, err = cli("evaluate", "--workdir", run, "--num", "4", *args, check=False)
+    assert status == 2 and message in err, err
+    assert err.strip().count("\n") == 0, err
+  status, _, err = cli("evaluate", "--workdir", str(tmp_path / "none"), check=False)
+  assert status == 2 and "not a training workdir" in err
 
 
 def test_periodic_evaluation_during_training(tmp_path, data_dir):

@@ -18,14 +18,12 @@ from `width` (capped at 8x), BatchNorm after the first, LeakyReLU 0.2, down to
 """
 
 import functools
-import json
 import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 from flax import linen as nn
 from tqdm import tqdm
 
@@ -42,7 +40,7 @@ CHECKPOINT_EVERY = 500
 class VideoClassifier(nn.Module):
   """videos uint8 (N, T, S, S, C) -> class logits (N, K)."""
   num_classes: int
-  width: int = 32
+  width: int = 16
   impl: str = "auto"
 
   @nn.compact
@@ -118,8 +116,8 @@ class Batched:
     return np.concatenate(out)
 
 
-def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int = 2000,
-                     batch: int = 32, width: int = 32) -> dict:
+def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int = 1000,
+                     batch: int = 16, width: int = 16) -> dict:
   """Trains (or resumes) the classifier of `config`'s dataset and labels into
   out_dir; returns its metadata, held-out accuracy included."""
   if length <= blocks(config.image_size):
@@ -192,50 +190,39 @@ def _init(model, optimizer, meta, key):
 
 def _abstract_state(meta, sharding):
   model = VideoClassifier(meta["num_classes"], meta["width"])
-  abstract = jax.eval_shape(functools.partial(_init, model, _optimizer(), meta),
-                            jax.random.key(0))
-  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
-                      abstract)
+  return checkpointing.abstract_like(functools.partial(_init, model, _optimizer(), meta),
+                                     sharding)
 
 
 def _save(mngr, state, meta):
-  mngr.save(int(state["step"]), args=ocp.args.Composite(
-      state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+  checkpointing.save_with_meta(mngr, int(state["step"]), state, meta)
 
 
 def _restore(mngr, meta, sharding):
   step = mngr.latest_step()
   if step is None:
     return None
-  saved = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+  saved = checkpointing.read_meta(mngr, step)
   changed = [k for k in meta if k != "steps" and saved.get(k) != meta[k]]
   if changed:
     raise ConfigError(f"{mngr.directory} holds a classifier with other settings "
                       f"({', '.join(f'{k}={saved.get(k)!r}' for k in changed)}); "
                       f"use another --out or delete it")
   print(f"classifier: resuming from step {step}", flush=True)
-  return mngr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(_abstract_state(saved, sharding))))["state"]
+  return checkpointing.read_state(mngr, step, _abstract_state(saved, sharding))
 
 
 def load(path: str):
   """(model, variables, meta) of the classifier in `path` (train-classifier's output)."""
-  mngr = checkpointing.manager(os.path.abspath(path), keep=1) if os.path.isdir(path) else None
-  step = mngr.latest_step() if mngr else None
+  mngr, step = checkpointing.existing(path)
   if step is None:
     raise ConfigError(f"no classifier in {path}; train one with "
                       f"'mocogan-jax train-classifier --workdir RUN'")
-  meta = mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+  meta = checkpointing.read_meta(mngr, step)
   if "held_out_accuracy" not in meta:
     raise ConfigError(f"the classifier in {path} did not finish training (step {step} of "
                       f"{meta['steps']}); run train-classifier again to finish it")
   model = VideoClassifier(meta["num_classes"], meta["width"])
-  target = _abstract_state(meta, jax.sharding.SingleDeviceSharding(jax.devices()[0]))
-  state = mngr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(target)))["state"]
+  state = checkpointing.read_state(
+      mngr, step, _abstract_state(meta, jax.sharding.SingleDeviceSharding(jax.devices()[0])))
   return model, {"params": state["params"], "batch_stats": state["batch_stats"]}, meta
-
-
-def describe(meta: dict) -> str:
-  return json.dumps({k: meta[k] for k in ("dataset", "label_key", "length", "every_nth",
-                                          "held_out_accuracy") if k in meta})

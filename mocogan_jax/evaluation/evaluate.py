@@ -22,6 +22,7 @@ quantised to uint8 like the real ones before any metric sees them.
 
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import time
@@ -36,7 +37,7 @@ from mocogan_jax.config import EVAL_METRICS, Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.evaluation import classifier as classifier_lib
 from mocogan_jax.evaluation import c3d, i3d, metrics as metrics_lib
-from mocogan_jax.sampling import sample_videos
+from mocogan_jax.models.generator import VideoGenerator, sample_latents
 
 METRICS = EVAL_METRICS + ("is_c3d",)  # is_c3d needs weights the user supplies: not in training
 I3D_METRICS = ("fvd", "kvd")
@@ -152,28 +153,35 @@ def real_chunks(source, protocol: Protocol, seed, label_key: str | None):
 
 @functools.cache
 def _generate_fn(config: Config, length: int, chunk: int, rows):
-  """A compiled (variables, key, categories) -> uint8 (chunk, length, S, S, C)."""
+  """A compiled (variables, key, first, categories) -> uint8 (chunk, length, S, S, C):
+  videos first .. first + chunk - 1, video i drawn from fold_in(key, i) alone,
+  so the N videos do not depend on the chunk size or the number of devices."""
 
   @functools.partial(jax.jit, out_shardings=rows)
-  def generate(variables, key, categories):
-    videos = sample_videos(variables, config, key, chunk, length, category=categories)
+  def generate(variables, key, first, categories):
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first + jnp.arange(chunk))
+    latents = jax.vmap(lambda k: sample_latents(k, config, 1, length))(keys)
+    latents = jax.tree.map(lambda x: x[:, 0], latents)
+    if categories is not None:
+      latents["category"] = categories
+    videos = VideoGenerator(config).apply(variables, latents, train=False)
     return jnp.round((jnp.clip(videos, -1.0, 1.0) + 1.0) * 127.5).astype(jnp.uint8)
   return generate
 
 
 def generated_chunks(generator_variables, config: Config, protocol: Protocol,
                      num_classes: int | None):
-  """Generated videos in chunks, categories cycling over range(num_classes)
-  (or the generator's own draw when there are none), drawn from protocol.seed."""
+  """Generated videos in chunks, video i of category i mod num_classes (or the
+  generator's own draw when there are none), drawn from protocol.seed."""
   mesh = parallel.make_mesh(config)
   chunk = -(-protocol.batch // mesh.size) * mesh.size
   generate = _generate_fn(config, protocol.length, chunk, parallel.batch_sharding(mesh))
   variables = jax.device_put(generator_variables, parallel.replicated(mesh))
   key = jax.random.key(protocol.seed)
-  for index, first in enumerate(range(0, protocol.num, chunk)):
+  for first in range(0, protocol.num, chunk):
     count = min(chunk, protocol.num - first)
     categories = np.arange(first, first + chunk) % (num_classes or 1)
-    videos = generate(variables, jax.random.fold_in(key, index),
+    videos = generate(variables, key, first,
                       jnp.asarray(categories, jnp.int32) if num_classes else None)
     yield np.asarray(jax.device_get(videos))[:count], categories[:count]
 
@@ -208,20 +216,37 @@ def compute_metrics(protocol: Protocol, videos: dict, real: dict | None,
   return values, details
 
 
-def real_features(config: Config, protocol: Protocol, tools: Tools) -> dict:
-  """describe() of protocol.num real clips of the train split: their I3D features."""
+def real_features(config: Config, protocol: Protocol, tools: Tools,
+                  cache_dir: str | None = None) -> dict:
+  """describe() of protocol.num real clips of the train split: their I3D
+  features, read from cache_dir when an earlier evaluation computed them."""
   train = pipeline.load_source(config, "train")
-  return describe(real_chunks(train, protocol, protocol.seed, None), protocol.num, I3D_METRICS,
+  key = {"dataset": config.dataset, "data_dir": config.data_dir, "split": "train",
+         "videos": len(train),
+         "num": protocol.num, "length": protocol.length, "every_nth": protocol.every_nth,
+         "seed": protocol.seed, "features": "i3d-kinetics-400 logits"}
+  name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+  path = os.path.join(cache_dir, f"real_{name}.npz") if cache_dir else None
+  if path and os.path.exists(path):
+    return {"features": np.load(path)["features"]}
+  real = describe(real_chunks(train, protocol, protocol.seed, None), protocol.num, I3D_METRICS,
                   tools, "real")
+  if path:
+    os.makedirs(cache_dir, exist_ok=True)
+    with open(path + ".tmp", "wb") as f:
+      np.savez(f, features=real["features"], key=json.dumps(key))
+    os.replace(path + ".tmp", path)
+  return real
 
 
 def evaluate(config: Config, generator_variables, protocol: Protocol, *, what: str,
              classifier_dir: str | None = None, c3d_dir: str | None = None,
-             real_dataset: str | None = None,
+             real_dataset: str | None = None, cache_dir: str | None = None,
              tools: Tools | None = None, real: dict | None = None) -> dict:
   """Evaluates the generator (or, with generator_variables=None, held-out real
   videos: the floor) and returns the report. `tools` and `real` (describe() of
-  the real clips) may be passed in to reuse them across calls."""
+  the real clips) may be passed in to reuse them across calls; the real
+  features are also kept in cache_dir, if given, for later evaluations."""
   check_protocol(protocol)
   start = time.time()
   real_config = config.replace(dataset=real_dataset) if real_dataset else config
@@ -235,7 +260,7 @@ def evaluate(config: Config, generator_variables, protocol: Protocol, *, what: s
 
   # Real clips first: a clip longer than the dataset's videos fails here, early.
   if real is None and set(protocol.metrics) & set(I3D_METRICS):
-    real = real_features(real_config, protocol, tools)
+    real = real_features(real_config, protocol, tools, cache_dir)
   if generator_variables is None:
     _, held_out, held_out_name = pipeline.train_and_held_out(real_config)
     videos = describe(real_chunks(held_out, protocol, [protocol.seed, 1], label_key),

@@ -1,0 +1,128 @@
+"""The prediction table of experiments/RESULTS.md ("Prediction and encoders").
+
+    python experiments/prediction.py --workdir RUN [--workdir RUN2 ...] [--num 256]
+
+For each run (a training workdir with `encoder/` from train-encoder and
+`baseline/` from train-baseline): per-frame PSNR and SSIM of the 12 frames
+predicted from K = 4 context frames of `num` held-out clips (16 frames at the
+run's every_nth), for the MoCoGAN encoder predictor (motion noise sampled, and
+at its mean), the ConvRNN baseline and copy-last-frame; then the encoders'
+held-out reconstruction and latent recovery as train-encoder measured them.
+Everything is seeded: a second run prints the same table on the same machine.
+"""
+
+import argparse
+import os
+import sys
+
+import jax
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from mocogan_jax import encoding, prediction  # noqa: E402
+from mocogan_jax.cli import _load_generator  # noqa: E402
+from mocogan_jax.data import pipeline  # noqa: E402
+
+CONTEXT, LENGTH = 4, 16
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--workdir", action="append", required=True)
+  parser.add_argument("--num", type=int, default=256)
+  args = parser.parse_args()
+  print(f"K = {CONTEXT} context frames, {LENGTH - CONTEXT} predicted, {args.num} held-out "
+        f"clips per dataset; PSNR (dB) / SSIM averaged over clips and predicted frames, then "
+        f"at the first, 6th and last predicted frame\n")
+  print("| dataset | predictor | PSNR | SSIM | PSNR t=1 / 6 / 12 | SSIM t=1 / 6 / 12 |")
+  print("|---|---|---|---|---|---|")
+  encoders, transfers = [], []
+  for workdir in args.workdir:
+    config, generator = _load_generator(workdir)
+    _, held_out, _ = pipeline.train_and_held_out(config)
+    clips, _ = pipeline.sample_clips(held_out, args.num, LENGTH, config.every_nth,
+                                     [config.seed, 9])
+    for name, noise in (("mocogan", "sample"), ("mocogan", "mean"), ("convrnn", "sample"),
+                        ("copy-last", "sample")):
+      predictor = prediction.load_predictor(name, workdir, config, generator, noise)
+      scores = prediction.score(predictor, clips, CONTEXT, jax.random.key(0))
+      label = f"{name} ({noise} motion noise)" if name == "mocogan" else name
+      p, s = scores["psnr"], scores["ssim"]
+      print(f"| {config.dataset} | {label} | {p.mean():.2f} | {s.mean():.3f} | "
+            f"{p[0]:.2f} / {p[5]:.2f} / {p[-1]:.2f} | {s[0]:.3f} / {s[5]:.3f} / {s[-1]:.3f} |",
+            flush=True)
+    settings, encoder_variables, decoder_variables, meta = encoding.load(
+        os.path.join(workdir, "encoder"), config, generator)
+    encoders.append((config.dataset, meta))
+    if config.dataset.startswith("shape_motion"):
+      transfers.append((config.dataset, check_transfer(
+          config, held_out, settings, encoder_variables, decoder_variables)))
+
+  print("\nEncoders (train-encoder's own measurement: held-out real clips encoded and "
+        "decoded; generated videos' codes recovered)\n")
+  print("| dataset | reconstruction PSNR | SSIM | content MSE (average of frames) | "
+        "content MSE (first frame) | motion MSE | category accuracy |")
+  print("|---|---|---|---|---|---|---|")
+  for dataset, meta in encoders:
+    m = meta["measured"]
+    accuracy = m.get("category_accuracy")
+    print(f"| {dataset} | {m['reconstruction_psnr']:.2f} | {m['reconstruction_ssim']:.3f} | "
+          f"{m['content_mse_average']:.4f} | {m['content_mse_first']:.4f} | "
+          f"{m['motion_mse']:.4f} | {'–' if accuracy is None else f'{accuracy:.3f}'} |")
+
+  print("\nMotion transfer on shape_motion: the content of held-out video A moving as "
+        "held-out video B, for pairs whose colours and directions differ\n")
+  print("| dataset | pairs | colour nearer A's than B's | direction of B | direction of A | "
+        "mean colour error to A (0..255) |")
+  print("|---|---|---|---|---|---|")
+  for dataset, t in transfers:
+    print(f"| {dataset} | {t['pairs']} | {t['colour_of_a']:.2f} | {t['direction_of_b']:.2f} | "
+          f"{t['direction_of_a']:.2f} | {t['colour_error']:.1f} |")
+
+
+def direction(video) -> int:
+  """uint8 (T, S, S, 3) -> the shape_motion motion label (right, left, down,
+  up) of the bright-pixel centroid's displacement from the first to the last frame."""
+  weights = video.max(axis=-1).astype(np.float64)
+  weights = weights * (weights > 48)
+  ys, xs = np.mgrid[:video.shape[1], :video.shape[2]]
+  def centroid(w):
+    return np.array([(w * xs).sum(), (w * ys).sum()]) / max(w.sum(), 1e-9)
+  dx, dy = centroid(weights[-1]) - centroid(weights[0])
+  if abs(dx) >= abs(dy):
+    return 0 if dx > 0 else 1
+  return 2 if dy > 0 else 3
+
+
+def check_transfer(config, held_out, settings, encoder_variables, decoder_variables,
+                   pairs: int = 128) -> dict:
+  from mocogan_jax.evaluation import metrics
+  span = (LENGTH - 1) * config.every_nth + 1
+  a_videos, b_videos, a_info, b_info = [], [], [], []
+  index = 0
+  while len(a_videos) < pairs and index + 1 < len(held_out):
+    a, b = held_out[index], held_out[index + 1]
+    index += 2
+    if a["motion"] == b["motion"] or np.abs(a["color"].astype(int) - b["color"]).max() < 64:
+      continue
+    a_videos.append(a["video"][:span:config.every_nth])
+    b_videos.append(b["video"][:span:config.every_nth])
+    a_info.append(a)
+    b_info.append(b)
+  moved = np.asarray(jax.jit(encoding.transfer, static_argnums=(2, 3))(
+      decoder_variables, encoder_variables, config, settings.content_from,
+      np.stack(a_videos), np.stack(b_videos)))
+  moved = np.round((np.clip(moved, -1, 1) + 1) * 127.5).astype(np.uint8)
+  colours = np.nanmean(metrics.shape_colours(moved), axis=1)  # (pairs, 3)
+  to_a = np.linalg.norm(colours - np.stack([a["color"] for a in a_info]), axis=-1)
+  to_b = np.linalg.norm(colours - np.stack([b["color"] for b in b_info]), axis=-1)
+  directions = np.array([direction(v) for v in moved])
+  return {"pairs": len(moved), "colour_of_a": float(np.mean(to_a < to_b)),
+          "direction_of_b": float(np.mean(directions == [b["motion"] for b in b_info])),
+          "direction_of_a": float(np.mean(directions == [a["motion"] for a in a_info])),
+          "colour_error": float(np.nanmean(to_a))}
+
+
+if __name__ == "__main__":
+  main()
