@@ -23,7 +23,7 @@ $mocogan train --config demo --workdir "$MNIST" dataset=moving_mnist_offline/32 
   video_length=16 every_nth=1 use_categories=false use_infogan=false \
   video_discriminator=plain n_categories=0
 for run in "$SHAPES" "$MNIST"; do
-  $mocogan train-encoder --workdir "$run"
-  $mocogan train-baseline --workdir "$run"
+  $mocogan train-encoder --workdir "$run" --steps 1500
+  $mocogan train-baseline --workdir "$run" --steps 1500
 done
 .venv/bin/python experiments/prediction.py --workdir "$SHAPES" --workdir "$MNIST"

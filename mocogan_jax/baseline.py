@@ -128,7 +128,7 @@ def train_baseline(config: Config, out_dir: str, settings: BaselineSettings) -> 
                     out_shardings=(replicated, replicated), donate_argnums=0)
   start = int(state.step)
   progress = tqdm(range(start, settings.steps), initial=start, total=settings.steps,
-                  desc="baseline", unit="step", disable=None)
+                  desc="baseline", unit="step")
   for step in progress:
     videos, _ = pipeline.sample_clips(train, settings.batch, settings.length, config.every_nth,
                                       [config.seed, 6, step])

@@ -49,6 +49,14 @@ def cmd_prepare(args):
 
 def _load_generator(workdir, checkpoint_dir=None, with_step=False):
   """(config, generator variables[, step]) from the newest checkpoint of a workdir."""
+  config, state = _load_state(workdir, checkpoint_dir)
+  if with_step:
+    return config, state.generator.variables, int(state.step)
+  return config, state.generator.variables
+
+
+def _load_state(workdir, checkpoint_dir=None):
+  """(config, the whole train state) from the newest checkpoint of a workdir."""
   import jax
   from mocogan_jax import checkpointing, config as config_lib
   from mocogan_jax.training import create_train_state
@@ -62,9 +70,7 @@ def _load_generator(workdir, checkpoint_dir=None, with_step=False):
   state = checkpointing.restore_latest(mngr, abstract)
   if state is None:
     raise config_lib.ConfigError(f"no checkpoint in {checkpoints}")
-  if with_step:
-    return config, state.generator.variables, int(state.step)
-  return config, state.generator.variables
+  return config, state
 
 
 # The exported file: the generator alone, with the config it needs, in one
@@ -181,14 +187,15 @@ def cmd_evaluate(args):
 
 def cmd_train_encoder(args):
   from mocogan_jax import encoding
-  config, variables = _load_generator(args.workdir, args.checkpoint_dir)
+  config, state = _load_state(args.workdir, args.checkpoint_dir)
   settings = encoding.EncoderSettings(
       content_from=args.content_from, latent_weight=args.latent_weight,
-      reconstruction_weight=args.reconstruction_weight,
+      reconstruction_weight=args.reconstruction_weight, feature_weight=args.feature_weight,
       finetune_generator=args.finetune_generator, learning_rate=args.learning_rate,
       batch=args.batch, steps=args.steps).check()
   out = args.out or os.path.join(args.workdir, "encoder")
-  meta = encoding.train_encoder(config, variables, out, settings)
+  meta = encoding.train_encoder(config, state.generator.variables, out, settings,
+                                state.image_discriminator.variables)
   m = meta["measured"]
   print(f"encoders: held-out reconstruction PSNR {m['reconstruction_psnr']:.2f} dB, SSIM "
         f"{m['reconstruction_ssim']:.3f} ({m['clips']} clips of {meta['held_out']}); "
@@ -442,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--content_from", default="average", help="average (default) | first")
   p.add_argument("--latent_weight", type=float, default=1.0)
   p.add_argument("--reconstruction_weight", type=float, default=1.0)
+  p.add_argument("--feature_weight", type=float, default=0.0,
+                 help="weight of a feature loss through the run's image discriminator")
   p.add_argument("--finetune_generator", action="store_true",
                  help="let the reconstruction loss train the generator too (see encoding.py)")
   p.add_argument("--learning_rate", type=float, default=1e-3)

@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import json
 import os
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +36,9 @@ from mocogan_jax import checkpointing, parallel
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.evaluation import metrics as metrics_lib
+from mocogan_jax.models.discriminators import ImageDiscriminator
 from mocogan_jax.models.encoders import CONTENT_FROM, VideoEncoder
+from mocogan_jax.models.layers import Conv2d
 from mocogan_jax.models.generator import VideoGenerator, sample_latents
 from mocogan_jax.training import NetworkState, split_over_batch, to_float
 
@@ -45,6 +48,7 @@ class EncoderSettings:
   content_from: str = "average"  # average | first (models/encoders.py)
   latent_weight: float = 1.0
   reconstruction_weight: float = 1.0
+  feature_weight: float = 0.0  # feature loss through the run's frozen image discriminator
   finetune_generator: bool = False
   learning_rate: float = 1e-3
   batch: int = 16  # real clips per step, and as many generated videos
@@ -53,9 +57,10 @@ class EncoderSettings:
   def check(self) -> "EncoderSettings":
     if self.content_from not in CONTENT_FROM:
       raise ConfigError(f"--content_from must be one of {CONTENT_FROM}, got {self.content_from!r}")
-    if self.latent_weight < 0 or self.reconstruction_weight < 0 or not (
-        self.latent_weight + self.reconstruction_weight > 0):
-      raise ConfigError("--latent_weight and --reconstruction_weight must be >= 0, not both 0")
+    weights = (self.latent_weight, self.reconstruction_weight, self.feature_weight)
+    if min(weights) < 0 or not sum(weights) > 0:
+      raise ConfigError("--latent_weight, --reconstruction_weight and --feature_weight must be "
+                        ">= 0, not all 0")
     if self.batch < 1 or self.steps < 1 or not self.learning_rate > 0:
       raise ConfigError("--batch and --steps must be >= 1 and --learning_rate > 0")
     return self
@@ -66,12 +71,17 @@ class EncoderState:
   step: jax.Array
   encoder: NetworkState
   generator: NetworkState  # opt_state is () while the generator is frozen
+  feature_network: Any  # the image discriminator's {params, batch_stats}, or {} (frozen)
   config: Config = struct.field(pytree_node=False)
   settings: EncoderSettings = struct.field(pytree_node=False)
 
 
 def create_encoder_state(config: Config, settings: EncoderSettings, generator_variables,
-                         key) -> EncoderState:
+                         key, feature_variables=None) -> EncoderState:
+  """feature_variables: the run's image discriminator variables, needed when
+  settings.feature_weight > 0."""
+  if settings.feature_weight and feature_variables is None:
+    raise ConfigError("feature_weight > 0 needs the run's image discriminator")
   s, c, t = config.image_size, config.channels, config.video_length
   tx = optax.adam(settings.learning_rate)
   variables = VideoEncoder(config, settings.content_from).init(
@@ -83,7 +93,20 @@ def create_encoder_state(config: Config, settings: EncoderSettings, generator_va
                            tx.init(variables["params"])),
       generator=NetworkState(generator_params, generator_variables["batch_stats"],
                              tx.init(generator_params) if settings.finetune_generator else ()),
+      feature_network=feature_variables if settings.feature_weight else {},
       config=config, settings=settings)
+
+
+def discriminator_features(variables, config: Config, images):
+  """images (M, S, S, C) in [-1, 1] -> the activations of every conv of the
+  image discriminator but its last (inference mode, no instance noise)."""
+  quiet = config.replace(noise_sigma=0.0)
+  _, captured = ImageDiscriminator(quiet).apply(
+      variables, images, train=False, capture_intermediates=lambda m, _: isinstance(m, Conv2d),
+      mutable=["intermediates"])
+  layers = [v["__call__"][0] for _, v in sorted(captured["intermediates"].items())
+            if isinstance(v, dict) and "__call__" in v]
+  return layers[:-1]
 
 
 def encoder_train_step(state: EncoderState, batch, key):
@@ -122,7 +145,15 @@ def encoder_train_step(state: EncoderState, batch, key):
                               train=False, method="decode")
     reconstruction = jnp.mean(jnp.abs(decoded - real))
     loss = settings.latent_weight * latent + settings.reconstruction_weight * reconstruction
-    metrics |= {"loss": loss, "loss/latent": latent, "loss/reconstruction": reconstruction}
+    metrics |= {"loss/latent": latent, "loss/reconstruction": reconstruction}
+    if settings.feature_weight:
+      frames = lambda v: v.reshape((-1,) + v.shape[2:])
+      ours = discriminator_features(state.feature_network, config, frames(decoded))
+      theirs = discriminator_features(state.feature_network, config, frames(real))
+      feature = sum(jnp.mean((a - b) ** 2) for a, b in zip(ours, theirs)) / len(ours)
+      loss += settings.feature_weight * feature
+      metrics["loss/feature"] = feature
+    metrics["loss"] = loss
     return loss, (updates["batch_stats"], metrics)
 
   argnums = (0, 1) if settings.finetune_generator else 0
@@ -192,7 +223,7 @@ CHECK_CLIPS = 256
 
 
 def train_encoder(config: Config, generator_variables, out_dir: str,
-                  settings: EncoderSettings) -> dict:
+                  settings: EncoderSettings, feature_variables=None) -> dict:
   """Trains (or resumes) the encoders of a run's generator into out_dir.
   Returns the metadata saved with them, held-out measurements included."""
   settings.check()
@@ -202,7 +233,8 @@ def train_encoder(config: Config, generator_variables, out_dir: str,
     raise ConfigError(f"--batch {settings.batch} does not divide over {mesh.size} devices")
   replicated, rows = parallel.replicated(mesh), parallel.batch_sharding(mesh)
   meta = {"config": json.loads(config.to_json()), "settings": dataclasses.asdict(settings)}
-  init = functools.partial(create_encoder_state, config, settings, generator_variables)
+  init = functools.partial(create_encoder_state, config, settings, generator_variables,
+                           feature_variables=feature_variables)
   target = checkpointing.abstract_like(init, replicated)
   mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
   state = _restore(mngr, target, meta)
@@ -215,7 +247,7 @@ def train_encoder(config: Config, generator_variables, out_dir: str,
   # --- Train -------------------------------------------------------------------
   start = int(state.step)
   progress = tqdm(range(start, settings.steps), initial=start, total=settings.steps,
-                  desc="encoder", unit="step", disable=None)
+                  desc="encoder", unit="step")
   for step in progress:
     videos, _ = pipeline.sample_clips(train, settings.batch, config.video_length,
                                       config.every_nth, [config.seed, 4, step])
@@ -303,8 +335,14 @@ def load(path: str, config: Config, generator_variables):
                       f"'mocogan-jax train-encoder --workdir RUN'")
   meta = checkpointing.read_meta(mngr, step)
   settings = EncoderSettings(**meta["settings"])
+  features = None
+  if settings.feature_weight:  # only its shapes: the restore reads the saved copy
+    s, c = config.image_size, config.channels
+    features = jax.eval_shape(lambda: ImageDiscriminator(config).init(
+        {"params": jax.random.key(0), "noise": jax.random.key(0)}, jnp.zeros((1, s, s, c)),
+        train=False))
   target = checkpointing.abstract_like(
-      functools.partial(create_encoder_state, config, settings, generator_variables),
+      lambda key: create_encoder_state(config, settings, generator_variables, key, features),
       jax.sharding.SingleDeviceSharding(jax.devices()[0]))
   state = checkpointing.read_state(mngr, step, target)
   return settings, state.encoder.variables, state.generator.variables, meta

@@ -70,6 +70,15 @@ def test_encoder_train_step_is_pure_and_keeps_the_generator_frozen(tiny):
   assert not jax.tree.all(jax.tree.map(np.array_equal, tuned.generator.params,
                                        generator["params"]))
 
+  # The optional feature loss, through the run's image discriminator.
+  discriminator = create_train_state(config, jax.random.key(0)).image_discriminator.variables
+  settings = encoding.EncoderSettings(batch=4, feature_weight=1.0)
+  featured = encoding.create_encoder_state(config, settings, generator, jax.random.key(2),
+                                           discriminator)
+  _, metrics = step(featured, batch, jax.random.key(3))
+  assert float(metrics["loss/feature"]) > 0
+  assert float(metrics["loss"]) > float(metrics["loss/latent"] + metrics["loss/reconstruction"])
+
 
 def test_latent_regression_recovers_the_codes(tiny):
   config, generator = tiny
@@ -133,9 +142,9 @@ def test_baseline_step_learns(tiny):
 def test_commands(tmp_path, data_dir):
   from PIL import Image
   from mocogan_jax import video_io
-  from test_cli import cli, run_cli
+  from test_cli import cli
   run = str(tmp_path / "run")
-  run_cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}")
+  cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}")
   status, _, err = cli("predict", "--workdir", run, "--dataset", "test", "--context", "4",
                        "--length", "8", "--out", str(tmp_path / "p.gif"), check=False)
   assert status == 2 and "no encoders in" in err
@@ -158,7 +167,7 @@ def test_commands(tmp_path, data_dir):
   for i in (0, 1):
     video_io.write_video(str(tmp_path / f"v{i}.gif"), source[i]["video"])
   gif = str(tmp_path / "t.gif")
-  run_cli("transfer", "--workdir", run, "--content", str(tmp_path / "v0.gif"), "--motion",
+  cli("transfer", "--workdir", run, "--content", str(tmp_path / "v0.gif"), "--motion",
           str(tmp_path / "v1.gif"), "--length", "8", "--out", gif)
   assert Image.open(gif).n_frames == 8
   cli("predict", "--workdir", run, "--input", str(tmp_path / "v0.gif"), "--context", "3",

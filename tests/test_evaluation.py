@@ -11,7 +11,7 @@ import scipy.linalg
 
 from mocogan_jax.evaluation import i3d, metrics
 
-from test_cli import cli, run_cli
+from test_cli import cli
 
 
 # ---------------------------------------------------------------------------
@@ -132,7 +132,7 @@ CLIP = ["--length", "9", "--every_nth", "1"]  # tiny16 videos have 16 frames
 
 def test_classifier_evaluate_and_floor(tmp_path, data_dir):
   run = str(tmp_path / "run")
-  run_cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}")
+  cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}")
   _, out, _ = cli("train-classifier", "--workdir", run, "--length", "9", "--steps", "40",
                   "--batch", "16", "--width", "8", "every_nth=1")
   assert "held-out accuracy" in out
@@ -206,15 +206,16 @@ def test_classifier_evaluate_and_floor(tmp_path, data_dir):
 
 def test_periodic_evaluation_during_training(tmp_path, data_dir):
   run = str(tmp_path / "run")
-  run_cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}", "eval_every=2",
-          "eval_metrics=acd,acd_generic", "eval_num=8", "eval_length=8")
+  cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}", "eval_every=2",
+      "eval_metrics=acd,acd_generic", "eval_num=8", "eval_length=8")
   lines = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl"))]
   evals = [l for l in lines if "eval/acd_generic" in l]
   assert [l["step"] for l in evals] == [2, 4]
   assert all(l["eval/acd_generic"] > 0 for l in evals)
-  bad = run_cli("train", "--config", "tiny", "--workdir", str(tmp_path / "b"),
-                f"data_dir={data_dir}", "eval_every=2", "eval_metrics=fvd,bleu", check=False)
-  assert bad.returncode == 2 and "eval_metrics" in bad.stderr
+  status, _, err = cli("train", "--config", "tiny", "--workdir", str(tmp_path / "b"),
+                       f"data_dir={data_dir}", "eval_every=2", "eval_metrics=fvd,bleu",
+                       check=False)
+  assert status == 2 and "eval_metrics" in err
 
 
 # ---------------------------------------------------------------------------

@@ -151,7 +151,7 @@ def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int 
   # sees the batches an uninterrupted one would.
   start = int(state["step"])
   progress = tqdm(range(start, steps), initial=start, total=steps, desc="classifier",
-                  unit="step", disable=None)
+                  unit="step")
   for step in progress:
     videos, labels = pipeline.sample_clips(train, batch, length, config.every_nth,
                                            [config.seed, 1, step], config.label_key)

@@ -125,7 +125,7 @@ def describe(chunks, total: int, needs: tuple[str, ...], tools: Tools, what: str
   in all -> {"features" (N, 400), "probabilities" (N, K), "labels" (N,),
   "acd" (N,), "acd_generic" (N,)}: whichever the metrics need."""
   out = {}
-  with tqdm(total=total, desc=what, unit="video", disable=None) as progress:
+  with tqdm(total=total, desc=what, unit="video") as progress:
     for videos, labels in chunks:
       parts = {"labels": labels}
       if set(needs) & set(I3D_METRICS):
