@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv in the repository (if missing) and installs the project into it.
-#   bash tpu_setup/install.sh [EXTRAS]    e.g. EXTRAS=test or test,video
+#   bash tpu_setup/install.sh [EXTRAS]    e.g. test, video, eval (FVD weights), mnist, tpu, cuda
 # The same script prepares a TPU VM or GPU host before a launch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
