@@ -146,6 +146,14 @@ def describe(chunks, total: int, needs: tuple[str, ...], tools: Tools, what: str
 
 def real_chunks(source, protocol: Protocol, seed, label_key: str | None):
   """protocol.num real clips drawn from `seed`, in chunks of protocol.batch."""
+  # The first clip now, before any progress bar: a clip longer than the
+  # dataset's videos is then one line.
+  pipeline.sample_clips(source, protocol.num, protocol.length, protocol.every_nth, seed,
+                        rows=slice(0, 1))
+  return _real_chunks(source, protocol, seed, label_key)
+
+
+def _real_chunks(source, protocol: Protocol, seed, label_key: str | None):
   for first in range(0, protocol.num, protocol.batch):
     yield pipeline.sample_clips(source, protocol.num, protocol.length, protocol.every_nth, seed,
                                 label_key, rows=slice(first, first + protocol.batch))
