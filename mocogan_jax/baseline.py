@@ -113,15 +113,7 @@ def train_baseline(config: Config, out_dir: str, settings: BaselineSettings) -> 
   init = functools.partial(create_baseline_state, config, settings)
   target = checkpointing.abstract_like(init, replicated)
   mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
-  state = None
-  if mngr.latest_step() is not None:
-    saved = checkpointing.read_meta(mngr, mngr.latest_step())
-    if (saved["config"], _without_steps(saved["settings"])) != (meta["config"],
-                                                                 _without_steps(meta["settings"])):
-      raise ConfigError(f"{mngr.directory} holds a baseline trained with other settings; use "
-                        f"another --out or delete it")
-    print(f"baseline: resuming from step {mngr.latest_step()}", flush=True)
-    state = checkpointing.read_state(mngr, mngr.latest_step(), target)
+  state = checkpointing.resume(mngr, meta, target, "baseline")
   if state is None:
     state = jax.jit(init, out_shardings=replicated)(jax.random.key(config.seed))
   step_fn = jax.jit(baseline_train_step, in_shardings=(replicated, rows),
@@ -139,10 +131,6 @@ def train_baseline(config: Config, out_dir: str, settings: BaselineSettings) -> 
       checkpointing.save_with_meta(mngr, int(state.step), state, meta)
   mngr.wait_until_finished()
   return meta
-
-
-def _without_steps(settings: dict) -> dict:
-  return {k: v for k, v in settings.items() if k != "steps"}
 
 
 def load(path: str, config: Config):

@@ -21,7 +21,7 @@ import sys
 
 import orbax.checkpoint as ocp
 
-from mocogan_jax.config import Config
+from mocogan_jax.config import Config, ConfigError
 
 
 class CheckpointError(RuntimeError):
@@ -132,3 +132,32 @@ def abstract_like(init, sharding):
   abstract = jax.eval_shape(init, jax.random.key(0))
   return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
                       abstract)
+
+
+def _fixed(meta: dict) -> dict:
+  """What must not change on resume: all of meta but the step budget, nested
+  dicts flattened one level ("settings.hidden") so a mismatch names the key."""
+  fixed = {}
+  for key, value in meta.items():
+    if isinstance(value, dict):
+      fixed |= {f"{key}.{k}": v for k, v in value.items() if k != "steps"}
+    elif key != "steps":
+      fixed[key] = value
+  return fixed
+
+
+def resume(mngr: ocp.CheckpointManager, meta: dict, target, what: str):
+  """The newest state of a folder of save_with_meta checkpoints laid out as
+  `target`, or None if there is none. Every key of `meta` must equal the saved
+  one, except "steps" (at the top or one level down), which a resumed run may
+  raise; ConfigError names the keys that differ."""
+  step = mngr.latest_step()
+  if step is None:
+    return None
+  saved, wanted = _fixed(read_meta(mngr, step)), _fixed(meta)
+  changed = [k for k in wanted if saved.get(k) != wanted[k]]
+  if changed:
+    raise ConfigError(f"{mngr.directory} holds a {what} trained with other settings "
+                      f"({', '.join(changed)}); use another --out or delete it")
+  print(f"{what}: resuming from step {step}", flush=True)
+  return read_state(mngr, step, target)

@@ -47,11 +47,9 @@ def cmd_prepare(args):
   print(f"{config.dataset}: {len(source)} videos ready in {where}")
 
 
-def _load_generator(workdir, checkpoint_dir=None, with_step=False):
-  """(config, generator variables[, step]) from the newest checkpoint of a workdir."""
+def _load_generator(workdir, checkpoint_dir=None):
+  """(config, generator variables) from the newest checkpoint of a workdir."""
   config, state = _load_state(workdir, checkpoint_dir)
-  if with_step:
-    return config, state.generator.variables, int(state.step)
   return config, state.generator.variables
 
 
@@ -172,7 +170,8 @@ def cmd_evaluate(args):
     state = jax.jit(create_train_state, static_argnums=0)(config, jax.random.key(config.seed))
     variables, what, name = state.generator.variables, "the untrained generator", "untrained"
   else:
-    config, variables, step = _load_generator(args.workdir, args.checkpoint_dir, with_step=True)
+    config, state = _load_state(args.workdir, args.checkpoint_dir)
+    variables, step = state.generator.variables, int(state.step)
     what, name = f"the generator at step {step}", f"step{step}"
   report = evaluate.evaluate(
       config, variables, protocol, what=what, real_dataset=args.real,

@@ -237,7 +237,7 @@ def train_encoder(config: Config, generator_variables, out_dir: str,
                            feature_variables=feature_variables)
   target = checkpointing.abstract_like(init, replicated)
   mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
-  state = _restore(mngr, target, meta)
+  state = checkpointing.resume(mngr, meta, target, "encoder")
   if state is None:
     state = jax.jit(init, out_shardings=replicated)(jax.random.key(config.seed))
   step_fn = jax.jit(encoder_train_step, in_shardings=(replicated, rows, replicated),
@@ -257,12 +257,12 @@ def train_encoder(config: Config, generator_variables, out_dir: str,
       progress.set_postfix(latent=f"{float(metrics['loss/latent']):.3f}",
                            l1=f"{float(metrics['loss/reconstruction']):.3f}")
     if (step + 1) % CHECKPOINT_EVERY == 0 and step + 1 < settings.steps:
-      _save(mngr, state, meta)
+      checkpointing.save_with_meta(mngr, int(state.step), state, meta)
 
   # --- Measure: reconstruction of held-out real videos, codes of generated ones.
   meta["held_out"] = held_out_name
   meta["measured"] = measure(state, held_out, CHECK_CLIPS)
-  _save(mngr, state, meta)
+  checkpointing.save_with_meta(mngr, int(state.step), state, meta)
   mngr.wait_until_finished()
   return meta
 
@@ -288,14 +288,16 @@ def measure(state: EncoderState, held_out, num: int) -> dict:
     motion = VideoGenerator(config).apply(generator_variables, latents["h0"], latents["eps"],
                                           method="continue_motion")
     uint8 = jnp.round((jnp.clip(fake, -1, 1) + 1) * 127.5).astype(jnp.uint8)
-    errors = {}
-    for content_from in ("average", "first"):
-      codes = encode(encoder_variables, config, content_from, uint8)
-      errors[f"content_mse_{content_from}"] = jnp.mean((codes["content"] - latents["content"]) ** 2)
-      errors["motion_mse"] = jnp.mean((codes["motion"] - motion) ** 2)
-      if config.n_categories:
-        errors["category_accuracy"] = jnp.mean(
-            jnp.argmax(codes["category"], -1) == latents["category"])
+    codes = encode(encoder_variables, config, state.settings.content_from, uint8)
+    per_frame = codes["content_frames"]
+    errors = {
+        "content_mse_average": jnp.mean((per_frame.mean(axis=1) - latents["content"]) ** 2),
+        "content_mse_first": jnp.mean((per_frame[:, 0] - latents["content"]) ** 2),
+        "motion_mse": jnp.mean((codes["motion"] - motion) ** 2),
+    }
+    if config.n_categories:
+      errors["category_accuracy"] = jnp.mean(
+          jnp.argmax(codes["category"], -1) == latents["category"])
     return errors
 
   decoded = (np.asarray(reconstruct(videos)) + 1) / 2
@@ -305,25 +307,6 @@ def measure(state: EncoderState, held_out, num: int) -> dict:
          "clips": num}
   out |= {k: float(v) for k, v in recover(jax.random.key(config.seed + 1)).items()}
   return out
-
-
-def _save(mngr, state, meta):
-  checkpointing.save_with_meta(mngr, int(state.step), state, meta)
-
-
-def _restore(mngr, target, meta):
-  step = mngr.latest_step()
-  if step is None:
-    return None
-  saved = checkpointing.read_meta(mngr, step)
-  same = (saved["config"] == meta["config"] and
-          {k: v for k, v in saved["settings"].items() if k != "steps"} ==
-          {k: v for k, v in meta["settings"].items() if k != "steps"})
-  if not same:
-    raise ConfigError(f"{mngr.directory} holds encoders trained with other settings; use "
-                      f"another --out or delete it")
-  print(f"encoder: resuming from step {step}", flush=True)
-  return checkpointing.read_state(mngr, step, target)
 
 
 def load(path: str, config: Config, generator_variables):

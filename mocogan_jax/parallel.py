@@ -14,6 +14,7 @@ import math
 import os
 
 import jax
+import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 from mocogan_jax.config import Config, ConfigError
@@ -162,3 +163,31 @@ def process_rows(sharding: NamedSharding, global_batch: int) -> slice:
   if len(rows) != stop - start:
     raise RuntimeError(f"process {jax.process_index()} holds non-contiguous batch rows")
   return slice(start, stop)
+
+
+def chunk_size(rows: int, mesh: Mesh) -> int:
+  """`rows` rounded up to a multiple of the mesh's devices."""
+  return -(-rows // mesh.size) * mesh.size
+
+
+class Batched:
+  """A function of a batch of N rows applied chunk by chunk over all devices:
+  each chunk is padded to the chunk size, split over the mesh's batch axes, and
+  trimmed again. fn(variables, rows) -> per-row outputs."""
+
+  def __init__(self, fn, variables, mesh, chunk: int):
+    self.chunk = chunk_size(chunk, mesh)
+    self.rows = batch_sharding(mesh)
+    self.variables = jax.device_put(variables, replicated(mesh))
+    self.fn = jax.jit(fn, in_shardings=(replicated(mesh), self.rows))
+
+  def __call__(self, rows: np.ndarray) -> np.ndarray:
+    out = []
+    for first in range(0, len(rows), self.chunk):
+      part = rows[first:first + self.chunk]
+      pad = self.chunk - len(part)
+      if pad:
+        part = np.concatenate([part, np.repeat(part[-1:], pad, axis=0)])
+      result = self.fn(self.variables, jax.device_put(part, self.rows))
+      out.append(np.asarray(jax.device_get(result))[:len(part) - pad])
+    return np.concatenate(out)

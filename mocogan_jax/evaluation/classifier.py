@@ -92,30 +92,6 @@ def settings(config: Config, length: int, width: int, batch: int, steps: int) ->
           "seed": config.seed}
 
 
-class Batched:
-  """A function of a batch of N rows applied chunk by chunk over all devices:
-  each chunk is padded to the chunk size, split over the mesh's batch axes, and
-  trimmed again. fn(variables, rows) -> per-row outputs."""
-
-  def __init__(self, fn, variables, mesh, chunk: int):
-    self.devices = mesh.size
-    self.chunk = -(-chunk // self.devices) * self.devices
-    self.rows = parallel.batch_sharding(mesh)
-    self.variables = jax.device_put(variables, parallel.replicated(mesh))
-    self.fn = jax.jit(fn, in_shardings=(parallel.replicated(mesh), self.rows))
-
-  def __call__(self, rows: np.ndarray) -> np.ndarray:
-    out = []
-    for first in range(0, len(rows), self.chunk):
-      part = rows[first:first + self.chunk]
-      pad = self.chunk - len(part)
-      if pad:
-        part = np.concatenate([part, np.repeat(part[-1:], pad, axis=0)])
-      result = self.fn(self.variables, jax.device_put(part, self.rows))
-      out.append(np.asarray(jax.device_get(result))[:len(part) - pad])
-    return np.concatenate(out)
-
-
 def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int = 1000,
                      batch: int = 16, width: int = 16) -> dict:
   """Trains (or resumes) the classifier of `config`'s dataset and labels into
@@ -140,7 +116,7 @@ def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int 
   init = functools.partial(_init, model, optimizer, meta)
   replicated, rows = parallel.replicated(mesh), parallel.batch_sharding(mesh)
   mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
-  state = _restore(mngr, meta, replicated)
+  state = checkpointing.resume(mngr, meta, _abstract_state(meta, replicated), "classifier")
   if state is None:
     state = jax.jit(init, out_shardings=replicated)(jax.random.key(config.seed))
   step_fn = jax.jit(functools.partial(train_step, model=model, optimizer=optimizer),
@@ -160,17 +136,17 @@ def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int 
       progress.set_postfix(loss=f"{float(metrics['loss']):.3f}",
                            acc=f"{float(metrics['accuracy']):.2f}")
     if (step + 1) % CHECKPOINT_EVERY == 0 and step + 1 < steps:
-      _save(mngr, state, meta)
+      checkpointing.save_with_meta(mngr, int(state["step"]), state, meta)
 
   # --- Held-out accuracy: the clips `evaluate --floor --num 1024 --seed SEED`
   # reads, so that its MCS equals this number.
   variables = {"params": state["params"], "batch_stats": state["batch_stats"]}
   videos, labels = pipeline.sample_clips(held_out, HELD_OUT_CLIPS, length, config.every_nth,
                                          [config.seed, 1], config.label_key)
-  predict = Batched(functools.partial(probabilities, model), variables, mesh, 64)
+  predict = parallel.Batched(functools.partial(probabilities, model), variables, mesh, 64)
   meta |= {"held_out": held_out_name, "held_out_clips": HELD_OUT_CLIPS,
            "held_out_accuracy": float(np.mean(predict(videos).argmax(-1) == labels))}
-  _save(mngr, state, meta)
+  checkpointing.save_with_meta(mngr, int(state["step"]), state, meta)
   mngr.wait_until_finished()
   return meta
 
@@ -193,23 +169,6 @@ def _abstract_state(meta, sharding):
   return checkpointing.abstract_like(functools.partial(_init, model, _optimizer(), meta),
                                      sharding)
 
-
-def _save(mngr, state, meta):
-  checkpointing.save_with_meta(mngr, int(state["step"]), state, meta)
-
-
-def _restore(mngr, meta, sharding):
-  step = mngr.latest_step()
-  if step is None:
-    return None
-  saved = checkpointing.read_meta(mngr, step)
-  changed = [k for k in meta if k != "steps" and saved.get(k) != meta[k]]
-  if changed:
-    raise ConfigError(f"{mngr.directory} holds a classifier with other settings "
-                      f"({', '.join(f'{k}={saved.get(k)!r}' for k in changed)}); "
-                      f"use another --out or delete it")
-  print(f"classifier: resuming from step {step}", flush=True)
-  return checkpointing.read_state(mngr, step, _abstract_state(saved, sharding))
 
 
 def load(path: str):

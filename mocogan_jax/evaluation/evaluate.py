@@ -84,10 +84,10 @@ def check_protocol(protocol: Protocol) -> None:
 @dataclasses.dataclass
 class Tools:
   """Batched feature functions for one protocol: uint8 videos -> arrays."""
-  i3d: classifier_lib.Batched | None
-  classifier: classifier_lib.Batched | None
+  i3d: parallel.Batched | None
+  classifier: parallel.Batched | None
   classifier_meta: dict | None
-  c3d: classifier_lib.Batched | None = None
+  c3d: parallel.Batched | None = None
 
 
 def load_tools(protocol: Protocol, config: Config, classifier_dir: str | None,
@@ -97,10 +97,10 @@ def load_tools(protocol: Protocol, config: Config, classifier_dir: str | None,
   if "is_c3d" in protocol.metrics:
     if config.channels != 3:
       raise ConfigError("is_c3d (C3D on UCF101) needs RGB videos (channels=3)")
-    c3d_probabilities = classifier_lib.Batched(c3d.probabilities, c3d.load(c3d_dir), mesh,
+    c3d_probabilities = parallel.Batched(c3d.probabilities, c3d.load(c3d_dir), mesh,
                                                protocol.batch)
   if set(protocol.metrics) & set(I3D_METRICS):
-    features = classifier_lib.Batched(i3d.features, i3d.load_variables(), mesh, protocol.batch)
+    features = parallel.Batched(i3d.features, i3d.load_variables(), mesh, protocol.batch)
   if set(protocol.metrics) & set(CLASSIFIER_METRICS):
     model, variables, meta = classifier_lib.load(classifier_dir)
     expected = {"image_size": config.image_size, "channels": config.channels,
@@ -111,7 +111,7 @@ def load_tools(protocol: Protocol, config: Config, classifier_dir: str | None,
                         f"{meta['length']}-frame clips at every_nth={meta['every_nth']}, "
                         f"{meta['image_size']}px, {meta['channels']} channels; this evaluation "
                         f"has {', '.join(f'{k}={expected[k]}' for k in wrong)}")
-    probabilities = classifier_lib.Batched(functools.partial(classifier_lib.probabilities, model),
+    probabilities = parallel.Batched(functools.partial(classifier_lib.probabilities, model),
                                            variables, mesh, protocol.batch)
   return Tools(features, probabilities, meta, c3d_probabilities)
 
@@ -182,7 +182,7 @@ def generated_chunks(generator_variables, config: Config, protocol: Protocol,
   """Generated videos in chunks, video i of category i mod num_classes (or the
   generator's own draw when there are none), drawn from protocol.seed."""
   mesh = parallel.make_mesh(config)
-  chunk = -(-protocol.batch // mesh.size) * mesh.size
+  chunk = parallel.chunk_size(protocol.batch, mesh)
   generate = _generate_fn(config, protocol.length, chunk, parallel.batch_sharding(mesh))
   variables = jax.device_put(generator_variables, parallel.replicated(mesh))
   key = jax.random.key(protocol.seed)

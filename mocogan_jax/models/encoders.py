@@ -50,8 +50,9 @@ class ImageTrunk(nn.Module):
 
 
 class VideoEncoder(nn.Module):
-  """videos float (N, T, S, S, C) in [-1, 1] -> {"content" (N, dc),
-  "motion" (N, T, dm), "category" (N, K) probabilities, "category_logits"}."""
+  """videos float (N, T, S, S, C) in [-1, 1] -> {"content" (N, dc), the
+  per-frame estimates "content_frames" (N, T, dc), "motion" (N, T, dm),
+  "category" (N, K) probabilities, "category_logits"}."""
   config: Config
   content_from: str = "average"
 
@@ -71,7 +72,7 @@ class VideoEncoder(nn.Module):
     motion_features = ImageTrunk(c, name="motion_trunk")(pairs, train)
     motion = nn.Dense(c.dim_z_motion, name="motion_head")(motion_features).reshape(n, t, -1)
 
-    codes = {"content": content, "motion": motion}
+    codes = {"content": content, "content_frames": per_frame, "motion": motion}
     if c.n_categories:
       pooled = content_features.reshape(n, t, -1).mean(axis=1)
       logits = nn.Dense(c.n_categories, name="category_head")(pooled)
