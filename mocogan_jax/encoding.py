@@ -9,7 +9,8 @@ The step trains the encoders (models/encoders.py) on two losses, weighted by
 the settings:
   latent regression  on generated videos, whose codes are known: squared error
                      of z_content and of every motion state h_t, cross-entropy
-                     of the category;
+                     of the category; and, when the run trains with categories
+                     (use_categories), cross-entropy of the real clips' labels;
   reconstruction     on real videos: encode, decode with the generator, L1 in
                      pixels against the input.
 The generator is frozen (its BatchNorm in inference mode) unless
@@ -112,8 +113,9 @@ def discriminator_features(variables, config: Config, images):
 def encoder_train_step(state: EncoderState, batch, key):
   """One Adam step of the encoders (and of the generator if finetune_generator).
 
-  batch: {"video": uint8 (B, T, S, S, C)} real clips; key draws B generated
-  videos. Returns (state, metrics) with metrics of scalars.
+  batch: {"video": uint8 (B, T, S, S, C)} real clips, and their "label" (B,)
+  int when config.use_categories; key draws B generated videos. Returns
+  (state, metrics) with metrics of scalars.
   """
   config, settings = state.config, state.settings
   encoder, generator = VideoEncoder(config, settings.content_from), VideoGenerator(config)
@@ -140,6 +142,11 @@ def encoder_train_step(state: EncoderState, batch, key):
           on_fake["category_logits"], latents["category"]).mean()
       latent += category
       metrics["error/category"] = category
+    if config.use_categories:  # the video discriminator taught the generator these labels
+      real_category = optax.softmax_cross_entropy_with_integer_labels(
+          on_real["category_logits"], batch["label"]).mean()
+      latent += real_category
+      metrics["error/category_real"] = real_category
     decoded = generator.apply({"params": generator_params, "batch_stats": frozen["batch_stats"]},
                               on_real["content"], on_real["category"], on_real["motion"],
                               train=False, method="decode")
@@ -207,11 +214,13 @@ def predict(generator_variables, encoder_variables, config: Config, content_from
 
 def transfer(generator_variables, encoder_variables, config: Config, content_from: str,
              content_videos, motion_videos):
-  """The content (and category) of content_videos (N, T1, ...) moving as
-  motion_videos (N, T2, ...) do -> float (N, T2, S, S, C)."""
+  """The content of content_videos (N, T1, ...) moving as motion_videos
+  (N, T2, ...) do -> float (N, T2, S, S, C). Motion is the motion states and
+  the category: the category is the action (how the video moves), as in the
+  paper, where z_A is part of the motion code."""
   appearance = encode(encoder_variables, config, content_from, content_videos)
   movement = encode(encoder_variables, config, content_from, motion_videos)
-  return decode(generator_variables, config, appearance | {"motion": movement["motion"]})
+  return decode(generator_variables, config, movement | {"content": appearance["content"]})
 
 
 # ---------------------------------------------------------------------------
@@ -249,10 +258,11 @@ def train_encoder(config: Config, generator_variables, out_dir: str,
   progress = tqdm(range(start, settings.steps), initial=start, total=settings.steps,
                   desc="encoder", unit="step")
   for step in progress:
-    videos, _ = pipeline.sample_clips(train, settings.batch, config.video_length,
-                                      config.every_nth, [config.seed, 4, step])
-    state, metrics = step_fn(state, {"video": jax.device_put(videos, rows)},
-                             jax.random.fold_in(key, step))
+    videos, labels = pipeline.sample_clips(
+        train, settings.batch, config.video_length, config.every_nth, [config.seed, 4, step],
+        label_key=config.label_key if config.use_categories else None)
+    batch = {"video": videos, "label": labels} if config.use_categories else {"video": videos}
+    state, metrics = step_fn(state, jax.device_put(batch, rows), jax.random.fold_in(key, step))
     if (step + 1) % 50 == 0:
       progress.set_postfix(latent=f"{float(metrics['loss/latent']):.3f}",
                            l1=f"{float(metrics['loss/reconstruction']):.3f}")
@@ -269,17 +279,19 @@ def train_encoder(config: Config, generator_variables, out_dir: str,
 
 def measure(state: EncoderState, held_out, num: int) -> dict:
   """Reconstruction PSNR/SSIM (encode -> decode) of `num` held-out real clips
-  and latent recovery errors on `num` generated videos (content from the
+  (and their category accuracy against the labels, with use_categories) and
+  latent recovery errors on `num` generated videos (content from the
   average of the frames and from the first frame alone)."""
   config = state.config
-  videos, _ = pipeline.sample_clips(held_out, num, config.video_length, config.every_nth,
-                                    [config.seed, 5])
+  videos, labels = pipeline.sample_clips(
+      held_out, num, config.video_length, config.every_nth, [config.seed, 5],
+      label_key=config.label_key if config.use_categories else None)
   encoder_variables, generator_variables = state.encoder.variables, state.generator.variables
 
   @jax.jit
   def reconstruct(videos):
     codes = encode(encoder_variables, config, state.settings.content_from, videos)
-    return decode(generator_variables, config, codes)
+    return decode(generator_variables, config, codes), codes["category"]
 
   @jax.jit
   def recover(key):
@@ -300,11 +312,14 @@ def measure(state: EncoderState, held_out, num: int) -> dict:
           jnp.argmax(codes["category"], -1) == latents["category"])
     return errors
 
-  decoded = (np.asarray(reconstruct(videos)) + 1) / 2
+  decoded, category = reconstruct(videos)
+  decoded = (np.asarray(decoded) + 1) / 2
   target = videos.astype(np.float32) / 255
   out = {"reconstruction_psnr": float(np.mean(metrics_lib.psnr(decoded, target))),
          "reconstruction_ssim": float(np.mean(metrics_lib.ssim(decoded, target))),
          "clips": num}
+  if config.use_categories:
+    out["real_category_accuracy"] = float(np.mean(np.argmax(category, -1) == labels))
   out |= {k: float(v) for k, v in recover(jax.random.key(config.seed + 1)).items()}
   return out
 

@@ -54,13 +54,13 @@ def _state(config, generator, **settings):
 def test_encoder_train_step_is_pure_and_keeps_the_generator_frozen(tiny):
   config, generator = tiny
   state = _state(config, generator)
-  batch = {"video": _videos(config, 4, config.video_length)}
+  batch = {"video": _videos(config, 4, config.video_length), "label": np.arange(4) % 4}
   step = jax.jit(encoder_step := encoding.encoder_train_step)
   a, metrics_a = step(state, batch, jax.random.key(3))
   b, metrics_b = step(state, batch, jax.random.key(3))
   assert jax.tree.all(jax.tree.map(np.array_equal, a.encoder.params, b.encoder.params))
   assert int(a.step) == 1 and {"loss", "loss/latent", "loss/reconstruction", "error/content",
-                               "error/motion", "error/category"} <= set(metrics_a)
+                               "error/motion", "error/category", "error/category_real"} <= set(metrics_a)
   assert jax.tree.all(jax.tree.map(np.array_equal, a.generator.params, generator["params"]))
   assert not jax.tree.all(jax.tree.map(np.array_equal, a.encoder.params, state.encoder.params))
   assert jax.tree.structure(a) == jax.tree.structure(state)
@@ -84,7 +84,7 @@ def test_latent_regression_recovers_the_codes(tiny):
   config, generator = tiny
   settings = encoding.EncoderSettings(batch=16, reconstruction_weight=0.0, learning_rate=3e-3)
   state = encoding.create_encoder_state(config, settings, generator, jax.random.key(2))
-  batch = {"video": _videos(config, 16, config.video_length)}
+  batch = {"video": _videos(config, 16, config.video_length), "label": np.zeros(16, int)}
   step = jax.jit(encoding.encoder_train_step)
   content, motion = [], []
   for i in range(250):  # fresh generated videos every step: errors on unseen codes
@@ -108,10 +108,10 @@ def test_predictions_keep_the_context(tiny):
   a, b = _videos(config, 2, 4), _videos(config, 2, 6, seed=1)
   moved = encoding.transfer(generator, state.encoder.variables, config, "average", a, b)
   assert moved.shape == (2, 6) + context.shape[2:]
-  # A's content and category, B's motion codes: nothing of B's content, nothing of A's motion.
+  # A's content, B's motion codes and category (the action): nothing else of either.
   codes_a = encoding.encode(state.encoder.variables, config, "average", a)
   codes_b = encoding.encode(state.encoder.variables, config, "average", b)
-  expected = encoding.decode(generator, config, codes_a | {"motion": codes_b["motion"]})
+  expected = encoding.decode(generator, config, codes_b | {"content": codes_a["content"]})
   assert np.allclose(moved, expected, atol=1e-6)
   assert not np.allclose(moved, encoding.decode(generator, config, codes_b), atol=1e-3)
   copied = prediction.copy_last(context, 7)
