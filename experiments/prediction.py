@@ -88,25 +88,11 @@ def main():
             f"{t['direction_of_b']:.2f} | {t['direction_of_a']:.2f} | {t['colour_error']:.1f} |")
 
 
-def direction(video) -> int:
-  """uint8 (T, S, S, 3) -> the shape_motion motion label (right, left, down,
-  up) of the bright-pixel centroid's displacement from the first to the last frame."""
-  weights = video.max(axis=-1).astype(np.float64)
-  weights = weights * (weights > 48)
-  ys, xs = np.mgrid[:video.shape[1], :video.shape[2]]
-  def centroid(w):
-    return np.array([(w * xs).sum(), (w * ys).sum()]) / max(w.sum(), 1e-9)
-  dx, dy = centroid(weights[-1]) - centroid(weights[0])
-  if abs(dx) >= abs(dy):
-    return 0 if dx > 0 else 1
-  return 2 if dy > 0 else 3
-
-
 def _transfer_scores(moved, a_colours, b_colours, a_directions, b_directions) -> dict:
   colours = np.nanmean(metrics.shape_colours(moved), axis=1)  # (pairs, 3)
   to_a = np.linalg.norm(colours - a_colours, axis=-1)
   to_b = np.linalg.norm(colours - b_colours, axis=-1)
-  directions = np.array([direction(v) for v in moved])
+  directions = metrics.shape_directions(moved)
   return {"pairs": len(moved), "colour_of_a": float(np.mean(to_a < to_b)),
           "direction_of_b": float(np.mean(directions == b_directions)),
           "direction_of_a": float(np.mean(directions == a_directions)),
@@ -131,7 +117,7 @@ def check_generator_swap(config, generator, pairs: int = 128) -> dict:
   own = _uint8(decode(latents["content"], category, motion))
   moved = _uint8(decode(latents["content"], np.roll(category, -1, 0), np.roll(motion, -1, 0)))
   colours = np.nanmean(metrics.shape_colours(own), axis=1)
-  directions = np.array([direction(v) for v in own])
+  directions = metrics.shape_directions(own)
   b_colours, b_directions = np.roll(colours, -1, 0), np.roll(directions, -1)
   differ = (directions != b_directions) & (np.abs(colours - b_colours).max(-1) >= 64)
   return _transfer_scores(moved[differ], colours[differ], b_colours[differ],

@@ -71,23 +71,37 @@ def _load_state(workdir, checkpoint_dir=None):
   return config, state
 
 
-# The exported file: the generator alone, with the config it needs, in one
-# msgpack file (flax.serialization), readable without orbax or a workdir.
+# The exported file: the generator with the config it needs, and the run's
+# encoders when it has them (with the generator they decode with, when
+# train-encoder fine-tuned it), in one msgpack file (flax.serialization),
+# readable without orbax or a workdir.
 EXPORT_FORMAT = "mocogan-jax generator 1"
 
 
 def cmd_export(args):
+  import dataclasses
   import jax
   from flax import serialization
+  from mocogan_jax import checkpointing, encoding
   config, variables = _load_generator(args.workdir, args.checkpoint_dir)
   payload = {"format": EXPORT_FORMAT, "config": config.to_json(),
              "variables": jax.device_get(variables)}
+  what = "the generator"
+  encoder_dir = os.path.join(args.workdir, "encoder")
+  if os.path.isdir(encoder_dir) and checkpointing.existing(encoder_dir)[1] is not None:
+    settings, encoder_variables, decoder_variables, _ = encoding.load(encoder_dir, config,
+                                                                      variables)
+    payload["encoders"] = {"settings": json.dumps(dataclasses.asdict(settings)),
+                           "variables": jax.device_get(encoder_variables)}
+    if settings.finetune_generator:
+      payload["encoders"]["generator"] = jax.device_get(decoder_variables)
+    what += " and its encoders"
   os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
   with open(args.out + ".tmp", "wb") as f:
     f.write(serialization.msgpack_serialize(payload))
   os.replace(args.out + ".tmp", args.out)
   count = sum(x.size for x in jax.tree.leaves(variables["params"]))
-  print(f"wrote the generator ({count:,} parameters) to {os.path.abspath(args.out)}")
+  print(f"wrote {what} ({count:,} generator parameters) to {os.path.abspath(args.out)}")
 
 
 def _load_exported(path):
@@ -106,7 +120,28 @@ def _load_exported(path):
                                  f"'mocogan-jax export'")
   config = config_lib.validate(config_lib.apply_overrides(config_lib.Config(),
                                                          json.loads(payload["config"])))
-  return config, payload["variables"]
+  return config, payload["variables"], payload.get("encoders")
+
+
+def _load_encoders(args):
+  """(config, encoder settings, encoder variables, the generator variables they
+  decode with) from --workdir (WORKDIR/encoder) or --params (an exported file)."""
+  from mocogan_jax import encoding
+  from mocogan_jax.config import ConfigError
+  if (args.workdir is None) == (args.params is None):
+    raise ConfigError(f"{args.command} needs one of --workdir (a training run with encoders) "
+                      f"or --params (a file written by 'mocogan-jax export')")
+  if args.workdir:
+    config, variables = _load_generator(args.workdir, args.checkpoint_dir)
+    settings, encoder_variables, variables, _ = encoding.load(
+        os.path.join(args.workdir, "encoder"), config, variables)
+    return config, settings, encoder_variables, variables
+  config, variables, encoders = _load_exported(args.params)
+  if encoders is None:
+    raise ConfigError(f"--params {args.params} holds no encoders; export a run that has them "
+                      f"(after 'mocogan-jax train-encoder')")
+  settings = encoding.EncoderSettings(**json.loads(encoders["settings"]))
+  return config, settings, encoders["variables"], encoders.get("generator", variables)
 
 
 def cmd_sample(args):
@@ -122,7 +157,7 @@ def cmd_sample(args):
     raise ConfigError("sample needs one of --workdir (a training run) or --params (an "
                       "exported generator)")
   if args.params:
-    config, variables = _load_exported(args.params)
+    config, variables, _ = _load_exported(args.params)
   else:
     config, variables = _load_generator(args.workdir, args.checkpoint_dir)
   if args.category is not None and not 0 <= args.category < config.n_categories:
@@ -190,7 +225,8 @@ def cmd_train_encoder(args):
   settings = encoding.EncoderSettings(
       content_from=args.content_from, latent_weight=args.latent_weight,
       reconstruction_weight=args.reconstruction_weight, feature_weight=args.feature_weight,
-      finetune_generator=args.finetune_generator, learning_rate=args.learning_rate,
+      finetune_generator=args.finetune_generator, swap_weight=args.swap_weight,
+      learning_rate=args.learning_rate,
       batch=args.batch, steps=args.steps).check()
   out = args.out or os.path.join(args.workdir, "encoder")
   meta = encoding.train_encoder(config, state.generator.variables, out, settings,
@@ -259,8 +295,15 @@ def cmd_predict(args):
     raise ConfigError("predict needs one of --input VIDEO or --dataset NAME")
   if not 1 <= args.context < args.length:
     raise ConfigError(f"--context must be in [1, --length), got {args.context} and {args.length}")
-  config, variables = _load_generator(args.workdir, args.checkpoint_dir)
-  predictor = prediction.load_predictor(args.model, args.workdir, config, variables, args.noise)
+  if args.model == "mocogan":
+    config, settings, encoder_variables, variables = _load_encoders(args)
+    predictor = prediction.mocogan_predictor(config, settings, encoder_variables, variables,
+                                             args.noise)
+  elif args.params:
+    raise ConfigError(f"--params holds no {args.model} model: give its --workdir")
+  else:
+    config, variables = _load_generator(args.workdir, args.checkpoint_dir)
+    predictor = prediction.load_predictor(args.model, args.workdir, config, variables, args.noise)
   if args.input:
     clips = _read_clip(args.input, config, args.length)
     if clips.shape[1] < args.context:
@@ -289,9 +332,7 @@ def cmd_transfer(args):
     video_io.check_output_path(args.out)
   except ValueError as e:
     raise ConfigError(str(e)) from None
-  config, variables = _load_generator(args.workdir, args.checkpoint_dir)
-  settings, encoder_variables, variables, _ = encoding.load(
-      os.path.join(args.workdir, "encoder"), config, variables)
+  config, settings, encoder_variables, variables = _load_encoders(args)
   content = _read_clip(args.content, config, args.length)
   motion = _read_clip(args.motion, config, args.length)
   moved = np.asarray(encoding.transfer(variables, encoder_variables, config,
@@ -395,8 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--fps", type=int, default=8)
   p.set_defaults(func=cmd_sample)
 
-  p = sub.add_parser("export", help="write the generator of a run's newest checkpoint to one "
-                                     "file, for sampling and sharing")
+  p = sub.add_parser("export", help="write the generator of a run's newest checkpoint (and "
+                                     "its encoders) to one file, for sampling and sharing")
   p.add_argument("--workdir", required=True)
   p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
   p.add_argument("--out", required=True, help="output file (msgpack), e.g. generator.msgpack")
@@ -452,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help="weight of a feature loss through the run's image discriminator")
   p.add_argument("--finetune_generator", action="store_true",
                  help="let the reconstruction loss train the generator too (see encoding.py)")
+  p.add_argument("--swap_weight", type=float, default=0.0,
+                 help="with --finetune_generator: weight of the swap loss, which teaches the "
+                      "generator to keep content and motion apart (see encoding.py)")
   p.add_argument("--learning_rate", type=float, default=1e-3)
   p.add_argument("--batch", type=int, default=16)
   p.add_argument("--steps", type=int, default=3000)
@@ -475,7 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.set_defaults(func=cmd_train_baseline)
 
   p = sub.add_parser("predict", help="continue videos: encode K frames, generate the rest")
-  p.add_argument("--workdir", required=True)
+  p.add_argument("--workdir", help="a training run with encoders (and its baseline)")
+  p.add_argument("--params", help="instead of --workdir: a file written by 'mocogan-jax "
+                                  "export' from a run with encoders (--model mocogan)")
   p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
   p.add_argument("--input", help="a video file (frames taken at the run's every_nth)")
   p.add_argument("--dataset", help="'test' (held-out videos of the run's dataset) or a dataset")
@@ -490,7 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
   p.set_defaults(func=cmd_predict)
 
   p = sub.add_parser("transfer", help="the content of one video moving as another")
-  p.add_argument("--workdir", required=True)
+  p.add_argument("--workdir", help="a training run with encoders")
+  p.add_argument("--params", help="instead of --workdir: a file written by 'mocogan-jax "
+                                  "export' from a run with encoders")
   p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
   p.add_argument("--content", required=True, help="video file A")
   p.add_argument("--motion", required=True, help="video file B")

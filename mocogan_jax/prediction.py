@@ -46,6 +46,14 @@ def load_predictor(name: str, workdir: str, config: Config, generator_variables,
     return lambda context, length, key: fn(params, config, settings, context, length)
   settings, encoder_variables, generator_variables, _ = encoding.load(
       os.path.join(workdir, "encoder"), config, generator_variables)
+  return mocogan_predictor(config, settings, encoder_variables, generator_variables, noise)
+
+
+def mocogan_predictor(config: Config, settings, encoder_variables, generator_variables,
+                      noise: str = "sample"):
+  """The MoCoGAN predictor from encoders and the generator they decode with."""
+  if noise not in NOISE:
+    raise ConfigError(f"--noise must be one of {NOISE}, got {noise!r}")
   fn = jax.jit(encoding.predict, static_argnums=(2, 3, 5, 7))
   return lambda context, length, key: fn(generator_variables, encoder_variables, config,
                                          settings.content_from, context, length, key, noise)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mocogan_jax import baseline, encoding, prediction
+from mocogan_jax.config import ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.encoders import VideoEncoder
 from mocogan_jax.training import create_train_state, to_float
@@ -65,10 +66,13 @@ def test_encoder_train_step_is_pure_and_keeps_the_generator_frozen(tiny):
   assert not jax.tree.all(jax.tree.map(np.array_equal, a.encoder.params, state.encoder.params))
   assert jax.tree.structure(a) == jax.tree.structure(state)
 
-  tuned = _state(config, generator, finetune_generator=True)
-  tuned, _ = encoder_step(tuned, batch, jax.random.key(3))
+  tuned = _state(config, generator, finetune_generator=True, swap_weight=1.0)
+  tuned, metrics = encoder_step(tuned, batch, jax.random.key(3))
   assert not jax.tree.all(jax.tree.map(np.array_equal, tuned.generator.params,
                                        generator["params"]))
+  assert float(metrics["loss/swap"]) > 0
+  with pytest.raises(ConfigError, match="--finetune_generator"):
+    encoding.EncoderSettings(swap_weight=1.0).check()
 
   # The optional feature loss, through the run's image discriminator.
   discriminator = create_train_state(config, jax.random.key(0)).image_discriminator.variables
@@ -148,6 +152,8 @@ def test_commands(tmp_path, data_dir):
   status, _, err = cli("predict", "--workdir", run, "--dataset", "test", "--context", "4",
                        "--length", "8", "--out", str(tmp_path / "p.gif"), check=False)
   assert status == 2 and "no encoders in" in err
+  bare = str(tmp_path / "bare.msgpack")
+  cli("export", "--workdir", run, "--out", bare)
   _, out, _ = cli("train-encoder", "--workdir", run, "--steps", "3", "--batch", "4")
   assert "reconstruction PSNR" in out
   _, out, _ = cli("train-encoder", "--workdir", run, "--steps", "4", "--batch", "4")
@@ -172,6 +178,26 @@ def test_commands(tmp_path, data_dir):
   assert Image.open(gif).n_frames == 8
   cli("predict", "--workdir", run, "--input", str(tmp_path / "v0.gif"), "--context", "3",
       "--length", "8", "--out", str(tmp_path / "one.gif"))
+
+  # The exported file carries the encoders: transfer and predict without the workdir.
+  exported = str(tmp_path / "model.msgpack")
+  _, out, _ = cli("export", "--workdir", run, "--out", exported)
+  assert "and its encoders" in out
+  cli("transfer", "--params", exported, "--content", str(tmp_path / "v0.gif"), "--motion",
+      str(tmp_path / "v1.gif"), "--length", "8", "--out", str(tmp_path / "t2.gif"))
+  assert np.array_equal(np.asarray(Image.open(gif)), np.asarray(Image.open(tmp_path / "t2.gif")))
+  cli("predict", "--params", exported, "--dataset", "test", "--num", "2", "--context", "4",
+      "--length", "8", "--out", str(tmp_path / "p2.gif"))
+  videos = ["--content", str(tmp_path / "v0.gif"), "--motion", str(tmp_path / "v1.gif"),
+            "--out", str(tmp_path / "x.gif")]
+  for args, message in [
+      (["transfer", "--params", bare, *videos], "holds no encoders"),
+      (["transfer", "--params", exported, "--workdir", run, *videos], "needs one of --workdir"),
+      (["predict", "--params", exported, "--model", "convrnn", "--dataset", "test", "--out",
+        str(tmp_path / "x.gif")], "give its --workdir"),
+  ]:
+    status, _, err = cli(*args, check=False)
+    assert status == 2 and message in err, err
 
   for args, message in [
       (["predict", "--dataset", "test", "--context", "8", "--length", "8"], "--context must be"),

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
+from mocogan_jax.data import shape_motion
 from mocogan_jax.evaluation import i3d, metrics
 
 from test_cli import cli
@@ -89,6 +90,16 @@ def test_acd_is_zero_for_constant_colour_and_grows_with_change():
   faded = _square_video([(200, 100, 80), (0, 0, 0), (0, 0, 0)])
   assert np.isnan(metrics.shape_colour_acd(faded[None])[0])  # fewer than 2 frames with a shape
   assert metrics.histogram_acd(faded[None])[0] > 0
+
+
+def test_shape_directions_read_the_dataset_labels():
+  rng = np.random.default_rng(0)
+  drawn = [shape_motion.render_video(rng, 32, 32) for _ in range(64)]
+  videos = np.stack([video[::2] for video, *_ in drawn])
+  labels = np.array([motion for _, _, motion, _ in drawn])
+  assert len(set(labels)) == 4
+  assert np.array_equal(metrics.shape_directions(videos), labels)
+  assert np.array_equal(metrics.shape_directions(videos[:, ::-1]), labels ^ 1)  # played backwards
 
 
 def test_resize_matches_tf1_bilinear():

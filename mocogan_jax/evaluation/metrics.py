@@ -116,6 +116,23 @@ def shape_colours(videos, threshold: int = SHAPE_THRESHOLD) -> np.ndarray:
     return np.where(count > 0, (v * mask).sum(axis=(2, 3)) / count, np.nan)
 
 
+def shape_directions(videos, threshold: int = SHAPE_THRESHOLD) -> np.ndarray:
+  """uint8 (N, T, S, S, C) -> (N,) the shape_motion motion label (0 right,
+  1 left, 2 down, 3 up) of each video's shape: the larger axis of the
+  displacement of its bright-pixel centroid (brightness-weighted, pixels above
+  `threshold`) from the first frame to the last."""
+  v = np.asarray(videos, np.float64).max(axis=-1)  # (N, T, S, S)
+  v = v * (v > threshold)
+  ys, xs = np.mgrid[:v.shape[2], :v.shape[3]]
+  def centroid(w):  # (N, S, S) -> (N, 2) as (x, y)
+    total = np.maximum(w.sum(axis=(1, 2)), 1e-9)
+    return np.stack([(w * xs).sum(axis=(1, 2)), (w * ys).sum(axis=(1, 2))], -1) / total[:, None]
+  dx, dy = np.moveaxis(centroid(v[:, -1]) - centroid(v[:, 0]), -1, 0)
+  horizontal = np.where(dx > 0, 0, 1)
+  vertical = np.where(dy > 0, 2, 3)
+  return np.where(np.abs(dx) >= np.abs(dy), horizontal, vertical)
+
+
 def shape_colour_acd(videos, threshold: int = SHAPE_THRESHOLD) -> np.ndarray:
   """The MoCoGAN paper's ACD for shape motion, per video (N,): mean pairwise L2
   distance between the frames' shape colours, in 0..255 units."""
