@@ -1,14 +1,19 @@
 """The prediction table of experiments/RESULTS.md ("Prediction and encoders").
 
-    python experiments/prediction.py --workdir RUN [--workdir RUN2 ...] [--num 256]
+    python experiments/prediction.py --workdir RUN [--workdir RUN2 ...]
+        [--encoders encoder,encoder_swap] [--num 256]
 
-For each run (a training workdir with `encoder/` from train-encoder and
-`baseline/` from train-baseline): per-frame PSNR and SSIM of the 12 frames
-predicted from K = 4 context frames of `num` held-out clips (16 frames at the
-run's every_nth), for the MoCoGAN encoder predictor (motion noise sampled, and
-at its mean), the ConvRNN baseline and copy-last-frame; then the encoders'
-held-out reconstruction and latent recovery as train-encoder measured them.
-Everything is seeded: a second run prints the same table on the same machine.
+For each run (a training workdir with train-encoder outputs in the folders
+named by --encoders, those it has, and `baseline/` from train-baseline if
+the ConvRNN is to be scored there):
+per-frame PSNR and SSIM of the 12 frames predicted from K = 4 context frames
+of `num` held-out clips (16 frames at the run's every_nth), for the MoCoGAN
+predictor of each encoder folder (motion noise sampled, and at its mean), the
+ConvRNN baseline and copy-last-frame; the encoders' held-out reconstruction and
+latent recovery as train-encoder measured them; on shape_motion, motion
+transfer (read with the dataset's colour and motion labels), for the GAN's
+generator alone and for each set of encoders.
+Everything is seeded: a second run prints the same tables on the same machine.
 """
 
 import argparse
@@ -32,6 +37,8 @@ CONTEXT, LENGTH = 4, 16
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument("--workdir", action="append", required=True)
+  parser.add_argument("--encoders", default="encoder",
+                      help="comma-separated folders of each run written by train-encoder")
   parser.add_argument("--num", type=int, default=256)
   args = parser.parse_args()
   print(f"K = {CONTEXT} context frames, {LENGTH - CONTEXT} predicted, {args.num} held-out "
@@ -45,47 +52,59 @@ def main():
     _, held_out, _ = pipeline.train_and_held_out(config)
     clips, _ = pipeline.sample_clips(held_out, args.num, LENGTH, config.every_nth,
                                      [config.seed, 9])
-    for name, noise in (("mocogan", "sample"), ("mocogan", "mean"), ("convrnn", "sample"),
-                        ("copy-last", "sample")):
-      predictor = prediction.load_predictor(name, workdir, config, generator, noise)
+    shapes = config.dataset.startswith("shape_motion")
+    if shapes:
+      transfers.append((config.dataset, "GAN generator, codes swapped",
+                        check_generator_swap(config, generator)))
+    predictors = []
+    for name in args.encoders.split(","):
+      if not os.path.isdir(os.path.join(workdir, name)):
+        continue
+      settings, encoder_variables, decoder_variables, meta = encoding.load(
+          os.path.join(workdir, name), config, generator)
+      encoders.append((config.dataset, name, meta))
+      for noise in ("sample", "mean"):
+        predictor = prediction.mocogan_predictor(config, settings, encoder_variables,
+                                                 decoder_variables, noise)
+        predictors.append((f"mocogan, {name}/ ({noise} motion noise)", predictor))
+      if shapes:
+        transfers.append((config.dataset, f"transfer, {name}/", check_transfer(
+            config, held_out, settings, encoder_variables, decoder_variables)))
+    for name in ("convrnn", "copy-last"):
+      if name == "convrnn" and not os.path.isdir(os.path.join(workdir, "baseline")):
+        continue  # the same baseline as another run's on this dataset
+      predictors.append((name, prediction.load_predictor(name, workdir, config, generator)))
+    for label, predictor in predictors:
       scores = prediction.score(predictor, clips, CONTEXT, jax.random.key(0))
-      label = f"{name} ({noise} motion noise)" if name == "mocogan" else name
       p, s = scores["psnr"], scores["ssim"]
       print(f"| {config.dataset} | {label} | {p.mean():.2f} | {s.mean():.3f} | "
             f"{p[0]:.2f} / {p[5]:.2f} / {p[-1]:.2f} | {s[0]:.3f} / {s[5]:.3f} / {s[-1]:.3f} |",
             flush=True)
-    settings, encoder_variables, decoder_variables, meta = encoding.load(
-        os.path.join(workdir, "encoder"), config, generator)
-    encoders.append((config.dataset, meta))
-    if config.dataset.startswith("shape_motion"):
-      transfers.append((config.dataset, [
-          ("generator", check_generator_swap(config, generator)),
-          ("encoders", check_transfer(config, held_out, settings, encoder_variables,
-                                      decoder_variables))]))
 
   print("\nEncoders (train-encoder's own measurement: held-out real clips encoded and "
-        "decoded; generated videos' codes recovered)\n")
-  print("| dataset | reconstruction PSNR | SSIM | content MSE (average of frames) | "
-        "content MSE (first frame) | motion MSE | category accuracy |")
-  print("|---|---|---|---|---|---|---|")
-  for dataset, meta in encoders:
+        "decoded, their category against the labels; generated videos' codes recovered)\n")
+  print("| dataset | encoders | reconstruction PSNR | SSIM | real category accuracy | "
+        "content MSE (average of frames) | content MSE (first frame) | motion MSE | "
+        "category accuracy |")
+  print("|---|---|---|---|---|---|---|---|---|")
+  for dataset, name, meta in encoders:
     m = meta["measured"]
-    accuracy = m.get("category_accuracy")
-    print(f"| {dataset} | {m['reconstruction_psnr']:.2f} | {m['reconstruction_ssim']:.3f} | "
+    optional = lambda key: "–" if m.get(key) is None else f"{m[key]:.3f}"
+    print(f"| {dataset} | {name}/ | {m['reconstruction_psnr']:.2f} | "
+          f"{m['reconstruction_ssim']:.3f} | {optional('real_category_accuracy')} | "
           f"{m['content_mse_average']:.4f} | {m['content_mse_first']:.4f} | "
-          f"{m['motion_mse']:.4f} | {'–' if accuracy is None else f'{accuracy:.3f}'} |")
+          f"{m['motion_mse']:.4f} | {optional('category_accuracy')} |")
 
-  print("\nMotion transfer on shape_motion: the content of video A moving as video B. "
-        "Generator: generated videos A and B, A's z_content decoded with B's category and "
-        "motion states (no encoders). Encoders: held-out real A and B whose colours and "
-        "directions differ, `mocogan-jax transfer`\n")
+  print("\nMotion transfer on shape_motion: the content of video A moving as video B, for "
+        "pairs whose colours and directions differ. GAN generator: generated videos A and B, "
+        "A's z_content decoded with B's category and motion states (no encoders). "
+        "Transfer: held-out real A and B, `mocogan-jax transfer`\n")
   print("| dataset | videos | pairs | colour nearer A's than B's | direction of B | "
         "direction of A | mean colour error to A (0..255) |")
   print("|---|---|---|---|---|---|---|")
-  for dataset, rows in transfers:
-    for name, t in rows:
-      print(f"| {dataset} | {name} | {t['pairs']} | {t['colour_of_a']:.2f} | "
-            f"{t['direction_of_b']:.2f} | {t['direction_of_a']:.2f} | {t['colour_error']:.1f} |")
+  for dataset, name, t in transfers:
+    print(f"| {dataset} | {name} | {t['pairs']} | {t['colour_of_a']:.2f} | "
+          f"{t['direction_of_b']:.2f} | {t['direction_of_a']:.2f} | {t['colour_error']:.1f} |")
 
 
 def _transfer_scores(moved, a_colours, b_colours, a_directions, b_directions) -> dict:

@@ -225,8 +225,7 @@ def cmd_train_encoder(args):
   settings = encoding.EncoderSettings(
       content_from=args.content_from, latent_weight=args.latent_weight,
       reconstruction_weight=args.reconstruction_weight, feature_weight=args.feature_weight,
-      finetune_generator=args.finetune_generator, swap_weight=args.swap_weight,
-      learning_rate=args.learning_rate,
+      finetune_generator=args.finetune_generator, learning_rate=args.learning_rate,
       batch=args.batch, steps=args.steps).check()
   out = args.out or os.path.join(args.workdir, "encoder")
   meta = encoding.train_encoder(config, state.generator.variables, out, settings,
@@ -493,9 +492,6 @@ def build_parser() -> argparse.ArgumentParser:
                  help="weight of a feature loss through the run's image discriminator")
   p.add_argument("--finetune_generator", action="store_true",
                  help="let the reconstruction loss train the generator too (see encoding.py)")
-  p.add_argument("--swap_weight", type=float, default=0.0,
-                 help="with --finetune_generator: weight of the swap loss, which teaches the "
-                      "generator to keep content and motion apart (see encoding.py)")
   p.add_argument("--learning_rate", type=float, default=1e-3)
   p.add_argument("--batch", type=int, default=16)
   p.add_argument("--steps", type=int, default=3000)

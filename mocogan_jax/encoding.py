@@ -15,17 +15,12 @@ the settings:
                      pixels against the input.
 The generator is frozen (its BatchNorm in inference mode) unless
 `finetune_generator`: then the reconstruction loss also trains it (Adam at the
-same rate) and the checkpoint holds that generator. It fits real videos better,
-but it is no longer the GAN's generator: its samples drift away from what the
-adversarial loss made and nothing keeps them realistic.
-
-A fine-tuned generator can also be taught to keep content and motion apart
-(`swap_weight`, the swap loss): real clip i's content code is decoded with
-clip i+1's category and motion states, and the encoders, read-only for this
-term, must read back exactly those codes from the result. A generator that
-draws clip i+1's colour from its motion code is read as clip i+1's content and
-pays for it. The GAN alone need not learn this: a short CPU run drew its
-colours from the category and ignored z_content (experiments/RESULTS.md).
+same rate) and the checkpoint holds that generator, which is no longer the
+GAN's: nothing adversarial keeps its frames realistic. On shape_motion it
+failed outright: after 1000 steps every pixel it drew was black, the pixel
+loss's optimum for a small object whose place the codes do not yet pin down,
+with its tanh saturated so that it did not recover (experiments/RESULTS.md,
+"Prediction and encoders").
 """
 
 import dataclasses
@@ -59,7 +54,6 @@ class EncoderSettings:
   reconstruction_weight: float = 1.0
   feature_weight: float = 0.0  # feature loss through the run's frozen image discriminator
   finetune_generator: bool = False
-  swap_weight: float = 0.0  # the swap loss, for a fine-tuned generator
   learning_rate: float = 1e-3
   batch: int = 16  # real clips per step, and as many generated videos
   steps: int = 3000
@@ -71,9 +65,6 @@ class EncoderSettings:
     if min(weights) < 0 or not sum(weights) > 0:
       raise ConfigError("--latent_weight, --reconstruction_weight and --feature_weight must be "
                         ">= 0, not all 0")
-    if self.swap_weight < 0 or (self.swap_weight and not self.finetune_generator):
-      raise ConfigError("--swap_weight must be >= 0 and trains the generator only: it needs "
-                        "--finetune_generator")
     if self.batch < 1 or self.steps < 1 or not self.learning_rate > 0:
       raise ConfigError("--batch and --steps must be >= 1 and --learning_rate > 0")
     return self
@@ -172,11 +163,6 @@ def encoder_train_step(state: EncoderState, batch, key):
       feature = sum(jnp.mean((a - b) ** 2) for a, b in zip(ours, theirs)) / len(ours)
       loss += settings.feature_weight * feature
       metrics["loss/feature"] = feature
-    if settings.swap_weight:
-      swap = swap_loss(encoder, generator, state.encoder.variables, frozen["batch_stats"],
-                       generator_params, on_real)
-      loss += settings.swap_weight * swap
-      metrics["loss/swap"] = swap
     metrics["loss"] = loss
     return loss, (updates["batch_stats"], metrics)
 
@@ -194,27 +180,6 @@ def encoder_train_step(state: EncoderState, batch, key):
     new_generator = NetworkState(optax.apply_updates(state.generator.params, updates),
                                  state.generator.batch_stats, g_opt)
   return state.replace(step=state.step + 1, encoder=new_encoder, generator=new_generator), metrics
-
-
-def swap_loss(encoder, generator, encoder_variables, generator_batch_stats, generator_params,
-              codes):
-  """Clip i's content with clip i+1's category and motion, decoded and encoded
-  again: squared error of the content and motion codes read back, cross-entropy
-  of the category. Only the generator's parameters get gradients."""
-  codes = jax.lax.stop_gradient(codes)
-  target = {"content": codes["content"], "category": jnp.roll(codes["category"], 1, axis=0),
-            "motion": jnp.roll(codes["motion"], 1, axis=0)}
-  swapped = generator.apply({"params": generator_params, "batch_stats": generator_batch_stats},
-                            target["content"], target["category"], target["motion"],
-                            train=False, method="decode")
-  # Batch statistics of the swapped videos themselves, not folded into the running ones.
-  again, _ = encoder.apply(jax.lax.stop_gradient(encoder_variables), swapped, train=True,
-                           mutable=["batch_stats"])
-  loss = (jnp.mean((again["content"] - target["content"]) ** 2)
-          + jnp.mean((again["motion"] - target["motion"]) ** 2))
-  if generator.config.n_categories:
-    loss += optax.softmax_cross_entropy(again["category_logits"], target["category"]).mean()
-  return loss
 
 
 # ---------------------------------------------------------------------------
