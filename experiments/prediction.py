@@ -44,7 +44,7 @@ def main():
   print(f"K = {CONTEXT} context frames, {LENGTH - CONTEXT} predicted, {args.num} held-out "
         f"clips per dataset; PSNR (dB) / SSIM averaged over clips and predicted frames, then "
         f"at the first, 6th and last predicted frame\n")
-  print("| dataset | predictor | PSNR | SSIM | PSNR t=1 / 6 / 12 | SSIM t=1 / 6 / 12 |")
+  print("| run | predictor | PSNR | SSIM | PSNR t=1 / 6 / 12 | SSIM t=1 / 6 / 12 |")
   print("|---|---|---|---|---|---|")
   encoders, transfers = [], []
   for workdir in args.workdir:
@@ -53,8 +53,10 @@ def main():
     clips, _ = pipeline.sample_clips(held_out, args.num, LENGTH, config.every_nth,
                                      [config.seed, 9])
     shapes = config.dataset.startswith("shape_motion")
+    run = (f"{config.dataset}, {config.n_categories} categories" if config.use_categories
+           else f"{config.dataset}, unconditional")
     if shapes:
-      transfers.append((config.dataset, "GAN generator, codes swapped",
+      transfers.append((run, "GAN generator, codes swapped",
                         check_generator_swap(config, generator)))
     predictors = []
     for name in args.encoders.split(","):
@@ -62,13 +64,13 @@ def main():
         continue
       settings, encoder_variables, decoder_variables, meta = encoding.load(
           os.path.join(workdir, name), config, generator)
-      encoders.append((config.dataset, name, meta))
+      encoders.append((run, name, meta))
       for noise in ("sample", "mean"):
         predictor = prediction.mocogan_predictor(config, settings, encoder_variables,
                                                  decoder_variables, noise)
         predictors.append((f"mocogan, {name}/ ({noise} motion noise)", predictor))
       if shapes:
-        transfers.append((config.dataset, f"transfer, {name}/", check_transfer(
+        transfers.append((run, f"transfer, {name}/", check_transfer(
             config, held_out, settings, encoder_variables, decoder_variables)))
     for name in ("convrnn", "copy-last"):
       if name == "convrnn" and not os.path.isdir(os.path.join(workdir, "baseline")):
@@ -77,13 +79,13 @@ def main():
     for label, predictor in predictors:
       scores = prediction.score(predictor, clips, CONTEXT, jax.random.key(0))
       p, s = scores["psnr"], scores["ssim"]
-      print(f"| {config.dataset} | {label} | {p.mean():.2f} | {s.mean():.3f} | "
+      print(f"| {run} | {label} | {p.mean():.2f} | {s.mean():.3f} | "
             f"{p[0]:.2f} / {p[5]:.2f} / {p[-1]:.2f} | {s[0]:.3f} / {s[5]:.3f} / {s[-1]:.3f} |",
             flush=True)
 
   print("\nEncoders (train-encoder's own measurement: held-out real clips encoded and "
         "decoded, their category against the labels; generated videos' codes recovered)\n")
-  print("| dataset | encoders | reconstruction PSNR | SSIM | real category accuracy | "
+  print("| run | encoders | reconstruction PSNR | SSIM | real category accuracy | "
         "content MSE (average of frames) | content MSE (first frame) | motion MSE | "
         "category accuracy |")
   print("|---|---|---|---|---|---|---|---|---|")
@@ -99,7 +101,7 @@ def main():
         "pairs whose colours and directions differ. GAN generator: generated videos A and B, "
         "A's z_content decoded with B's category and motion states (no encoders). "
         "Transfer: held-out real A and B, `mocogan-jax transfer`\n")
-  print("| dataset | videos | pairs | colour nearer A's than B's | direction of B | "
+  print("| run | videos | pairs | colour nearer A's than B's | direction of B | "
         "direction of A | mean colour error to A (0..255) |")
   print("|---|---|---|---|---|---|---|")
   for dataset, name, t in transfers:
