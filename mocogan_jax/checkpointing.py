@@ -112,8 +112,15 @@ def read_meta(mngr: ocp.CheckpointManager, step: int) -> dict:
 
 def read_state(mngr: ocp.CheckpointManager, step: int, target):
   """The state of `step` laid out as `target` (ShapeDtypeStructs with shardings)."""
-  return mngr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(target)))["state"]
+  try:
+    return mngr.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(target)))["state"]
+  except ValueError as e:
+    if "structure" not in str(e).lower():  # orbax words a layout mismatch a few ways
+      raise
+    raise CheckpointError(f"checkpoint {step} in {mngr.directory} holds networks of another "
+                          f"layout (written by another version of mocogan-jax?); train them "
+                          f"again into a new folder") from None
 
 
 def existing(path: str) -> tuple[ocp.CheckpointManager | None, int | None]:

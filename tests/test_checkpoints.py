@@ -195,3 +195,15 @@ def test_export_then_sample_from_the_file_alone(tmp_path, data_dir):
     result = _run([*cli, "sample", *args, "--out", str(tmp_path / "x.gif")], check=False)
     assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_checkpoint_of_another_layout_is_one_clear_error(tmp_path):
+  import jax
+  from mocogan_jax import checkpointing
+  mngr = checkpointing.manager(str(tmp_path / "old"), keep=1)
+  checkpointing.save_with_meta(mngr, 5, {"trunk": jnp.zeros(3)}, {"settings": {}})
+  mngr.wait_until_finished()
+  newer = {"trunk": jnp.zeros(3), "action_trunk": jnp.zeros(2)}
+  target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), newer)
+  with pytest.raises(checkpointing.CheckpointError, match="another layout"):
+    checkpointing.read_state(mngr, 5, target)
