@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mocogan_jax import encoding, prediction  # noqa: E402
+from mocogan_jax import encoding, prediction, video_io  # noqa: E402
 from mocogan_jax.cli import _load_generator  # noqa: E402
 from mocogan_jax.data import pipeline  # noqa: E402
 from mocogan_jax.evaluation import metrics  # noqa: E402
@@ -120,10 +120,6 @@ def _transfer_scores(moved, a_colours, b_colours, a_directions, b_directions) ->
           "colour_error": float(np.nanmean(to_a))}
 
 
-def _uint8(videos):
-  return np.round((np.clip(np.asarray(videos), -1, 1) + 1) * 127.5).astype(np.uint8)
-
-
 def check_generator_swap(config, generator, pairs: int = 128) -> dict:
   """Generated video i's z_content with video i+1's category and motion states:
   does the generator keep the colour with the content and the direction with
@@ -135,8 +131,9 @@ def check_generator_swap(config, generator, pairs: int = 128) -> dict:
   motion = g.apply(generator, latents["h0"], latents["eps"], method="continue_motion")
   category = jax.nn.one_hot(latents["category"], config.n_categories)
   decode = jax.jit(lambda *codes: g.apply(generator, *codes, train=False, method="decode"))
-  own = _uint8(decode(latents["content"], category, motion))
-  moved = _uint8(decode(latents["content"], np.roll(category, -1, 0), np.roll(motion, -1, 0)))
+  own = video_io.to_uint8(decode(latents["content"], category, motion))
+  moved = video_io.to_uint8(decode(latents["content"], np.roll(category, -1, 0),
+                                   np.roll(motion, -1, 0)))
   colours = np.nanmean(metrics.shape_colours(own), axis=1)
   directions = metrics.shape_directions(own)
   b_colours, b_directions = np.roll(colours, -1, 0), np.roll(directions, -1)
@@ -162,7 +159,7 @@ def check_transfer(config, held_out, settings, encoder_variables, decoder_variab
   moved = np.asarray(jax.jit(encoding.transfer, static_argnums=(2, 3))(
       decoder_variables, encoder_variables, config, settings.content_from,
       np.stack(a_videos), np.stack(b_videos)))
-  return _transfer_scores(_uint8(moved), np.stack([a["color"] for a in a_info]),
+  return _transfer_scores(video_io.to_uint8(moved), np.stack([a["color"] for a in a_info]),
                           np.stack([b["color"] for b in b_info]),
                           np.array([a["motion"] for a in a_info]),
                           np.array([b["motion"] for b in b_info]))

@@ -88,7 +88,7 @@ def cmd_export(args):
              "variables": jax.device_get(variables)}
   what = "the generator"
   encoder_dir = os.path.join(args.workdir, "encoder")
-  if os.path.isdir(encoder_dir) and checkpointing.existing(encoder_dir)[1] is not None:
+  if checkpointing.existing(encoder_dir)[1] is not None:
     settings, encoder_variables, decoder_variables, _ = encoding.load(encoder_dir, config,
                                                                       variables)
     payload["encoders"] = {"settings": json.dumps(dataclasses.asdict(settings)),
@@ -123,14 +123,19 @@ def _load_exported(path):
   return config, payload["variables"], payload.get("encoders")
 
 
+def _check_workdir_or_params(args):
+  from mocogan_jax.config import ConfigError
+  if (args.workdir is None) == (args.params is None):
+    raise ConfigError(f"{args.command} needs one of --workdir (a training run) or --params "
+                      f"(a file written by 'mocogan-jax export')")
+
+
 def _load_encoders(args):
   """(config, encoder settings, encoder variables, the generator variables they
   decode with) from --workdir (WORKDIR/encoder) or --params (an exported file)."""
   from mocogan_jax import encoding
   from mocogan_jax.config import ConfigError
-  if (args.workdir is None) == (args.params is None):
-    raise ConfigError(f"{args.command} needs one of --workdir (a training run with encoders) "
-                      f"or --params (a file written by 'mocogan-jax export')")
+  _check_workdir_or_params(args)
   if args.workdir:
     config, variables = _load_generator(args.workdir, args.checkpoint_dir)
     settings, encoder_variables, variables, _ = encoding.load(
@@ -153,9 +158,7 @@ def cmd_sample(args):
     video_io.check_output_path(args.out)
   except ValueError as e:
     raise ConfigError(str(e)) from None
-  if (args.workdir is None) == (args.params is None):
-    raise ConfigError("sample needs one of --workdir (a training run) or --params (an "
-                      "exported generator)")
+  _check_workdir_or_params(args)
   if args.params:
     config, variables, _ = _load_exported(args.params)
   else:
@@ -294,6 +297,7 @@ def cmd_predict(args):
     raise ConfigError("predict needs one of --input VIDEO or --dataset NAME")
   if not 1 <= args.context < args.length:
     raise ConfigError(f"--context must be in [1, --length), got {args.context} and {args.length}")
+  _check_workdir_or_params(args)
   if args.model == "mocogan":
     config, settings, encoder_variables, variables = _load_encoders(args)
     predictor = prediction.mocogan_predictor(config, settings, encoder_variables, variables,

@@ -17,9 +17,9 @@ The generator is frozen (its BatchNorm in inference mode) unless
 `finetune_generator`: then the reconstruction loss also trains it (Adam at the
 same rate) and the checkpoint holds that generator, which is no longer the
 GAN's: nothing adversarial keeps its frames realistic. On shape_motion it
-failed outright: after 1000 steps every pixel it drew was black, the pixel
-loss's optimum for a small object whose place the codes do not yet pin down,
-with its tanh saturated so that it did not recover (experiments/RESULTS.md,
+failed outright: after 1000 steps it drew nothing visible (its predictions
+score exactly as all-black frames do), the pixel loss's optimum for a small
+object whose place the codes do not yet pin down (experiments/RESULTS.md,
 "Prediction and encoders").
 """
 

@@ -192,6 +192,8 @@ def test_commands(tmp_path, data_dir):
       (["transfer", "--params", exported, "--workdir", run, *videos], "needs one of --workdir"),
       (["predict", "--params", exported, "--model", "convrnn", "--dataset", "test", "--out",
         str(tmp_path / "x.gif")], "give its --workdir"),
+      (["predict", "--model", "copy-last", "--dataset", "test", "--out",
+        str(tmp_path / "x.gif")], "needs one of --workdir"),
   ]:
     status, _, err = cli(*args, check=False)
     assert status == 2 and message in err, err

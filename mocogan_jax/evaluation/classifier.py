@@ -170,7 +170,6 @@ def _abstract_state(meta, sharding):
                                      sharding)
 
 
-
 def load(path: str):
   """(model, variables, meta) of the classifier in `path` (train-classifier's output)."""
   mngr, step = checkpointing.existing(path)

@@ -98,7 +98,7 @@ def load_tools(protocol: Protocol, config: Config, classifier_dir: str | None,
     if config.channels != 3:
       raise ConfigError("is_c3d (C3D on UCF101) needs RGB videos (channels=3)")
     c3d_probabilities = parallel.Batched(c3d.probabilities, c3d.load(c3d_dir), mesh,
-                                               protocol.batch)
+                                         protocol.batch)
   if set(protocol.metrics) & set(I3D_METRICS):
     features = parallel.Batched(i3d.features, i3d.load_variables(), mesh, protocol.batch)
   if set(protocol.metrics) & set(CLASSIFIER_METRICS):
@@ -112,7 +112,7 @@ def load_tools(protocol: Protocol, config: Config, classifier_dir: str | None,
                         f"{meta['image_size']}px, {meta['channels']} channels; this evaluation "
                         f"has {', '.join(f'{k}={expected[k]}' for k in wrong)}")
     probabilities = parallel.Batched(functools.partial(classifier_lib.probabilities, model),
-                                           variables, mesh, protocol.batch)
+                                     variables, mesh, protocol.batch)
   return Tools(features, probabilities, meta, c3d_probabilities)
 
 

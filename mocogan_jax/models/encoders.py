@@ -19,10 +19,9 @@ Category head (K > 0): its own trunk over the same frame pairs, features
 averaged over time, then class logits; `category` is their softmax, fed to the
 generator in place of a one-hot. The category is the action (the paper's z_A
 belongs to the motion subspace), and an orderless pool of single frames cannot
-tell it: a clip played backwards has the same frames but moves the other way
-(read from the content features, real shape_motion directions came out at 18%,
-below chance). Sharing the motion trunk halved the speed of the motion
-regression in tests/test_encoding.py's tiny setting, hence a trunk of its own.
+tell it: a clip played backwards has the same frames but moves the other way.
+Sharing the motion trunk halved the speed of the motion regression in
+tests/test_encoding.py's tiny setting, hence a trunk of its own.
 
 All trunks: Conv2d(k4, s2, p1) blocks down to 4x4 (width ndf doubling, capped
 at 8x), BatchNorm after the first, LeakyReLU 0.2, then a linear layer.
