@@ -1,7 +1,8 @@
 """Orbax checkpoints of the whole train state, restorable onto any mesh.
 
 Layout: CHECKPOINT_DIR/<step>/{state, meta}. `state` is the TrainState (every
-parameter, BatchNorm statistic and optimiser moment, and the step); `meta` is
+parameter, BatchNorm statistic and optimiser moment, and the step), stored as
+a dict of its fields without those that are None; `meta` is
 the resolved config and the input pipeline's position. CHECKPOINT_DIR is
 WORKDIR/checkpoints unless given; it may be a gs:// bucket path (what every
 host of a TPU pod can write to).
@@ -15,6 +16,7 @@ renames it when complete, so a save cut short by a kill never looks complete;
 a checkpoint damaged later is skipped with a warning in favour of the previous.
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -40,15 +42,30 @@ def manager(path: str, keep: int = 3) -> ocp.CheckpointManager:
       item_names=("state", "meta"))
 
 
+def _as_saved(state) -> dict:
+  """A TrainState as it is stored: its array fields by name, leaving out those
+  that are None (the encoders of a run that trains none), so a run written
+  before such a field existed still restores, and such runs keep that layout."""
+  return {f.name: getattr(state, f.name) for f in dataclasses.fields(state)
+          if f.metadata.get("pytree_node", True) and getattr(state, f.name) is not None}
+
+
 def save(mngr: ocp.CheckpointManager, state, config: Config) -> None:
   step = int(state.step)
   meta = {"config": config.to_json(), "next_batch_step": step}
   mngr.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+      state=ocp.args.StandardSave(_as_saved(state)), meta=ocp.args.JsonSave(meta)), force=True)
 
 
 def _warn(message: str) -> None:
   print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def restore(mngr: ocp.CheckpointManager, step: int, abstract_state):
+  """(state, meta) of checkpoint `step`, the state laid out as `abstract_state`."""
+  restored = mngr.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(_as_saved(abstract_state)), meta=ocp.args.JsonRestore()))
+  return abstract_state.replace(**restored["state"]), restored["meta"]
 
 
 def restore_latest(mngr: ocp.CheckpointManager, abstract_state):
@@ -60,14 +77,12 @@ def restore_latest(mngr: ocp.CheckpointManager, abstract_state):
   damaged = []
   for step in sorted(mngr.all_steps(), reverse=True):
     try:
-      restored = mngr.restore(step, args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()))
+      state, meta = restore(mngr, step, abstract_state)
     except Exception as e:  # orbax and tensorstore raise many types for damaged files
       reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
       _warn(f"checkpoint {step} in {mngr.directory} is unreadable ({reason})")
       damaged.append(step)
       continue
-    state, meta = restored["state"], restored["meta"]
     if meta.get("next_batch_step", step) != int(state.step):
       raise CheckpointError(f"checkpoint {step} in {mngr.directory} is inconsistent: its state "
                             f"is at step {int(state.step)}, its data position at "

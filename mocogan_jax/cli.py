@@ -231,8 +231,12 @@ def cmd_train_encoder(args):
       finetune_generator=args.finetune_generator, learning_rate=args.learning_rate,
       batch=args.batch, steps=args.steps).check()
   out = args.out or os.path.join(args.workdir, "encoder")
+  joint = state.encoder.variables if state.encoder is not None else None
+  if joint is not None:
+    print("starting from the encoders trained with the GAN (encoder_weight "
+          f"{config.encoder_weight})")
   meta = encoding.train_encoder(config, state.generator.variables, out, settings,
-                                state.image_discriminator.variables)
+                                state.image_discriminator.variables, joint)
   m = meta["measured"]
   print(f"encoders: held-out reconstruction PSNR {m['reconstruction_psnr']:.2f} dB, SSIM "
         f"{m['reconstruction_ssim']:.3f} ({m['clips']} clips of {meta['held_out']}); "
@@ -498,7 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help="let the reconstruction loss train the generator too (see encoding.py)")
   p.add_argument("--learning_rate", type=float, default=1e-3)
   p.add_argument("--batch", type=int, default=16)
-  p.add_argument("--steps", type=int, default=3000)
+  p.add_argument("--steps", type=int, default=3000,
+                 help="0 writes (and measures) the encoders a run trained with the GAN "
+                      "(encoder_weight > 0) as they are; more steps fine-tune them")
   p.set_defaults(func=cmd_train_encoder)
 
   p = sub.add_parser("train-baseline", help="train the ConvRNN frame-prediction baseline on "

@@ -52,6 +52,9 @@ class Config:
   # --- Objective.
   use_categories: bool = True  # D_V learns the real videos' categories
   use_infogan: bool = False  # G is rewarded when D_V recognises the sampled category
+  # > 0: content/motion encoders train with the GAN, and G on their losses too,
+  # at this weight (training.train_step). 0 = the official GAN alone.
+  encoder_weight: float = 0.0
 
   # --- Optimisation: Adam for each of the three networks, as the official trainer.
   image_batch: int = 10
@@ -164,6 +167,8 @@ def validate(config: Config) -> Config:
     raise ConfigError(f"mesh_fsdp must be >= 1, got {config.mesh_fsdp}")
   if config.n_categories < 0:
     raise ConfigError(f"n_categories must be >= 0, got {config.n_categories}")
+  if config.encoder_weight < 0:
+    raise ConfigError(f"encoder_weight must be >= 0, got {config.encoder_weight}")
   if config.noise_sigma < 0:
     raise ConfigError(f"noise_sigma must be >= 0, got {config.noise_sigma}")
   if (config.use_categories or config.use_infogan) and config.video_discriminator != "categorical":

@@ -21,6 +21,12 @@ failed outright: after 1000 steps it drew nothing visible (its predictions
 score exactly as all-black frames do), the pixel loss's optimum for a small
 object whose place the codes do not yet pin down (experiments/RESULTS.md,
 "Prediction and encoders").
+
+Encoders can also train with the GAN itself (config.encoder_weight > 0): the
+same two losses join the generator's step in training.train_step, where they
+train the generator as well, next to the discriminators that keep its frames
+realistic. `train-encoder` then starts from those encoders (`--steps 0` keeps
+them as they are).
 """
 
 import dataclasses
@@ -36,7 +42,7 @@ import optax
 from flax import struct
 from tqdm import tqdm
 
-from mocogan_jax import checkpointing, parallel
+from mocogan_jax import checkpointing, losses, parallel, video_io
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.evaluation import metrics as metrics_lib
@@ -65,8 +71,8 @@ class EncoderSettings:
     if min(weights) < 0 or not sum(weights) > 0:
       raise ConfigError("--latent_weight, --reconstruction_weight and --feature_weight must be "
                         ">= 0, not all 0")
-    if self.batch < 1 or self.steps < 1 or not self.learning_rate > 0:
-      raise ConfigError("--batch and --steps must be >= 1 and --learning_rate > 0")
+    if self.batch < 1 or self.steps < 0 or not self.learning_rate > 0:
+      raise ConfigError("--batch must be >= 1, --steps >= 0 and --learning_rate > 0")
     return self
 
 
@@ -81,14 +87,16 @@ class EncoderState:
 
 
 def create_encoder_state(config: Config, settings: EncoderSettings, generator_variables,
-                         key, feature_variables=None) -> EncoderState:
+                         key, feature_variables=None, encoder_variables=None) -> EncoderState:
   """feature_variables: the run's image discriminator variables, needed when
-  settings.feature_weight > 0."""
+  settings.feature_weight > 0. encoder_variables: where the encoders start
+  (those a run trained with the GAN, config.encoder_weight > 0); else key
+  initialises them."""
   if settings.feature_weight and feature_variables is None:
     raise ConfigError("feature_weight > 0 needs the run's image discriminator")
   s, c, t = config.image_size, config.channels, config.video_length
   tx = optax.adam(settings.learning_rate)
-  variables = VideoEncoder(config, settings.content_from).init(
+  variables = encoder_variables or VideoEncoder(config, settings.content_from).init(
       key, jnp.zeros((1, t, s, s, c)), train=False)
   generator_params = generator_variables["params"]
   return EncoderState(
@@ -136,24 +144,15 @@ def encoder_train_step(state: EncoderState, batch, key):
         jnp.concatenate([fake, real]), train=True, mutable=["batch_stats"])
     on_fake = jax.tree.map(lambda x: x[:b], codes)
     on_real = jax.tree.map(lambda x: x[b:], codes)
-    content_error = jnp.mean((on_fake["content"] - latents["content"]) ** 2)
-    motion_error = jnp.mean((on_fake["motion"] - true_motion) ** 2)
-    latent = content_error + motion_error
-    metrics = {"error/content": content_error, "error/motion": motion_error}
-    if config.n_categories:
-      category = optax.softmax_cross_entropy_with_integer_labels(
-          on_fake["category_logits"], latents["category"]).mean()
-      latent += category
-      metrics["error/category"] = category
+    latent, metrics = losses.latent_regression(on_fake, latents, true_motion)
     if config.use_categories:  # the video discriminator taught the generator these labels
-      real_category = optax.softmax_cross_entropy_with_integer_labels(
-          on_real["category_logits"], batch["label"]).mean()
+      real_category = losses.category_ce(on_real["category_logits"], batch["label"])
       latent += real_category
       metrics["error/category_real"] = real_category
     decoded = generator.apply({"params": generator_params, "batch_stats": frozen["batch_stats"]},
                               on_real["content"], on_real["category"], on_real["motion"],
                               train=False, method="decode")
-    reconstruction = jnp.mean(jnp.abs(decoded - real))
+    reconstruction = losses.reconstruction(decoded, real)
     loss = settings.latent_weight * latent + settings.reconstruction_weight * reconstruction
     metrics |= {"loss/latent": latent, "loss/reconstruction": reconstruction}
     if settings.feature_weight:
@@ -226,6 +225,29 @@ def transfer(generator_variables, encoder_variables, config: Config, content_fro
   return decode(generator_variables, config, movement | {"content": appearance["content"]})
 
 
+def score_transfer(generator_variables, encoder_variables, config: Config, content_from: str,
+                   records, pairs: int, length: int) -> dict:
+  """Motion transfer read with shape_motion's labels: consecutive records
+  (dicts with "video" uint8 (F, S, S, 3), "motion" and "color", as the
+  dataset stores them) taken as pairs (A, B), those whose directions differ
+  and whose colours differ by 64 or more on some channel, up to `pairs` of
+  them; clips of `length` frames at config.every_nth. Returns
+  metrics.transfer_scores of A's content moving as B."""
+  span = (length - 1) * config.every_nth + 1
+  chosen = []
+  for a, b in zip(records[0::2], records[1::2]):
+    if a["motion"] != b["motion"] and np.abs(a["color"].astype(int) - b["color"]).max() >= 64:
+      chosen.append((a, b))
+    if len(chosen) == pairs:
+      break
+  clips = lambda side: np.stack([pair[side]["video"][:span:config.every_nth] for pair in chosen])
+  label = lambda side, key: np.stack([pair[side][key] for pair in chosen])
+  moved = jax.jit(transfer, static_argnums=(2, 3))(
+      generator_variables, encoder_variables, config, content_from, clips(0), clips(1))
+  return metrics_lib.transfer_scores(video_io.to_uint8(moved), label(0, "color"), label(1, "color"),
+                                     label(0, "motion"), label(1, "motion"))
+
+
 # ---------------------------------------------------------------------------
 # train-encoder.
 # ---------------------------------------------------------------------------
@@ -235,9 +257,12 @@ CHECK_CLIPS = 256
 
 
 def train_encoder(config: Config, generator_variables, out_dir: str,
-                  settings: EncoderSettings, feature_variables=None) -> dict:
-  """Trains (or resumes) the encoders of a run's generator into out_dir.
-  Returns the metadata saved with them, held-out measurements included."""
+                  settings: EncoderSettings, feature_variables=None,
+                  encoder_variables=None) -> dict:
+  """Trains (or resumes) the encoders of a run's generator into out_dir,
+  starting from encoder_variables when given (settings.steps = 0 keeps them
+  as they are). Returns the metadata saved with them, held-out measurements
+  included."""
   settings.check()
   train, held_out, held_out_name = pipeline.train_and_held_out(config)
   mesh = parallel.make_mesh(config)
@@ -246,7 +271,8 @@ def train_encoder(config: Config, generator_variables, out_dir: str,
   replicated, rows = parallel.replicated(mesh), parallel.batch_sharding(mesh)
   meta = {"config": json.loads(config.to_json()), "settings": dataclasses.asdict(settings)}
   init = functools.partial(create_encoder_state, config, settings, generator_variables,
-                           feature_variables=feature_variables)
+                           feature_variables=feature_variables,
+                           encoder_variables=encoder_variables)
   target = checkpointing.abstract_like(init, replicated)
   mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
   state = checkpointing.resume(mngr, meta, target, "encoder")

@@ -1,4 +1,5 @@
-"""The official trainer's losses: BCE with logits and cross-entropy, batch means."""
+"""The official trainer's losses (BCE with logits and cross-entropy, batch
+means) and the encoders' (latent regression, reconstruction)."""
 
 import jax.numpy as jnp
 import optax
@@ -23,3 +24,22 @@ def generator_loss(fake_logits):
 def category_ce(category_logits, labels):
   """category_logits (N, K), labels (N,) int -> mean cross-entropy."""
   return optax.softmax_cross_entropy_with_integer_labels(category_logits, labels).mean()
+
+
+def latent_regression(codes, latents, motion_states):
+  """How well the encoders read generated videos back: codes (VideoEncoder's
+  output on them) against the latents that made them and the motion states
+  h_t (N, T, dm) the generator's RNN ran through. Squared error of z_content
+  and of every h_t, cross-entropy of the category when there are categories.
+  Returns (loss, {name: error})."""
+  content = jnp.mean((codes["content"] - latents["content"]) ** 2)
+  motion = jnp.mean((codes["motion"] - motion_states) ** 2)
+  errors = {"error/content": content, "error/motion": motion}
+  if "category_logits" in codes:
+    errors["error/category"] = category_ce(codes["category_logits"], latents["category"])
+  return sum(errors.values()), errors
+
+
+def reconstruction(decoded, real):
+  """L1 in pixels between decoded and real videos, both in [-1, 1]."""
+  return jnp.mean(jnp.abs(decoded - real))

@@ -18,6 +18,7 @@ from flax import struct
 from mocogan_jax import losses
 from mocogan_jax.config import Config
 from mocogan_jax.models.discriminators import ImageDiscriminator, VideoDiscriminator
+from mocogan_jax.models.encoders import VideoEncoder
 from mocogan_jax.models.generator import VideoGenerator, sample_latents
 
 # Mesh axes the batch is split over (parallel.py builds the mesh).
@@ -96,16 +97,20 @@ class TrainState:
     generator's params are {"motion_rnn": GRU weights, "image_generator":
     ConvTranspose kernels (4, 4, C_in, C_out) and BatchNorm scale/bias}.
   config: static; selects the networks and the compiled program.
+  encoder: the VideoEncoder's `NetworkState` when config.encoder_weight > 0,
+    else None.
   """
   step: jax.Array
   generator: NetworkState
   image_discriminator: NetworkState
   video_discriminator: NetworkState
   config: Config = struct.field(pytree_node=False)
+  encoder: Any = None
 
 
 def create_train_state(config: Config, key) -> TrainState:
-  """Initialises all three networks and their optimisers from one key."""
+  """Initialises all three networks (and the encoders, with encoder_weight)
+  and their optimisers from one key."""
   k_g, k_di, k_dv, k_lat = jax.random.split(key, 4)
   nets = networks(config)
   tx = optimizer(config)
@@ -122,6 +127,8 @@ def create_train_state(config: Config, key) -> TrainState:
       image_discriminator=init(nets.image_discriminator, k_di, jnp.zeros((1, s, s, c))),
       video_discriminator=init(nets.video_discriminator, k_dv, jnp.zeros((1, t, s, s, c))),
       config=config,
+      encoder=(init(VideoEncoder(config), jax.random.fold_in(key, 4), jnp.zeros((1, t, s, s, c)))
+               if config.encoder_weight else None),
   )
 
 
@@ -151,6 +158,15 @@ def train_step(state: TrainState, batch, key):
   training mode (its BatchNorm statistics update); real and fake batches go
   through D separately (separate batch statistics); G is updated on freshly
   generated images and videos against the just-updated discriminators.
+
+  With config.encoder_weight > 0 (not in the official code) the G update also
+  trains the encoders (state.encoder): encoding.py's latent regression on G's
+  videos and L1 reconstruction of the real clips, weighted into G's loss, with
+  gradients into both. G must then keep every code readable from its frames
+  (z_content too, not only the category that InfoGAN asks for) and learn to
+  draw the real clips from their codes. Metrics gain "loss/encoder_latent",
+  "loss/encoder_reconstruction" and "encoder/error/*"; "loss/generator"
+  includes the weighted encoder terms.
   """
   config = state.config
   nets = networks(config)
@@ -175,7 +191,7 @@ def train_step(state: TrainState, batch, key):
     videos, updated = nets.generator.apply(
         {"params": gather_for_use(g_params), "batch_stats": g_stats}, latents, train=True,
         mutable=["batch_stats"])
-    return videos, latents["category"], updated["batch_stats"]
+    return videos, latents, updated["batch_stats"]
 
   def discriminate(module, params, batch_stats, x):
     (logits, category_logits), updated = module.apply(
@@ -218,22 +234,59 @@ def train_step(state: TrainState, batch, key):
       video_d_loss, has_aux=True)(dv.params)
   dv = _update(dv, grads, stats, tx)
 
-  # --- Generator -----------------------------------------------------------------
-  def generator_loss(params):
+  # --- Generator (and encoders) ---------------------------------------------------
+  def generator_loss(params, encoder_params):
     images, stats = fake_images(params, g_stats)
-    videos, categories, stats = fake_videos(params, stats)
+    videos, latents, stats = fake_videos(params, stats)
     image_logits, _, di_stats = discriminate(
         nets.image_discriminator, di.params, di.batch_stats, images)
     video_logits, category_logits, dv_stats = discriminate(
         nets.video_discriminator, dv.params, dv.batch_stats, videos)
-    infogan = (losses.category_ce(category_logits, categories)
+    infogan = (losses.category_ce(category_logits, latents["category"])
                if config.use_infogan else jnp.zeros(()))
     loss = losses.generator_loss(image_logits) + losses.generator_loss(video_logits) + infogan
-    return loss, (stats, di_stats, dv_stats, infogan)
+    aux = {"stats": stats, "di_stats": di_stats, "dv_stats": dv_stats, "infogan": infogan}
+    if config.encoder_weight:
+      encoder_loss, aux["encoder_stats"], aux["encoder"], aux["stats"] = joint_encoder_loss(
+          params, encoder_params, stats, videos, latents)
+      loss += config.encoder_weight * encoder_loss
+    return loss, aux
 
-  (l_generator, (g_stats, di_stats, dv_stats, l_infogan)), grads = jax.value_and_grad(
-      generator_loss, has_aux=True)(g.params)
-  g = _update(g, grads, g_stats, tx)
+  def joint_encoder_loss(params, encoder_params, stats, videos, latents):
+    # The encoders read this step's fake videos back into their codes and
+    # encode the real clips for G to redraw; G gets the gradient of both, so it
+    # must keep every code visible (z_content as well as the category) and
+    # learn to draw the real clips it is shown.
+    generator = {"params": gather_for_use(params), "batch_stats": stats}
+    motion_states = nets.generator.apply(generator, latents["h0"], latents["eps"],
+                                         method="continue_motion")
+    codes, updated = VideoEncoder(config).apply(
+        {"params": gather_for_use(encoder_params), "batch_stats": state.encoder.batch_stats},
+        jnp.concatenate([videos, real_videos]), train=True, mutable=["batch_stats"])
+    on_fake = jax.tree.map(lambda x: x[:bv], codes)
+    on_real = jax.tree.map(lambda x: x[bv:], codes)
+    latent, errors = losses.latent_regression(on_fake, latents, motion_states)
+    if config.use_categories:
+      errors["error/category_real"] = losses.category_ce(on_real["category_logits"],
+                                                         batch["label"])
+      latent += errors["error/category_real"]
+    decoded, g_updated = nets.generator.apply(
+        generator, on_real["content"], on_real["category"], on_real["motion"], train=True,
+        method="decode", mutable=["batch_stats"])
+    reconstruction = losses.reconstruction(decoded, real_videos)
+    metrics = {f"encoder/{k}": v for k, v in errors.items()}
+    metrics |= {"loss/encoder_latent": latent, "loss/encoder_reconstruction": reconstruction}
+    return (latent + reconstruction, updated["batch_stats"], metrics,
+            g_updated["batch_stats"])
+
+  e = state.encoder
+  (l_generator, aux), grads = jax.value_and_grad(generator_loss, argnums=(0, 1), has_aux=True)(
+      g.params, e.params if e is not None else None)
+  g_stats, di_stats, dv_stats, l_infogan = (aux["stats"], aux["di_stats"], aux["dv_stats"],
+                                            aux["infogan"])
+  g = _update(g, grads[0], g_stats, tx)
+  if e is not None:
+    e = _update(e, grads[1], aux["encoder_stats"], tx)
   # The D forwards of the G step ran in training mode: keep their running stats, as
   # PyTorch does.
   di = di.replace(batch_stats=di_stats)
@@ -245,13 +298,14 @@ def train_step(state: TrainState, batch, key):
       "loss/generator": l_generator,
       "loss/video_category": l_category,
       "loss/infogan": l_infogan,
+      **aux.get("encoder", {}),
       "d_prob/image_real": di_real,
       "d_prob/image_fake": di_fake,
       "d_prob/video_real": dv_real,
       "d_prob/video_fake": dv_fake,
   }
   new_state = state.replace(step=state.step + 1, generator=g, image_discriminator=di,
-                            video_discriminator=dv)
+                            video_discriminator=dv, encoder=e)
   if config.nonfinite == "skip":
     # Keep the networks as they were, move on to the next batch, report it.
     finite = jnp.all(jnp.isfinite(jnp.stack(

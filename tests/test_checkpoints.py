@@ -169,8 +169,7 @@ def test_non_finite_losses_stop_before_a_bad_checkpoint_or_are_skipped(tmp_path,
   assert "loss/generator" not in lines[1]  # no mean over no steps
   mngr = checkpointing.manager(os.path.join(workdir, "checkpoints"))
   abstract = parallel.abstract_train_state(config, parallel.make_mesh(config))
-  saved = {s: mngr.restore(s, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
-           ["state"] for s in (2, 5)}
+  saved = {s: checkpointing.restore(mngr, s, abstract)[0] for s in (2, 5)}
   assert int(saved[5].step) == 5  # the steps ran and moved on through the data...
   chex.assert_trees_all_equal(saved[5].generator, saved[2].generator)  # ...changing nothing
 
@@ -207,3 +206,30 @@ def test_a_checkpoint_of_another_layout_is_one_clear_error(tmp_path):
   target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), newer)
   with pytest.raises(checkpointing.CheckpointError, match="another layout"):
     checkpointing.read_state(mngr, 5, target)
+
+
+def test_runs_with_encoders_round_trip_and_older_runs_still_restore(tmp_path, tiny_config):
+  import jax
+  from mocogan_jax import checkpointing, training
+  for name, config in (("plain", tiny_config), ("joint", tiny_config.replace(encoder_weight=1.0))):
+    state = training.create_train_state(config, jax.random.key(0))
+    abstract = jax.eval_shape(lambda k: training.create_train_state(config, k), jax.random.key(0))
+    mngr = checkpointing.manager(str(tmp_path / name))
+    checkpointing.save(mngr, state, config)
+    mngr.wait_until_finished()
+    restored = checkpointing.restore_latest(mngr, abstract)
+    chex.assert_trees_all_equal(restored, state)
+    assert (restored.encoder is None) == (name == "plain")
+  # A run written before TrainState had an encoder field: the four networks alone.
+  mngr = checkpointing.manager(str(tmp_path / "older"))
+  older = {"step": state.step, "generator": state.generator,
+           "image_discriminator": state.image_discriminator,
+           "video_discriminator": state.video_discriminator}
+  mngr.save(0, args=ocp.args.Composite(state=ocp.args.StandardSave(older), meta=ocp.args.JsonSave(
+      {"config": tiny_config.to_json(), "next_batch_step": 0})))
+  mngr.wait_until_finished()
+  abstract = jax.eval_shape(lambda k: training.create_train_state(tiny_config, k),
+                            jax.random.key(0))
+  restored = checkpointing.restore_latest(mngr, abstract)
+  chex.assert_trees_all_equal(restored.generator, state.generator)
+  assert restored.encoder is None

@@ -1,5 +1,6 @@
 """Encoders, their train step, prediction, transfer and the ConvRNN baseline."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -145,7 +146,15 @@ def test_commands(tmp_path, data_dir):
   from mocogan_jax import video_io
   from test_cli import cli
   run = str(tmp_path / "run")
-  cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}")
+  # A run whose encoders train with the GAN: --steps 0 writes them as they are.
+  cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}", "encoder_weight=1")
+  joint = str(tmp_path / "joint")
+  _, out, _ = cli("train-encoder", "--workdir", run, "--steps", "0", "--out", joint)
+  assert "starting from the encoders trained with the GAN" in out
+  from mocogan_jax.cli import _load_state
+  config, state = _load_state(run)
+  _, written, _, _ = encoding.load(joint, config, state.generator.variables)
+  chex.assert_trees_all_equal(written, state.encoder.variables)
   status, _, err = cli("predict", "--workdir", run, "--dataset", "test", "--context", "4",
                        "--length", "8", "--out", str(tmp_path / "p.gif"), check=False)
   assert status == 2 and "no encoders in" in err
@@ -210,4 +219,3 @@ def test_commands(tmp_path, data_dir):
         check=False)
     assert status == 2 and message in err, err
     assert err.strip().count("\n") == 0
-
