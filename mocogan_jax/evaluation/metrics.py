@@ -133,6 +133,23 @@ def shape_directions(videos, threshold: int = SHAPE_THRESHOLD) -> np.ndarray:
   return np.where(np.abs(dx) >= np.abs(dy), horizontal, vertical)
 
 
+def transfer_scores(moved, a_colours, b_colours, a_directions, b_directions) -> dict:
+  """How well shape_motion videos moved = (content of A, motion of B) did:
+  moved uint8 (N, T, S, S, 3); the colours (N, 3) and directions (N,) of A
+  and B. Returns the fraction of videos whose shape colour is nearer A's than
+  B's, those moving in B's and in A's direction, and the mean colour distance
+  to A's (0..255; NaN-safe: a video without a visible shape counts as neither
+  colour)."""
+  colours = np.nanmean(shape_colours(moved), axis=1)  # (N, 3)
+  to_a = np.linalg.norm(colours - a_colours, axis=-1)
+  to_b = np.linalg.norm(colours - b_colours, axis=-1)
+  directions = shape_directions(moved)
+  return {"pairs": len(moved), "colour_of_a": float(np.mean(to_a < to_b)),
+          "direction_of_b": float(np.mean(directions == b_directions)),
+          "direction_of_a": float(np.mean(directions == a_directions)),
+          "colour_error": float(np.nanmean(to_a))}
+
+
 def shape_colour_acd(videos, threshold: int = SHAPE_THRESHOLD) -> np.ndarray:
   """The MoCoGAN paper's ACD for shape motion, per video (N,): mean pairwise L2
   distance between the frames' shape colours, in 0..255 units."""
