@@ -37,8 +37,9 @@ def _check_resume(config: Config, mngr, where: str) -> None:
   if saved is None:
     return
   current = json.loads(config.to_json())
-  changed = sorted(k for k in current
-                   if k not in RESUMABLE_CHANGES and saved.get(k, current[k]) != current[k])
+  # A run saved before a setting existed ran with its default.
+  saved = json.loads(Config().to_json()) | saved
+  changed = sorted(k for k in current if k not in RESUMABLE_CHANGES and saved[k] != current[k])
   if changed:
     k = changed[0]
     raise ConfigError(f"{where} holds a run with {k}={saved[k]!r}, not {current[k]!r}; "

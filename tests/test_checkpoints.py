@@ -233,3 +233,15 @@ def test_runs_with_encoders_round_trip_and_older_runs_still_restore(tmp_path, ti
   restored = checkpointing.restore_latest(mngr, abstract)
   chex.assert_trees_all_equal(restored.generator, state.generator)
   assert restored.encoder is None
+
+
+def test_an_older_run_resumes_only_with_the_defaults_of_newer_settings(tiny_config, monkeypatch):
+  import json
+  from mocogan_jax import checkpointing, train_loop
+  from mocogan_jax.config import ConfigError
+  older = json.loads(tiny_config.to_json())
+  del older["encoder_weight"]  # written before the setting existed
+  monkeypatch.setattr(checkpointing, "saved_config", lambda mngr: older)
+  train_loop._check_resume(tiny_config, None, "RUN")
+  with pytest.raises(ConfigError, match="RUN holds a run with encoder_weight=0.0, not 1.0"):
+    train_loop._check_resume(tiny_config.replace(encoder_weight=1.0), None, "RUN")
