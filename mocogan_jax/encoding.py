@@ -144,11 +144,9 @@ def encoder_train_step(state: EncoderState, batch, key):
         jnp.concatenate([fake, real]), train=True, mutable=["batch_stats"])
     on_fake = jax.tree.map(lambda x: x[:b], codes)
     on_real = jax.tree.map(lambda x: x[b:], codes)
-    latent, metrics = losses.latent_regression(on_fake, latents, true_motion)
-    if config.use_categories:  # the video discriminator taught the generator these labels
-      real_category = losses.category_ce(on_real["category_logits"], batch["label"])
-      latent += real_category
-      metrics["error/category_real"] = real_category
+    # With use_categories the video discriminator taught the generator the real labels.
+    latent, metrics = losses.latent_regression(
+        on_fake, latents, true_motion, on_real, batch["label"] if config.use_categories else None)
     decoded = generator.apply({"params": generator_params, "batch_stats": frozen["batch_stats"]},
                               on_real["content"], on_real["category"], on_real["motion"],
                               train=False, method="decode")

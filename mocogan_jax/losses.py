@@ -26,17 +26,20 @@ def category_ce(category_logits, labels):
   return optax.softmax_cross_entropy_with_integer_labels(category_logits, labels).mean()
 
 
-def latent_regression(codes, latents, motion_states):
-  """How well the encoders read generated videos back: codes (VideoEncoder's
-  output on them) against the latents that made them and the motion states
+def latent_regression(codes, latents, motion_states, real_codes=None, real_labels=None):
+  """How well the encoders read videos back: codes (VideoEncoder's output on
+  generated videos) against the latents that made them and the motion states
   h_t (N, T, dm) the generator's RNN ran through. Squared error of z_content
-  and of every h_t, cross-entropy of the category when there are categories.
-  Returns (loss, {name: error})."""
+  and of every h_t, cross-entropy of the category when there are categories;
+  with real_labels (M,), also the cross-entropy of real_codes' categories
+  against them. Returns (loss, {name: error})."""
   content = jnp.mean((codes["content"] - latents["content"]) ** 2)
   motion = jnp.mean((codes["motion"] - motion_states) ** 2)
   errors = {"error/content": content, "error/motion": motion}
   if "category_logits" in codes:
     errors["error/category"] = category_ce(codes["category_logits"], latents["category"])
+  if real_labels is not None:
+    errors["error/category_real"] = category_ce(real_codes["category_logits"], real_labels)
   return sum(errors.values()), errors
 
 

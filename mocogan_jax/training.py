@@ -265,11 +265,9 @@ def train_step(state: TrainState, batch, key):
         jnp.concatenate([videos, real_videos]), train=True, mutable=["batch_stats"])
     on_fake = jax.tree.map(lambda x: x[:bv], codes)
     on_real = jax.tree.map(lambda x: x[bv:], codes)
-    latent, errors = losses.latent_regression(on_fake, latents, motion_states)
-    if config.use_categories:
-      errors["error/category_real"] = losses.category_ce(on_real["category_logits"],
-                                                         batch["label"])
-      latent += errors["error/category_real"]
+    latent, errors = losses.latent_regression(
+        on_fake, latents, motion_states, on_real,
+        batch["label"] if config.use_categories else None)
     decoded, g_updated = nets.generator.apply(
         generator, on_real["content"], on_real["category"], on_real["motion"], train=True,
         method="decode", mutable=["batch_stats"])
