@@ -58,6 +58,7 @@ def main():
     if config.encoder_weight:
       run += f", encoders in the GAN (weight {config.encoder_weight:g})"
     if shapes:
+      records = [held_out[i] for i in range(len(held_out))]  # read once for every encoder
       transfers.append((run, "GAN generator, codes swapped",
                         check_generator_swap(config, generator)))
     predictors = []
@@ -72,7 +73,6 @@ def main():
                                                  decoder_variables, noise)
         predictors.append((f"mocogan, {name}/ ({noise} motion noise)", predictor))
       if shapes:
-        records = [held_out[i] for i in range(len(held_out))]
         transfers.append((run, f"transfer, {name}/", encoding.score_transfer(
             decoder_variables, encoder_variables, config, settings.content_from, records,
             pairs=128, length=LENGTH)))
@@ -130,7 +130,7 @@ def check_generator_swap(config, generator, pairs: int = 128) -> dict:
   colours = np.nanmean(metrics.shape_colours(own), axis=1)
   directions = metrics.shape_directions(own)
   b_colours, b_directions = np.roll(colours, -1, 0), np.roll(directions, -1)
-  differ = (directions != b_directions) & (np.abs(colours - b_colours).max(-1) >= 64)
+  differ = metrics.distinct_pairs(colours, b_colours, directions, b_directions)
   return metrics.transfer_scores(moved[differ], colours[differ], b_colours[differ],
                                  directions[differ], b_directions[differ])
 

@@ -232,18 +232,16 @@ def score_transfer(generator_variables, encoder_variables, config: Config, conte
   them; clips of `length` frames at config.every_nth. Returns
   metrics.transfer_scores of A's content moving as B."""
   span = (length - 1) * config.every_nth + 1
-  chosen = []
-  for a, b in zip(records[0::2], records[1::2]):
-    if a["motion"] != b["motion"] and np.abs(a["color"].astype(int) - b["color"]).max() >= 64:
-      chosen.append((a, b))
-    if len(chosen) == pairs:
-      break
-  clips = lambda side: np.stack([pair[side]["video"][:span:config.every_nth] for pair in chosen])
-  label = lambda side, key: np.stack([pair[side][key] for pair in chosen])
+  a, b = records[0::2], records[1::2][:len(records) // 2]
+  label = lambda side, key: np.stack([record[key] for record in side])
+  chosen = np.flatnonzero(metrics_lib.distinct_pairs(
+      label(a, "color"), label(b, "color"), label(a, "motion"), label(b, "motion")))[:pairs]
+  a, b = [a[i] for i in chosen], [b[i] for i in chosen]
+  clips = lambda side: np.stack([record["video"][:span:config.every_nth] for record in side])
   moved = jax.jit(transfer, static_argnums=(2, 3))(
-      generator_variables, encoder_variables, config, content_from, clips(0), clips(1))
-  return metrics_lib.transfer_scores(video_io.to_uint8(moved), label(0, "color"), label(1, "color"),
-                                     label(0, "motion"), label(1, "motion"))
+      generator_variables, encoder_variables, config, content_from, clips(a), clips(b))
+  return metrics_lib.transfer_scores(video_io.to_uint8(moved), label(a, "color"), label(b, "color"),
+                                     label(a, "motion"), label(b, "motion"))
 
 
 # ---------------------------------------------------------------------------

@@ -133,6 +133,14 @@ def shape_directions(videos, threshold: int = SHAPE_THRESHOLD) -> np.ndarray:
   return np.where(np.abs(dx) >= np.abs(dy), horizontal, vertical)
 
 
+def distinct_pairs(a_colours, b_colours, a_directions, b_directions) -> np.ndarray:
+  """(N,) bool: the pairs worth a transfer test, whose directions differ and
+  whose colours (N, 3), 0..255, differ by 64 or more on some channel (a NaN
+  colour, an unreadable video, never qualifies)."""
+  gap = np.abs(np.asarray(a_colours, np.float64) - np.asarray(b_colours, np.float64)).max(-1)
+  return (np.asarray(a_directions) != np.asarray(b_directions)) & (gap >= 64)
+
+
 def transfer_scores(moved, a_colours, b_colours, a_directions, b_directions) -> dict:
   """How well shape_motion videos moved = (content of A, motion of B) did:
   moved uint8 (N, T, S, S, 3); the colours (N, 3) and directions (N,) of A
