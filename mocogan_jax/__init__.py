@@ -4,12 +4,13 @@ The functional API, for use in research code:
 
     state = mocogan_jax.create_train_state(config, key)
     state, metrics = jax.jit(mocogan_jax.train_step, donate_argnums=0)(state, batch, key)
-    videos = mocogan_jax.sample_videos(state.generator.variables, config, key, num_videos=8)
+    videos = mocogan_jax.sample_videos(mocogan_jax.sampling_variables(state), config, key, 8)
 """
 
 from mocogan_jax.config import Config
 from mocogan_jax.sampling import sample_videos
-from mocogan_jax.training import NetworkState, TrainState, create_train_state, train_step
+from mocogan_jax.training import (NetworkState, TrainState, create_train_state,
+                                  sampling_variables, train_step)
 
 __all__ = ["Config", "NetworkState", "TrainState", "create_train_state", "sample_videos",
-           "train_step"]
+           "sampling_variables", "train_step"]

@@ -48,9 +48,11 @@ def cmd_prepare(args):
 
 
 def _load_generator(workdir, checkpoint_dir=None):
-  """(config, generator variables) from the newest checkpoint of a workdir."""
+  """(config, generator variables) from the newest checkpoint of a workdir:
+  the moving average of its weights when the run keeps one."""
+  from mocogan_jax.training import sampling_variables
   config, state = _load_state(workdir, checkpoint_dir)
-  return config, state.generator.variables
+  return config, sampling_variables(state)
 
 
 def _load_state(workdir, checkpoint_dir=None):
@@ -191,7 +193,7 @@ def cmd_evaluate(args):
   import jax
   from mocogan_jax import config as config_lib
   from mocogan_jax.evaluation import evaluate
-  from mocogan_jax.training import create_train_state
+  from mocogan_jax.training import create_train_state, sampling_variables
   metrics = evaluate.parse_metrics(args.metrics)
   if args.untrained and args.floor:
     raise config_lib.ConfigError("--untrained and --floor exclude each other")
@@ -209,7 +211,7 @@ def cmd_evaluate(args):
     variables, what, name = state.generator.variables, "the untrained generator", "untrained"
   else:
     config, state = _load_state(args.workdir, args.checkpoint_dir)
-    variables, step = state.generator.variables, int(state.step)
+    variables, step = sampling_variables(state), int(state.step)
     what, name = f"the generator at step {step}", f"step{step}"
   report = evaluate.evaluate(
       config, variables, protocol, what=what, real_dataset=args.real,
@@ -224,6 +226,7 @@ def cmd_evaluate(args):
 
 def cmd_train_encoder(args):
   from mocogan_jax import encoding
+  from mocogan_jax.training import sampling_variables
   config, state = _load_state(args.workdir, args.checkpoint_dir)
   settings = encoding.EncoderSettings(
       content_from=args.content_from, latent_weight=args.latent_weight,
@@ -235,7 +238,7 @@ def cmd_train_encoder(args):
   if joint is not None:
     print("starting from the encoders trained with the GAN (encoder_weight "
           f"{config.encoder_weight})")
-  meta = encoding.train_encoder(config, state.generator.variables, out, settings,
+  meta = encoding.train_encoder(config, sampling_variables(state), out, settings,
                                 state.image_discriminator.variables, joint)
   m = meta["measured"]
   print(f"encoders: held-out reconstruction PSNR {m['reconstruction_psnr']:.2f} dB, SSIM "

@@ -56,6 +56,10 @@ class Config:
   # at this weight (training.train_step). 0 = the official GAN alone.
   encoder_weight: float = 0.0
 
+  # > 0: R1 penalty (Mescheder et al. 2018) on both discriminators' real
+  # inputs, gamma / 2 * E|grad_x D(x)|^2. Not in the official code; 0 = off.
+  r1_gamma: float = 0.0
+
   # --- Optimisation: Adam for each of the three networks, as the official trainer.
   image_batch: int = 10
   video_batch: int = 3
@@ -63,6 +67,10 @@ class Config:
   adam_b1: float = 0.5
   adam_b2: float = 0.999
   weight_decay: float = 1e-5  # L2 added to the gradient, as torch.optim.Adam does
+  # > 0: keep a moving average of G's weights at this decay per step (with a
+  # warm-up, training.update_ema) for samples, evaluation and export. Not in
+  # the official code; 0 = off.
+  ema_decay: float = 0.0
 
   # --- Devices: a (data, fsdp) mesh over every device of every process (parallel.py).
   mesh_data: int = -1  # -1 = every device the fsdp axis leaves
@@ -169,6 +177,10 @@ def validate(config: Config) -> Config:
     raise ConfigError(f"n_categories must be >= 0, got {config.n_categories}")
   if config.encoder_weight < 0:
     raise ConfigError(f"encoder_weight must be >= 0, got {config.encoder_weight}")
+  if not config.r1_gamma >= 0:
+    raise ConfigError(f"r1_gamma must be >= 0 (0 = off), got {config.r1_gamma}")
+  if not 0 <= config.ema_decay < 1:
+    raise ConfigError(f"ema_decay must be in [0, 1) (0 = off), got {config.ema_decay}")
   if config.noise_sigma < 0:
     raise ConfigError(f"noise_sigma must be >= 0, got {config.noise_sigma}")
   if (config.use_categories or config.use_infogan) and config.video_discriminator != "categorical":

@@ -14,7 +14,7 @@ from jax.experimental import multihost_utils
 import numpy as np
 from tqdm.auto import tqdm
 
-from mocogan_jax import checkpointing, parallel, video_io
+from mocogan_jax import checkpointing, parallel, training, video_io
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.sampling import sample_videos
@@ -138,7 +138,7 @@ _sample_grid = jax.jit(sample_videos, static_argnums=(1, 3))
 
 def _write_samples(state, config: Config, key, workdir: str, writer) -> str | None:
   """Every process computes the samples (the arrays span all of them); process 0 writes."""
-  videos = _sample_grid(state.generator.variables, config, key, config.num_samples)
+  videos = _sample_grid(training.sampling_variables(state), config, key, config.num_samples)
   if jax.process_index() != 0:
     return None
   grid = video_io.video_grid(video_io.to_uint8(jax.device_get(videos)))
@@ -246,7 +246,7 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
           sampled_step = done
         if evaluate_generator and done % config.eval_every == 0:
           began = time.perf_counter()
-          values = evaluate_generator(state.generator.variables)
+          values = evaluate_generator(training.sampling_variables(state))
           last_log += time.perf_counter() - began  # steps_per_second counts training only
           metrics_file.write(json.dumps({"step": done, **values}) + "\n")
           metrics_file.flush()

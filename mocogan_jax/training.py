@@ -99,6 +99,10 @@ class TrainState:
   config: static; selects the networks and the compiled program.
   encoder: the VideoEncoder's `NetworkState` when config.encoder_weight > 0,
     else None.
+  generator_ema: with config.ema_decay > 0, {"params", "batch_stats"}: an
+    exponential moving average of the generator's parameters and BatchNorm
+    statistics (`update_ema`), which samples, evaluation and export use
+    (`sampling_variables`); else None.
   """
   step: jax.Array
   generator: NetworkState
@@ -106,6 +110,24 @@ class TrainState:
   video_discriminator: NetworkState
   config: Config = struct.field(pytree_node=False)
   encoder: Any = None
+  generator_ema: Any = None
+
+
+def sampling_variables(state: TrainState):
+  """The generator's {"params", "batch_stats"} to sample, evaluate and export
+  with: the moving average when the run keeps one, else the trained weights."""
+  if state.generator_ema is not None:
+    return state.generator_ema
+  return state.generator.variables
+
+
+def update_ema(ema, generator: NetworkState, step, decay: float):
+  """ema <- d * ema + (1 - d) * generator's variables, d = min(decay, (1 + step)
+  / (10 + step)): the warm-up keeps the average from holding on to the random
+  initial weights for thousands of steps. The BatchNorm running statistics are
+  averaged too, so the averaged weights meet averaged statistics."""
+  d = jnp.minimum(decay, (1.0 + step) / (10.0 + step)).astype(jnp.float32)
+  return jax.tree.map(lambda e, x: d * e + (1.0 - d) * x, ema, generator.variables)
 
 
 def create_train_state(config: Config, key) -> TrainState:
@@ -121,14 +143,16 @@ def create_train_state(config: Config, key) -> TrainState:
     params = variables["params"]
     return NetworkState(params, variables.get("batch_stats", {}), tx.init(params))
 
+  generator = init(nets.generator, k_g, sample_latents(k_lat, config, 1, t))
   return TrainState(
       step=jnp.zeros((), jnp.int32),
-      generator=init(nets.generator, k_g, sample_latents(k_lat, config, 1, t)),
+      generator=generator,
       image_discriminator=init(nets.image_discriminator, k_di, jnp.zeros((1, s, s, c))),
       video_discriminator=init(nets.video_discriminator, k_dv, jnp.zeros((1, t, s, s, c))),
       config=config,
       encoder=(init(VideoEncoder(config), jax.random.fold_in(key, 4), jnp.zeros((1, t, s, s, c)))
                if config.encoder_weight else None),
+      generator_ema=generator.variables if config.ema_decay else None,
   )
 
 
@@ -199,6 +223,22 @@ def train_step(state: TrainState, batch, key):
         rngs={"noise": next(keys)}, mutable=["batch_stats"])
     return logits, category_logits, updated["batch_stats"]
 
+  def discriminate_real(module, params, batch_stats, x):
+    # D on real data, and with config.r1_gamma > 0 the R1 penalty: gamma / 2
+    # times the squared norm of the gradient of each clip's (mean) logit with
+    # respect to its pixels, averaged over the batch.
+    if not config.r1_gamma:
+      return (*discriminate(module, params, batch_stats, x), jnp.zeros(()))
+
+    def summed(x):
+      logits, category_logits, stats = discriminate(module, params, batch_stats, x)
+      per_sample = logits.reshape(logits.shape[0], -1).mean(axis=1)
+      return per_sample.sum(), (logits, category_logits, stats)
+
+    (_, (logits, category_logits, stats)), grad = jax.value_and_grad(summed, has_aux=True)(x)
+    r1 = 0.5 * config.r1_gamma * jnp.sum(jnp.square(grad)) / x.shape[0]
+    return logits, category_logits, stats, r1
+
   g, di, dv = state.generator, state.image_discriminator, state.video_discriminator
   g_stats = g.batch_stats
 
@@ -207,9 +247,10 @@ def train_step(state: TrainState, batch, key):
   images = jax.lax.stop_gradient(images)
 
   def image_d_loss(params):
-    real, _, stats = discriminate(nets.image_discriminator, params, di.batch_stats, real_images)
+    real, _, stats, r1 = discriminate_real(
+        nets.image_discriminator, params, di.batch_stats, real_images)
     fake, _, stats = discriminate(nets.image_discriminator, params, stats, images)
-    loss = losses.discriminator_loss(real, fake)
+    loss = losses.discriminator_loss(real, fake) + r1
     return loss, (stats, jax.nn.sigmoid(real).mean(), jax.nn.sigmoid(fake).mean())
 
   (l_image_d, (stats, di_real, di_fake)), grads = jax.value_and_grad(
@@ -221,10 +262,10 @@ def train_step(state: TrainState, batch, key):
   videos = jax.lax.stop_gradient(videos)
 
   def video_d_loss(params):
-    real, real_categories, stats = discriminate(
+    real, real_categories, stats, r1 = discriminate_real(
         nets.video_discriminator, params, dv.batch_stats, real_videos)
     fake, _, stats = discriminate(nets.video_discriminator, params, stats, videos)
-    gan = losses.discriminator_loss(real, fake)
+    gan = losses.discriminator_loss(real, fake) + r1
     category = (losses.category_ce(real_categories, batch["label"])
                 if config.use_categories else jnp.zeros(()))
     return gan + category, (stats, category, jax.nn.sigmoid(real).mean(),
@@ -302,8 +343,11 @@ def train_step(state: TrainState, batch, key):
       "d_prob/video_real": dv_real,
       "d_prob/video_fake": dv_fake,
   }
+  ema = state.generator_ema
+  if ema is not None:
+    ema = update_ema(ema, g, state.step, config.ema_decay)
   new_state = state.replace(step=state.step + 1, generator=g, image_discriminator=di,
-                            video_discriminator=dv, encoder=e)
+                            video_discriminator=dv, encoder=e, generator_ema=ema)
   if config.nonfinite == "skip":
     # Keep the networks as they were, move on to the next batch, report it.
     finite = jnp.all(jnp.isfinite(jnp.stack(

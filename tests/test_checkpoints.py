@@ -211,7 +211,8 @@ def test_a_checkpoint_of_another_layout_is_one_clear_error(tmp_path):
 def test_runs_with_encoders_round_trip_and_older_runs_still_restore(tmp_path, tiny_config):
   import jax
   from mocogan_jax import checkpointing, training
-  for name, config in (("plain", tiny_config), ("joint", tiny_config.replace(encoder_weight=1.0))):
+  for name, config in (("plain", tiny_config), ("joint", tiny_config.replace(encoder_weight=1.0)),
+                       ("ema", tiny_config.replace(ema_decay=0.99))):
     state = training.create_train_state(config, jax.random.key(0))
     abstract = jax.eval_shape(lambda k: training.create_train_state(config, k), jax.random.key(0))
     mngr = checkpointing.manager(str(tmp_path / name))
@@ -219,7 +220,8 @@ def test_runs_with_encoders_round_trip_and_older_runs_still_restore(tmp_path, ti
     mngr.wait_until_finished()
     restored = checkpointing.restore_latest(mngr, abstract)
     chex.assert_trees_all_equal(restored, state)
-    assert (restored.encoder is None) == (name == "plain")
+    assert (restored.encoder is None) == (name != "joint")
+    assert (restored.generator_ema is None) == (name != "ema")
   # A run written before TrainState had an encoder field: the four networks alone.
   mngr = checkpointing.manager(str(tmp_path / "older"))
   older = {"step": state.step, "generator": state.generator,

@@ -135,3 +135,51 @@ def test_sampling_modes_fix_what_they_say(tiny_config):
   np.testing.assert_allclose(same[0], same[2], atol=1e-6)
   with pytest.raises(ValueError, match="mode must be one of"):
     sample_with_mode(variables, tiny_config, key, 3, 8, "sideways")
+
+
+def test_generator_ema_follows_the_formula_and_is_what_samples_use(tiny_config):
+  config = tiny_config.replace(ema_decay=0.99)
+  state = jax.jit(training.create_train_state, static_argnums=0)(config, jax.random.key(0))
+  chex.assert_trees_all_equal(state.generator_ema, state.generator.variables)
+  source = pipeline.load_source(config)
+  step = jax.jit(training.train_step)
+  ema = jax.tree.map(np.asarray, state.generator_ema)
+  for i in range(3):
+    state, _ = step(state, pipeline.make_batch(source, config, i), jax.random.key(i))
+    d = min(0.99, (1 + i) / (10 + i))  # the warm-up: 0.1, 0.18, 0.25
+    ema = jax.tree.map(lambda e, x: d * e + (1 - d) * np.asarray(x), ema,
+                       state.generator.variables)
+  chex.assert_trees_all_close(state.generator_ema, ema, rtol=1e-5, atol=1e-6)
+  assert not np.allclose(state.generator_ema["params"]["motion_rnn"]["w_ih"],
+                         state.generator.params["motion_rnn"]["w_ih"])
+  assert training.sampling_variables(state) is state.generator_ema
+  plain = training.create_train_state(tiny_config, jax.random.key(0))
+  assert plain.generator_ema is None
+  chex.assert_trees_all_equal(training.sampling_variables(plain), plain.generator.variables)
+
+
+def test_r1_penalty_is_gamma_half_the_squared_input_gradient_on_real_data(tiny_config):
+  config = tiny_config.replace(noise_sigma=0.0)
+  state = training.create_train_state(config, jax.random.key(0))
+  batch = pipeline.make_batch(pipeline.load_source(config), config, step=0)
+  step = jax.jit(training.train_step)
+  _, plain = step(state, batch, jax.random.key(3))
+  _, with_r1 = step(state.replace(config=config.replace(r1_gamma=10.0)), batch, jax.random.key(3))
+
+  def expected(module, variables, x):
+    def mean_logit(x):
+      (logits, _), _ = module.apply(variables, x, train=True, mutable=["batch_stats"])
+      return logits.reshape(len(x), -1).mean(1).sum()
+    grad = jax.grad(mean_logit)(x)
+    return 5.0 * float(jnp.sum(grad ** 2)) / len(x)
+
+  nets = training.networks(config)
+  r1_image = expected(nets.image_discriminator, state.image_discriminator.variables,
+                      training.to_float(batch["image"]))
+  r1_video = expected(nets.video_discriminator, state.video_discriminator.variables,
+                      training.to_float(batch["video"]))
+  assert r1_image > 1e-3 and r1_video > 1e-3
+  np.testing.assert_allclose(with_r1["loss/image_discriminator"] - plain["loss/image_discriminator"],
+                             r1_image, rtol=1e-3)
+  np.testing.assert_allclose(with_r1["loss/video_discriminator"] - plain["loss/video_discriminator"],
+                             r1_video, rtol=1e-3)

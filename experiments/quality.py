@@ -1,0 +1,107 @@
+"""Quick quality numbers of a shape_motion run's generator, seconds on a CPU.
+
+    .venv/bin/python experiments/quality.py WORKDIR [WORKDIR ...] [--num 256] [--length 16]
+
+For the newest checkpoint of each run, 256 generated videos, three ways:
+  ema:    the moving average of G's weights (runs with ema_decay > 0)
+  g_eval: the trained weights with BatchNorm's running averages (what sampling
+          uses when there is no EMA)
+  g_batch: the trained weights with BatchNorm over the batch of 64 videos, as
+          in training: if it is much better than g_eval, the running averages
+          are the problem, not the generator.
+and prints per row: shape-colour ACD (the paper's, 0..255), the share of
+frames that show a shape, "speckle" (the mean per-frame colour std of the
+shape pixels: flat shapes score low, the checkerboards of a broken generator
+high), "direction" (the share of videos moving in their category's most
+common direction: 1 when each category has one direction of motion), "tint"
+(how far the mean colour over all videos moves over time: the largest range
+over t of the per-frame mean over videos, 0..255; a colour that follows the
+clock of the motion RNN rather than the content shows here), and the spread of
+the motion states h_t over videos at the first and last frame ("h_std", the
+std over videos, averaged over dimensions): a spread near 0 at the end means
+the RNN has become a clock that every video shares.
+"""
+
+import argparse
+
+import jax
+import numpy as np
+
+from mocogan_jax import checkpointing, video_io
+from mocogan_jax.cli import _load_state
+from mocogan_jax.evaluation import metrics
+from mocogan_jax.models.generator import VideoGenerator, sample_latents
+
+
+def speckle(videos) -> float:
+  """uint8 (N, T, S, S, C) -> mean over frames with a shape of the std of the
+  shape pixels' colour (0..255), averaged over channels."""
+  v = np.asarray(videos, np.float64)
+  mask = v.max(-1, keepdims=True) > metrics.SHAPE_THRESHOLD
+  count = mask.sum(axis=(2, 3))
+  mean = (v * mask).sum(axis=(2, 3)) / np.maximum(count, 1)
+  var = (np.square(v - mean[:, :, None, None]) * mask).sum(axis=(2, 3)) / np.maximum(count, 1)
+  shown = count[..., 0] > 1
+  return float(np.sqrt(var).mean(-1)[shown].mean()) if shown.any() else float("nan")
+
+
+def direction_agreement(videos, categories) -> float:
+  directions = metrics.shape_directions(videos)
+  agree = 0
+  for c in np.unique(categories):
+    d = directions[categories == c]
+    agree += np.bincount(d, minlength=4).max()
+  return agree / len(directions)
+
+
+def row(videos, categories) -> dict:
+  u8 = video_io.to_uint8(videos)
+  colours = metrics.shape_colours(u8)
+  tint = np.nanmean(colours, axis=0)  # (T, C)
+  return {"acd": float(np.nanmean(metrics.shape_colour_acd(u8))),
+          "shown": float(np.mean(~np.isnan(colours).any(-1))),
+          "speckle": speckle(u8), "direction": direction_agreement(u8, categories),
+          "tint": float(np.max(tint.max(0) - tint.min(0)))}
+
+
+def generate(config, variables, latents, batch_mode: bool):
+  g = VideoGenerator(config)
+  out = []
+  for i in range(0, len(latents["content"]), 64):
+    part = jax.tree.map(lambda x: x[i:i + 64], latents)
+    if batch_mode:
+      videos, _ = g.apply(variables, part, train=True, mutable=["batch_stats"])
+    else:
+      videos = g.apply(variables, part, train=False)
+    out.append(np.asarray(videos))
+  return np.concatenate(out)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("workdirs", nargs="+")
+  parser.add_argument("--num", type=int, default=256)
+  parser.add_argument("--length", type=int, default=16)
+  args = parser.parse_args()
+  print(f"{'run':<32} {'step':>6} {'weights':<8} {'ACD':>7} {'shown':>6} {'speckle':>8} "
+        f"{'direction':>9} {'tint':>6} {'h_std':>11}")
+  for workdir in args.workdirs:
+    config, state = _load_state(workdir)
+    latents = sample_latents(jax.random.key(1), config, args.num, args.length)
+    categories = np.asarray(latents["category"])
+    ways = {"g_eval": (state.generator.variables, False),
+            "g_batch": (state.generator.variables, True)}
+    if state.generator_ema is not None:
+      ways = {"ema": (state.generator_ema, False)} | ways
+    for name, (variables, batch_mode) in ways.items():
+      r = row(generate(config, variables, latents, batch_mode), categories)
+      h = np.asarray(VideoGenerator(config).apply(variables, latents["h0"], latents["eps"],
+                                                  method="continue_motion"))
+      h_std = h.std(axis=0).mean(axis=-1)  # (T,)
+      print(f"{workdir[-32:]:<32} {int(state.step):>6} {name:<8} {r['acd']:>7.2f} "
+            f"{r['shown']:>6.2f} {r['speckle']:>8.1f} {r['direction']:>9.2f} {r['tint']:>6.1f} "
+            f"{h_std[0]:>5.2f}/{h_std[-1]:<5.2f}", flush=True)
+
+
+if __name__ == "__main__":
+  main()
