@@ -183,6 +183,11 @@ def train_step(state: TrainState, batch, key):
   through D separately (separate batch statistics); G is updated on freshly
   generated images and videos against the just-updated discriminators.
 
+  Not in the official code, off by default: config.r1_gamma > 0 adds the R1
+  penalty on real inputs to each discriminator's loss (included in
+  "loss/image_discriminator" and "loss/video_discriminator"); config.ema_decay
+  > 0 updates state.generator_ema after the G update (`update_ema`).
+
   With config.encoder_weight > 0 (not in the official code) the G update also
   trains the encoders (state.encoder): encoding.py's latent regression on G's
   videos and L1 reconstruction of the real clips, weighted into G's loss, with
