@@ -10,13 +10,18 @@ For the newest checkpoint of each run, 256 generated videos, three ways:
           in training: if it is much better than g_eval, the running averages
           are the problem, not the generator.
 and prints per row: shape-colour ACD (the paper's, 0..255), the share of
-frames that show a shape, "speckle" (the mean per-frame colour std of the
+frames that show a shape, "moving" (the share of videos whose shape moves
+more than a quarter of the frame from first to last frame), "speckle" (the mean per-frame colour std of the
 shape pixels: flat shapes score low, the checkerboards of a broken generator
 high), "direction" (the share of videos moving in their category's most
 common direction: 1 when each category has one direction of motion), "tint"
 (how far the mean colour over all videos moves over time: the largest range
 over t of the per-frame mean over videos, 0..255; a colour that follows the
 clock of the motion RNN rather than the content shows here), and the spread of
+the shape colour over videos that differ only in z_content ("by_content", the
+std over 64 videos of their mean colour from frame 5 on, averaged over
+channels; uniformly random real colours give about 55: near 0 means the
+generator ignores its content code for colour), and the spread of
 the motion states h_t over videos at the first and last frame ("h_std", the
 std over videos, averaged over dimensions): a spread near 0 at the end means
 the RNN has become a clock that every video shares.
@@ -27,7 +32,7 @@ import argparse
 import jax
 import numpy as np
 
-from mocogan_jax import checkpointing, video_io
+from mocogan_jax import video_io
 from mocogan_jax.cli import _load_state
 from mocogan_jax.evaluation import metrics
 from mocogan_jax.models.generator import VideoGenerator, sample_latents
@@ -45,23 +50,25 @@ def speckle(videos) -> float:
   return float(np.sqrt(var).mean(-1)[shown].mean()) if shown.any() else float("nan")
 
 
-def direction_agreement(videos, categories) -> float:
-  directions = metrics.shape_directions(videos)
-  agree = 0
-  for c in np.unique(categories):
-    d = directions[categories == c]
-    agree += np.bincount(d, minlength=4).max()
-  return agree / len(directions)
-
-
 def row(videos, categories) -> dict:
   u8 = video_io.to_uint8(videos)
   colours = metrics.shape_colours(u8)
   tint = np.nanmean(colours, axis=0)  # (T, C)
+  moved = np.linalg.norm(metrics.shape_displacements(u8), axis=-1)
   return {"acd": float(np.nanmean(metrics.shape_colour_acd(u8))),
           "shown": float(np.mean(~np.isnan(colours).any(-1))),
-          "speckle": speckle(u8), "direction": direction_agreement(u8, categories),
+          "moving": float(np.mean(moved > u8.shape[2] / 4)),
+          "speckle": speckle(u8),
+          "direction": metrics.direction_agreement(metrics.shape_directions(u8), categories),
           "tint": float(np.max(tint.max(0) - tint.min(0)))}
+
+
+def colour_by_content(config, variables, latents, batch_mode: bool) -> float:
+  """Std of the mean shape colour over 64 videos sharing category and motion."""
+  fixed = {k: (v[:64] if k == "content" else np.broadcast_to(v[:1], v[:64].shape))
+           for k, v in latents.items()}
+  colours = metrics.shape_colours(video_io.to_uint8(generate(config, variables, fixed, batch_mode)))
+  return float(np.nanstd(np.nanmean(colours[:, 4:], axis=1), axis=0).mean())
 
 
 def generate(config, variables, latents, batch_mode: bool):
@@ -83,8 +90,8 @@ def main():
   parser.add_argument("--num", type=int, default=256)
   parser.add_argument("--length", type=int, default=16)
   args = parser.parse_args()
-  print(f"{'run':<32} {'step':>6} {'weights':<8} {'ACD':>7} {'shown':>6} {'speckle':>8} "
-        f"{'direction':>9} {'tint':>6} {'h_std':>11}")
+  print(f"{'run':<32} {'step':>6} {'weights':<8} {'ACD':>7} {'shown':>6} {'moving':>6} {'speckle':>8} "
+        f"{'direction':>9} {'tint':>6} {'by_content':>10} {'h_std':>11}")
   for workdir in args.workdirs:
     config, state = _load_state(workdir)
     latents = sample_latents(jax.random.key(1), config, args.num, args.length)
@@ -98,9 +105,10 @@ def main():
       h = np.asarray(VideoGenerator(config).apply(variables, latents["h0"], latents["eps"],
                                                   method="continue_motion"))
       h_std = h.std(axis=0).mean(axis=-1)  # (T,)
+      by_content = colour_by_content(config, variables, latents, batch_mode)
       print(f"{workdir[-32:]:<32} {int(state.step):>6} {name:<8} {r['acd']:>7.2f} "
-            f"{r['shown']:>6.2f} {r['speckle']:>8.1f} {r['direction']:>9.2f} {r['tint']:>6.1f} "
-            f"{h_std[0]:>5.2f}/{h_std[-1]:<5.2f}", flush=True)
+            f"{r['shown']:>6.2f} {r['moving']:>6.2f} {r['speckle']:>8.1f} {r['direction']:>9.2f} "
+            f"{r['tint']:>6.1f} {by_content:>10.1f} {h_std[0]:>5.2f}/{h_std[-1]:<5.2f}", flush=True)
 
 
 if __name__ == "__main__":

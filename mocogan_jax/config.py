@@ -46,6 +46,14 @@ class Config:
   ndf: int = 64
   image_discriminator: str = "patch"  # patch | full
   video_discriminator: str = "categorical"  # categorical | plain | patch
+  # batch (official): BatchNorm in both discriminators, real and fake batches
+  # normalised apart, so a shift that every fake shares (one colour for all)
+  # is divided out after the first layer; none: no normalisation.
+  discriminator_norm: str = "batch"
+  # > 1: D_I judges packs of this many frames of different videos, stacked
+  # along channels (PacGAN, Lin et al. 2018), so a generator that draws every
+  # video in one colour shows it. Not in the official code; 1 = off.
+  image_pack: int = 1
   noise_sigma: float = 0.0  # instance noise before every conv but the last; 0 = off
   conv_impl: str = "auto"  # auto | native | matmul (see models/layers.py)
 
@@ -116,6 +124,7 @@ EVAL_METRICS = ("fvd", "kvd", "acd", "acd_generic", "mcs", "is")
 _CHOICES = {
     "image_discriminator": ("patch", "full"),
     "video_discriminator": ("categorical", "plain", "patch"),
+    "discriminator_norm": ("batch", "none"),
     "conv_impl": ("auto", "native", "matmul"),
     "nonfinite": ("stop", "skip"),
     "bad_files": ("skip", "fail"),
@@ -177,6 +186,9 @@ def validate(config: Config) -> Config:
     raise ConfigError(f"n_categories must be >= 0, got {config.n_categories}")
   if config.encoder_weight < 0:
     raise ConfigError(f"encoder_weight must be >= 0, got {config.encoder_weight}")
+  if config.image_pack < 1 or config.image_batch % config.image_pack:
+    raise ConfigError(f"image_pack must be >= 1 and divide image_batch={config.image_batch}, "
+                      f"got {config.image_pack}")
   if not config.r1_gamma >= 0:
     raise ConfigError(f"r1_gamma must be >= 0 (0 = off), got {config.r1_gamma}")
   if not 0 <= config.ema_decay < 1:

@@ -90,6 +90,8 @@ def test_user_errors_are_one_line(tmp_path):
       (("train", "--workdir", str(tmp_path / "e")), "no --config given"),
       (("train", "--config", "tiny", "--workdir", str(tmp_path / "h"), "encoder_weight=-1"),
        "encoder_weight must be >= 0"),
+      (("train", "--config", "tiny", "--workdir", str(tmp_path / "i"), "ema_decay=1"),
+       "ema_decay must be in [0, 1)"),
       (("sample", "--workdir", str(tmp_path / "f"), "--out", "x.gif"), "not a training workdir"),
       (("train", "--config", "tiny", "--workdir", str(tmp_path / "g"), "video_length=3"),
        "video_length=3 is too short for the video discriminator"),

@@ -100,6 +100,13 @@ def test_shape_directions_read_the_dataset_labels():
   assert len(set(labels)) == 4
   assert np.array_equal(metrics.shape_directions(videos), labels)
   assert np.array_equal(metrics.shape_directions(videos[:, ::-1]), labels ^ 1)  # played backwards
+  # Every real clip moves (about 18 px at 32x32 over 16 of its frames); a still one does not.
+  moved = np.linalg.norm(metrics.shape_displacements(videos), axis=-1)
+  assert moved.min() > 8, moved.min()
+  assert np.abs(metrics.shape_displacements(videos[:, :1].repeat(4, 1))).max() == 0
+  # Categories that are the labels agree fully; labels of another clip, by chance.
+  assert metrics.direction_agreement(metrics.shape_directions(videos), labels) == 1.0
+  assert metrics.direction_agreement(metrics.shape_directions(videos), np.roll(labels, 1)) < 0.7
 
 
 def test_transfer_scores_read_colour_and_direction_from_the_labels():

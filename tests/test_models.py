@@ -161,3 +161,17 @@ def test_transposed_conv_matches_pytorch_definition():
             out[0, oy, ox] += x[0, iy, ix] @ w[ky, kx]
   for impl in ("native", "matmul"):
     np.testing.assert_allclose(layers.conv_transpose2d(x, w, s, p, impl), out, rtol=1e-5, atol=1e-5)
+
+
+def test_without_discriminator_norm_each_clip_is_judged_alone():
+  """discriminator_norm=none: no BatchNorm, so in training mode a clip's logit
+  does not depend on the rest of its batch; with the official BatchNorm it does
+  (each batch is normalised by its own statistics)."""
+  videos = jax.random.uniform(KEY, (4, 8, 16, 16, 3), minval=-1, maxval=1)
+  for norm, alone in (("none", True), ("batch", False)):
+    module = VideoDiscriminator(Config(image_size=16, video_length=8, ndf=8, n_categories=4,
+                                       discriminator_norm=norm))
+    variables = module.init({"params": KEY, "noise": KEY}, videos, train=False)
+    judge = lambda x: module.apply(variables, x, train=True, mutable=["batch_stats"])[0][0]
+    assert np.allclose(judge(videos)[:1], judge(videos[:1]), atol=1e-5) == alone, norm
+    assert ("batch_stats" in variables) != alone

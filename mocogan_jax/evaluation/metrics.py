@@ -116,21 +116,36 @@ def shape_colours(videos, threshold: int = SHAPE_THRESHOLD) -> np.ndarray:
     return np.where(count > 0, (v * mask).sum(axis=(2, 3)) / count, np.nan)
 
 
-def shape_directions(videos, threshold: int = SHAPE_THRESHOLD) -> np.ndarray:
-  """uint8 (N, T, S, S, C) -> (N,) the shape_motion motion label (0 right,
-  1 left, 2 down, 3 up) of each video's shape: the larger axis of the
-  displacement of its bright-pixel centroid (brightness-weighted, pixels above
-  `threshold`) from the first frame to the last."""
+def shape_displacements(videos, threshold: int = SHAPE_THRESHOLD) -> np.ndarray:
+  """uint8 (N, T, S, S, C) -> (N, 2) (dx, dy) in pixels: how far each video's
+  bright-pixel centroid (brightness-weighted, pixels above `threshold`) moves
+  from the first frame to the last. 0 for a frame with no such pixel."""
   v = np.asarray(videos, np.float64).max(axis=-1)  # (N, T, S, S)
   v = v * (v > threshold)
   ys, xs = np.mgrid[:v.shape[2], :v.shape[3]]
   def centroid(w):  # (N, S, S) -> (N, 2) as (x, y)
     total = np.maximum(w.sum(axis=(1, 2)), 1e-9)
     return np.stack([(w * xs).sum(axis=(1, 2)), (w * ys).sum(axis=(1, 2))], -1) / total[:, None]
-  dx, dy = np.moveaxis(centroid(v[:, -1]) - centroid(v[:, 0]), -1, 0)
+  return centroid(v[:, -1]) - centroid(v[:, 0])
+
+
+def shape_directions(videos, threshold: int = SHAPE_THRESHOLD) -> np.ndarray:
+  """uint8 (N, T, S, S, C) -> (N,) the shape_motion motion label (0 right,
+  1 left, 2 down, 3 up) of each video's shape: the larger axis of its
+  `shape_displacements`."""
+  dx, dy = np.moveaxis(shape_displacements(videos, threshold), -1, 0)
   horizontal = np.where(dx > 0, 0, 1)
   vertical = np.where(dy > 0, 2, 3)
   return np.where(np.abs(dx) >= np.abs(dy), horizontal, vertical)
+
+
+def direction_agreement(directions, categories) -> float:
+  """directions (N,) motion labels, categories (N,) the generator's categories
+  -> the share of videos moving in their category's most common direction (1
+  when each category has one direction)."""
+  directions, categories = np.asarray(directions), np.asarray(categories)
+  agree = sum(np.bincount(directions[categories == c]).max() for c in np.unique(categories))
+  return float(agree / len(directions))
 
 
 def distinct_pairs(a_colours, b_colours, a_directions, b_directions) -> np.ndarray:

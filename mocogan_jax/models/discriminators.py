@@ -45,13 +45,14 @@ class ImageDiscriminator(nn.Module):
   def __call__(self, x, train: bool):
     c = self.config
     impl, sigma = c.conv_impl, c.noise_sigma
+    bn = c.discriminator_norm == "batch"
     if c.image_discriminator == "patch":
       for i, width in enumerate((c.ndf, 2 * c.ndf, 4 * c.ndf)):
-        x = _block(x, Conv2d(width, 4, 2, 1, impl), i > 0, sigma, train)
+        x = _block(x, Conv2d(width, 4, 2, 1, impl), i > 0 and bn, sigma, train)
       x = Conv2d(1, 4, 2, 1, impl)(x)
     else:
       for i in range(int(math.log2(c.image_size)) - 2):
-        x = _block(x, Conv2d(c.ndf * min(2 ** i, 8), 4, 2, 1, impl), i > 0, sigma, train)
+        x = _block(x, Conv2d(c.ndf * min(2 ** i, 8), 4, 2, 1, impl), i > 0 and bn, sigma, train)
       x = Conv2d(1, 4, 1, 0, impl)(x)
     return x[..., 0], None
 
@@ -72,13 +73,14 @@ class VideoDiscriminator(nn.Module):
   def __call__(self, x, train: bool):
     c = self.config
     impl, sigma = c.conv_impl, c.noise_sigma
+    bn = c.discriminator_norm == "batch"
     pt = video_time_padding(c)
     if c.video_discriminator == "patch":
       for i, width in enumerate((c.ndf, 2 * c.ndf, 4 * c.ndf)):
-        x = _block(x, Conv3d(width, 4, 2, 1, pt, impl), i > 0, sigma, train)
+        x = _block(x, Conv3d(width, 4, 2, 1, pt, impl), i > 0 and bn, sigma, train)
       return Conv3d(1, 4, 2, 1, pt, impl)(x)[..., 0], None
     for i in range(int(math.log2(c.image_size)) - 2):
-      x = _block(x, Conv3d(c.ndf * min(2 ** i, 8), 4, 2, 1, pt, impl), i > 0, sigma, train)
+      x = _block(x, Conv3d(c.ndf * min(2 ** i, 8), 4, 2, 1, pt, impl), i > 0 and bn, sigma, train)
     n_categories = c.n_categories if c.video_discriminator == "categorical" else 0
     x = Conv3d(1 + n_categories, 4, 1, 0, 0, impl)(x)  # (N, T', 1, 1, 1 + K)
     logits = x[..., 0]
