@@ -131,13 +131,22 @@ def run_torch(path: str) -> dict:
                      stride=(1, 2, 2), padding=(0, 1, 1))
 
   # --- JAX variables -> torch modules ---------------------------------------------
-  def load(seq, prefix, stage):
+  def paired(seq, prefix, stage):
+    """The torch convs and BatchNorms of `seq`, each with its Flax key prefix
+    (kernels "<...>/kernel", BN layers "<...>" holding scale/bias), in depth order."""
     convs = [m for m in seq if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d))]
     norms = [m for m in seq if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d))]
-    kernels = sorted((key for key in data if key.startswith(f"{stage}/{prefix}params/")
-                      and key.endswith("/kernel")), key=_layer_index)
-    assert len(kernels) == len(convs), (prefix, kernels)
-    for m, key in zip(convs, kernels):
+    params = f"{stage}/{prefix}params/"
+    kernels = sorted((k for k in data if k.startswith(params) and k.endswith("/kernel")),
+                     key=_layer_index)
+    norm_keys = sorted({k.rsplit("/", 1)[0] for k in data
+                        if k.startswith(params) and k.endswith("/scale")}, key=_layer_index)
+    assert len(kernels) == len(convs) and len(norm_keys) == len(norms), (prefix, kernels, norm_keys)
+    return list(zip(convs, kernels)), list(zip(norms, norm_keys))
+
+  def load(seq, prefix, stage):
+    convs, norms = paired(seq, prefix, stage)
+    for m, key in convs:
       w = data[key]
       if isinstance(m, nn.ConvTranspose2d):  # (k, k, C, O) -> (C, O, k, k)
         w = w.transpose(2, 3, 0, 1)
@@ -146,11 +155,7 @@ def run_torch(path: str) -> dict:
       else:  # (k, k, k, C, O) -> (O, C, k, k, k)
         w = w.transpose(4, 3, 0, 1, 2)
       m.weight.data = torch.tensor(np.ascontiguousarray(w))
-    norm_keys = sorted({key.rsplit("/", 1)[0] for key in data
-                        if key.startswith(f"{stage}/{prefix}params/") and key.endswith("/scale")},
-                       key=_layer_index)
-    assert len(norm_keys) == len(norms), (prefix, norm_keys)
-    for m, key in zip(norms, norm_keys):
+    for m, key in norms:
       stats = key.replace("/params/", "/batch_stats/")
       m.weight.data = torch.tensor(data[key + "/scale"])
       m.bias.data = torch.tensor(data[key + "/bias"])
@@ -246,23 +251,16 @@ def run_torch(path: str) -> dict:
   # --- Compare ------------------------------------------------------------------
   def compare(seq, prefix):
     worst = {"param": 0.0, "mean": 0.0, "var": 0.0, "update": 0.0}
-    convs = [m for m in seq if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d))]
-    norms = [m for m in seq if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d))]
-    kernels = sorted((key for key in data if key.startswith(f"after/{prefix}params/")
-                      and key.endswith("/kernel")), key=_layer_index)
-    for m, key in zip(convs, kernels):
+    convs, norms = paired(seq, prefix, "after")
+    before = lambda key: data[key.replace("after/", "before/", 1)]
+    for m, key in convs:
       w = m.weight.detach().numpy()
       w = (w.transpose(2, 3, 0, 1) if isinstance(m, nn.ConvTranspose2d)
            else w.transpose(2, 3, 1, 0) if w.ndim == 4 else w.transpose(2, 3, 4, 1, 0))
-      track(worst, w, data[key], data[key.replace("after/", "before/")])
-    norm_keys = sorted({key.rsplit("/", 1)[0] for key in data
-                        if key.startswith(f"after/{prefix}params/") and key.endswith("/scale")},
-                       key=_layer_index)
-    for m, key in zip(norms, norm_keys):
-      track(worst, m.weight.detach().numpy(), data[key + "/scale"],
-            data[key.replace("after/", "before/") + "/scale"])
-      track(worst, m.bias.detach().numpy(), data[key + "/bias"],
-            data[key.replace("after/", "before/") + "/bias"])
+      track(worst, w, data[key], before(key))
+    for m, key in norms:
+      track(worst, m.weight.detach().numpy(), data[key + "/scale"], before(key + "/scale"))
+      track(worst, m.bias.detach().numpy(), data[key + "/bias"], before(key + "/bias"))
       stats = key.replace("/params/", "/batch_stats/")
       # PyTorch keeps the unbiased batch variance in its running average, Flax
       # the biased one (README, "differences"), so the running variances differ
