@@ -23,15 +23,13 @@ declare -A CHANGE=(
   [k4_r1]="ema_decay=0.999 n_categories=4 r1_gamma=1"
   [k4_lr2e-4]="ema_decay=0.999 n_categories=4 learning_rate=2e-4"
   [k4_t16]="ema_decay=0.999 n_categories=4 video_length=16 every_nth=2"
-  [k4_pack2]="ema_decay=0.999 n_categories=4 image_pack=2"
   [k4_noise0.05]="ema_decay=0.999 n_categories=4 noise_sigma=0.05"
   [k4_no_d_norm]="ema_decay=0.999 n_categories=4 discriminator_norm=none"
-  [k4_no_d_norm_pack2]="ema_decay=0.999 n_categories=4 discriminator_norm=none image_pack=2"
   [k4_no_d_norm_noise0]="ema_decay=0.999 n_categories=4 discriminator_norm=none noise_sigma=0"
   [k4_no_d_norm_noise0.1]="ema_decay=0.999 n_categories=4 discriminator_norm=none noise_sigma=0.1"
 )
-ORDER=(ema k4 k4_r1 k4_lr2e-4 k4_t16 k4_pack2 k4_noise0.05 k4_no_d_norm k4_no_d_norm_pack2
-       k4_no_d_norm_noise0 k4_no_d_norm_noise0.1)
+ORDER=(ema k4 k4_r1 k4_lr2e-4 k4_t16 k4_noise0.05 k4_no_d_norm k4_no_d_norm_noise0
+       k4_no_d_norm_noise0.1)
 names=("${@:-${ORDER[@]}}")
 for name in "${names[@]}"; do
   [ -n "${CHANGE[$name]+x}" ] || { echo "unknown row $name (rows: ${ORDER[*]})" >&2; exit 2; }

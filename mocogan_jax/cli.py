@@ -226,7 +226,6 @@ def cmd_evaluate(args):
 
 def cmd_train_encoder(args):
   from mocogan_jax import encoding
-  from mocogan_jax.config import ConfigError
   from mocogan_jax.training import sampling_variables
   config, state = _load_state(args.workdir, args.checkpoint_dir)
   settings = encoding.EncoderSettings(
@@ -234,9 +233,6 @@ def cmd_train_encoder(args):
       reconstruction_weight=args.reconstruction_weight, feature_weight=args.feature_weight,
       finetune_generator=args.finetune_generator, learning_rate=args.learning_rate,
       batch=args.batch, steps=args.steps).check()
-  if settings.feature_weight and config.image_pack > 1:
-    raise ConfigError(f"--feature_weight reads single frames through the image discriminator; "
-                      f"this run's judges packs of {config.image_pack} frames (image_pack)")
   out = args.out or os.path.join(args.workdir, "encoder")
   joint = state.encoder.variables if state.encoder is not None else None
   if joint is not None:

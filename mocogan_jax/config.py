@@ -50,10 +50,6 @@ class Config:
   # normalised apart, so a shift that every fake shares (one colour for all)
   # is divided out after the first layer; none: no normalisation.
   discriminator_norm: str = "batch"
-  # > 1: D_I judges packs of this many frames of different videos, stacked
-  # along channels (PacGAN, Lin et al. 2018), so a generator that draws every
-  # video in one colour shows it. Not in the official code; 1 = off.
-  image_pack: int = 1
   noise_sigma: float = 0.0  # instance noise before every conv but the last; 0 = off
   conv_impl: str = "auto"  # auto | native | matmul (see models/layers.py)
 
@@ -186,9 +182,6 @@ def validate(config: Config) -> Config:
     raise ConfigError(f"n_categories must be >= 0, got {config.n_categories}")
   if config.encoder_weight < 0:
     raise ConfigError(f"encoder_weight must be >= 0, got {config.encoder_weight}")
-  if config.image_pack < 1 or config.image_batch % config.image_pack:
-    raise ConfigError(f"image_pack must be >= 1 and divide image_batch={config.image_batch}, "
-                      f"got {config.image_pack}")
   if not config.r1_gamma >= 0:
     raise ConfigError(f"r1_gamma must be >= 0 (0 = off), got {config.r1_gamma}")
   if not 0 <= config.ema_decay < 1:

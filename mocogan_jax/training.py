@@ -147,23 +147,13 @@ def create_train_state(config: Config, key) -> TrainState:
   return TrainState(
       step=jnp.zeros((), jnp.int32),
       generator=generator,
-      image_discriminator=init(nets.image_discriminator, k_di,
-                               jnp.zeros((1, s, s, c * config.image_pack))),
+      image_discriminator=init(nets.image_discriminator, k_di, jnp.zeros((1, s, s, c))),
       video_discriminator=init(nets.video_discriminator, k_dv, jnp.zeros((1, t, s, s, c))),
       config=config,
       encoder=(init(VideoEncoder(config), jax.random.fold_in(key, 4), jnp.zeros((1, t, s, s, c)))
                if config.encoder_weight else None),
       generator_ema=generator.variables if config.ema_decay else None,
   )
-
-
-def pack_images(images, pack: int):
-  """images (N, S, S, C) -> (N / pack, S, S, pack * C): frames i*pack ..
-  (i+1)*pack - 1 side by side along channels, as the image discriminator sees
-  them with config.image_pack > 1."""
-  n, s, _, c = images.shape
-  return images.reshape(n // pack, pack, s, s, c).transpose(0, 2, 3, 1, 4).reshape(
-      n // pack, s, s, pack * c)
 
 
 def to_float(pixels):
@@ -213,7 +203,7 @@ def train_step(state: TrainState, batch, key):
   bi, bv, t = config.image_batch, config.video_batch, config.video_length
   keys = iter(jax.random.split(key, 12))
 
-  real_images = pack_images(to_float(batch["image"]), config.image_pack)
+  real_images = to_float(batch["image"])
   real_videos = to_float(batch["video"])
 
   def fake_images(g_params, g_stats):
@@ -223,7 +213,7 @@ def train_step(state: TrainState, batch, key):
     images, updated = nets.generator.apply(
         {"params": gather_for_use(g_params), "batch_stats": g_stats}, latents, frame, train=True,
         method=VideoGenerator.images, mutable=["batch_stats"])
-    return pack_images(images, config.image_pack), updated["batch_stats"]
+    return images, updated["batch_stats"]
 
   def fake_videos(g_params, g_stats):
     latents = split_over_batch(sample_latents(next(keys), config, bv, t))

@@ -184,19 +184,3 @@ def test_r1_penalty_is_gamma_half_the_squared_input_gradient_on_real_data(tiny_c
   np.testing.assert_allclose(with_r1["loss/video_discriminator"] - plain["loss/video_discriminator"],
                              r1_video, rtol=1e-3)
 
-
-def test_image_pack_shows_the_image_discriminator_frames_side_by_side(tiny_config):
-  from mocogan_jax.config import ConfigError, validate
-  frames = np.arange(4 * 2 * 2 * 3, dtype=np.float32).reshape(4, 2, 2, 3)
-  packed = np.asarray(training.pack_images(frames, 2))
-  assert packed.shape == (2, 2, 2, 6)
-  np.testing.assert_array_equal(packed[1, ..., :3], frames[2])
-  np.testing.assert_array_equal(packed[1, ..., 3:], frames[3])
-  config = tiny_config.replace(image_pack=2)
-  state = training.create_train_state(config, jax.random.key(0))
-  assert state.image_discriminator.params["Conv2d_0"]["kernel"].shape[2] == 2 * config.channels
-  batch = pipeline.make_batch(pipeline.load_source(config), config, step=0)
-  _, metrics = jax.jit(training.train_step)(state, batch, jax.random.key(0))
-  assert all(np.isfinite(v) for v in jax.device_get(metrics).values())
-  with pytest.raises(ConfigError, match="image_pack must be >= 1 and divide image_batch=4"):
-    validate(tiny_config.replace(image_pack=3))
