@@ -9,31 +9,36 @@ For the newest checkpoint of each run, 256 generated videos, three ways:
   g_batch: the trained weights with BatchNorm over the batch of 64 videos, as
           in training: if it is much better than g_eval, the running averages
           are the problem, not the generator.
-and prints per row: shape-colour ACD (the paper's, 0..255), the share of
-frames that show a shape, "moving" (the share of videos whose shape moves
-more than a quarter of the frame from first to last frame), "speckle" (the mean per-frame colour std of the
-shape pixels: flat shapes score low, the checkerboards of a broken generator
-high), "direction" (the share of videos moving in their category's most
-common direction: 1 when each category has one direction of motion), "tint"
-(how far the mean colour over all videos moves over time: the largest range
-over t of the per-frame mean over videos, 0..255; a colour that follows the
-clock of the motion RNN rather than the content shows here), and the spread of
-the shape colour over videos that differ only in z_content ("by_content", the
-std over 64 videos of their mean colour from frame 5 on, averaged over
-channels; uniformly random real colours give about 55: near 0 means the
-generator ignores its content code for colour), and the spread of
-the motion states h_t over videos at the first and last frame ("h_std", the
-std over videos, averaged over dimensions): a spread near 0 at the end means
-the RNN has become a clock that every video shares.
+and prints per row:
+  ACD        the paper's shape-colour ACD, 0..255;
+  shown      the share of frames that show a shape;
+  moving     the share of videos whose shape moves more than a quarter of the
+             frame from the first frame to the last;
+  speckle    the mean per-frame colour std of the shape pixels: flat shapes
+             score low, the checkerboards of a broken generator high;
+  direction  the share of videos moving in their category's most common
+             direction (1 when each category has one direction of motion);
+  tint       how far the mean colour over all videos moves over time (the
+             largest range over t of the per-frame mean over videos, 0..255):
+             a colour that follows the motion RNN's clock shows here;
+  by_content the std of the mean shape colour (from frame 5 on) over 64 videos
+             that differ only in z_content, averaged over channels: uniformly
+             random real colours give about 55, near 0 means the generator
+             ignores its content code for colour;
+  h_std      the spread (std over videos, averaged over dimensions) of the
+             motion states h_t at the first and last frame: near 0 at the end
+             means the RNN has become a clock that every video shares.
 """
 
 import argparse
+import sys
 
 import jax
 import numpy as np
 
 from mocogan_jax import video_io
 from mocogan_jax.cli import _load_state
+from mocogan_jax.config import ConfigError
 from mocogan_jax.evaluation import metrics
 from mocogan_jax.models.generator import VideoGenerator, sample_latents
 
@@ -44,7 +49,7 @@ def speckle(videos) -> float:
   v = np.asarray(videos, np.float64)
   mask = v.max(-1, keepdims=True) > metrics.SHAPE_THRESHOLD
   count = mask.sum(axis=(2, 3))
-  mean = (v * mask).sum(axis=(2, 3)) / np.maximum(count, 1)
+  mean = metrics.shape_colours(videos)  # (N, T, C), NaN without a shape
   var = (np.square(v - mean[:, :, None, None]) * mask).sum(axis=(2, 3)) / np.maximum(count, 1)
   shown = count[..., 0] > 1
   return float(np.sqrt(var).mean(-1)[shown].mean()) if shown.any() else float("nan")
@@ -93,7 +98,10 @@ def main():
   print(f"{'run':<32} {'step':>6} {'weights':<8} {'ACD':>7} {'shown':>6} {'moving':>6} {'speckle':>8} "
         f"{'direction':>9} {'tint':>6} {'by_content':>10} {'h_std':>11}")
   for workdir in args.workdirs:
-    config, state = _load_state(workdir)
+    try:
+      config, state = _load_state(workdir)
+    except ConfigError as e:
+      sys.exit(f"error: {workdir}: {e}")
     latents = sample_latents(jax.random.key(1), config, args.num, args.length)
     categories = np.asarray(latents["category"])
     ways = {"g_eval": (state.generator.variables, False),
