@@ -23,7 +23,7 @@ import jax
 import numpy as np
 from PIL import Image
 
-from mocogan_jax import config as config_lib, parallel
+from mocogan_jax import config as config_lib, sharding
 from mocogan_jax.data import pipeline
 
 
@@ -52,11 +52,11 @@ def _rate(config, steps: int, workers: tuple[int, ...]) -> tuple[float, list[flo
     pipeline.make_batch(source, config, step)
   host = frames * steps / (time.perf_counter() - start)
 
-  mesh = parallel.make_mesh(config)
+  mesh = sharding.make_mesh(config)
   delivered = []
   for n in workers:
     batches = pipeline.device_batches(source, config.replace(data_workers=n), 0,
-                                      parallel.batch_sharding(mesh))
+                                      sharding.batch_sharding(mesh))
     jax.block_until_ready(next(batches))
     start = time.perf_counter()
     for _ in range(steps):

@@ -21,7 +21,7 @@ import time
 import jax
 import numpy as np
 
-from mocogan_jax import config as config_lib, parallel
+from mocogan_jax import config as config_lib, sharding, training
 
 
 def main():
@@ -35,9 +35,9 @@ def main():
   args = parser.parse_args()
   config = config_lib.resolve(args.config, args.overrides)
 
-  mesh = parallel.make_mesh(config)
-  parallel.check_batch_fits(config, mesh)
-  abstract = parallel.abstract_train_state(config, mesh)
+  mesh = sharding.make_mesh(config)
+  sharding.check_batch_fits(config, mesh)
+  abstract = training.abstract_train_state(config, mesh)
   rng = np.random.default_rng(0)
   s, c, t = config.image_size, config.channels, config.video_length
   batch = {
@@ -45,8 +45,8 @@ def main():
       "label": rng.integers(0, max(config.n_categories, 1), (config.video_batch,), dtype=np.int32),
       "image": rng.integers(0, 256, (config.image_batch, s, s, c), dtype=np.uint8),
   }
-  batch = jax.device_put(batch, parallel.batch_sharding(mesh))
-  step = parallel.jit_train_step(abstract, mesh)
+  batch = jax.device_put(batch, sharding.batch_sharding(mesh))
+  step = training.jit_train_step(abstract, mesh)
 
   start = time.perf_counter()
   compiled = step.lower(abstract, batch, jax.random.key(0)).compile()
@@ -60,7 +60,7 @@ def main():
                       "mesh": dict(mesh.shape), "compile_time_s": round(compile_time, 3),
                       **memory}))
     return
-  state = parallel.jit_create_train_state(config, abstract)(jax.random.key(0))
+  state = training.jit_create_train_state(config, abstract)(jax.random.key(0))
 
   times = []
   for i in range(args.warmup + args.steps):

@@ -17,7 +17,7 @@ import optax
 from flax import struct
 from tqdm import tqdm
 
-from mocogan_jax import checkpointing, parallel
+from mocogan_jax import checkpointing, sharding
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.convrnn import ConvRNNPredictor
@@ -105,10 +105,10 @@ def train_baseline(config: Config, out_dir: str, settings: BaselineSettings) -> 
   """Trains (or resumes) the baseline on the run's dataset into out_dir."""
   settings.check()
   train, _, _ = pipeline.train_and_held_out(config)
-  mesh = parallel.make_mesh(config)
+  mesh = sharding.make_mesh(config)
   if settings.batch % mesh.size:
     raise ConfigError(f"--batch {settings.batch} does not divide over {mesh.size} devices")
-  replicated, rows = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+  replicated, rows = sharding.replicated(mesh), sharding.batch_sharding(mesh)
   meta = {"config": json.loads(config.to_json()), "settings": dataclasses.asdict(settings)}
   init = functools.partial(create_baseline_state, config, settings)
   target = checkpointing.abstract_like(init, replicated)

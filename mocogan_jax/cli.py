@@ -28,9 +28,9 @@ def _config_for_workdir(args):
 
 
 def cmd_train(args):
-  from mocogan_jax import parallel
+  from mocogan_jax import sharding
   from mocogan_jax.train_loop import train
-  parallel.initialize_distributed(args.coordinator, args.num_processes, args.process_id,
+  sharding.initialize_distributed(args.coordinator, args.num_processes, args.process_id,
                                   auto=args.distributed, heartbeat_timeout=args.heartbeat_timeout)
   config = _config_for_workdir(args)
   path = train(config, args.workdir, args.checkpoint_dir)

@@ -48,7 +48,9 @@ class Config:
   video_discriminator: str = "categorical"  # categorical | plain | patch
   # batch (official): BatchNorm in both discriminators, real and fake batches
   # normalised apart, so a shift that every fake shares (one colour for all)
-  # is divided out after the first layer; none: no normalisation.
+  # is divided out after the first layer; layer: LayerNorm over each example
+  # (no batch coupling, activations kept at unit scale); none: no normalisation;
+  # spectral: every conv kernel divided by its spectral norm (Miyato et al. 2018).
   discriminator_norm: str = "batch"
   noise_sigma: float = 0.0  # instance noise before every conv but the last; 0 = off
   conv_impl: str = "auto"  # auto | native | matmul (see models/layers.py)
@@ -76,7 +78,7 @@ class Config:
   # the official code; 0 = off.
   ema_decay: float = 0.0
 
-  # --- Devices: a (data, fsdp) mesh over every device of every process (parallel.py).
+  # --- Devices: a (data, fsdp) mesh over every device of every process (sharding.py).
   mesh_data: int = -1  # -1 = every device the fsdp axis leaves
   mesh_fsdp: int = 1  # devices that share one copy of parameters and optimiser state
 
@@ -120,7 +122,7 @@ EVAL_METRICS = ("fvd", "kvd", "acd", "acd_generic", "mcs", "is")
 _CHOICES = {
     "image_discriminator": ("patch", "full"),
     "video_discriminator": ("categorical", "plain", "patch"),
-    "discriminator_norm": ("batch", "none"),
+    "discriminator_norm": ("batch", "layer", "none", "spectral"),
     "conv_impl": ("auto", "native", "matmul"),
     "nonfinite": ("stop", "skip"),
     "bad_files": ("skip", "fail"),

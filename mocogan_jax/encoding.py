@@ -42,15 +42,17 @@ import optax
 from flax import struct
 from tqdm import tqdm
 
-from mocogan_jax import checkpointing, losses, parallel, video_io
+from mocogan_jax import checkpointing, sharding, video_io
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
+from mocogan_jax.encoder_objective import encoder_losses
 from mocogan_jax.evaluation import metrics as metrics_lib
 from mocogan_jax.models.discriminators import ImageDiscriminator
 from mocogan_jax.models.encoders import CONTENT_FROM, VideoEncoder
 from mocogan_jax.models.layers import Conv2d
 from mocogan_jax.models.generator import VideoGenerator, sample_latents
-from mocogan_jax.training import NetworkState, split_over_batch, to_float
+from mocogan_jax.sharding import split_over_batch
+from mocogan_jax.training import NetworkState, to_float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,19 +140,12 @@ def encoder_train_step(state: EncoderState, batch, key):
   true_motion = generator.apply(frozen, latents["h0"], latents["eps"], method="continue_motion")
 
   def loss_fn(encoder_params, generator_params):
-    # Generated and real videos in one pass: BatchNorm statistics see both kinds.
-    codes, updates = encoder.apply(
-        {"params": encoder_params, "batch_stats": state.encoder.batch_stats},
-        jnp.concatenate([fake, real]), train=True, mutable=["batch_stats"])
-    on_fake = jax.tree.map(lambda x: x[:b], codes)
-    on_real = jax.tree.map(lambda x: x[b:], codes)
     # With use_categories the video discriminator taught the generator the real labels.
-    latent, metrics = losses.latent_regression(
-        on_fake, latents, true_motion, on_real, batch["label"] if config.use_categories else None)
-    decoded = generator.apply({"params": generator_params, "batch_stats": frozen["batch_stats"]},
-                              on_real["content"], on_real["category"], on_real["motion"],
-                              train=False, method="decode")
-    reconstruction = losses.reconstruction(decoded, real)
+    latent, reconstruction, decoded, metrics, batch_stats, _ = encoder_losses(
+        encoder, {"params": encoder_params, "batch_stats": state.encoder.batch_stats},
+        generator, {"params": generator_params, "batch_stats": frozen["batch_stats"]}, fake,
+        latents, true_motion, real, batch["label"] if config.use_categories else None,
+        train_generator=False)
     loss = settings.latent_weight * latent + settings.reconstruction_weight * reconstruction
     metrics |= {"loss/latent": latent, "loss/reconstruction": reconstruction}
     if settings.feature_weight:
@@ -161,7 +156,7 @@ def encoder_train_step(state: EncoderState, batch, key):
       loss += settings.feature_weight * feature
       metrics["loss/feature"] = feature
     metrics["loss"] = loss
-    return loss, (updates["batch_stats"], metrics)
+    return loss, (batch_stats, metrics)
 
   argnums = (0, 1) if settings.finetune_generator else 0
   grads, (batch_stats, metrics) = jax.grad(loss_fn, argnums=argnums, has_aux=True)(
@@ -261,10 +256,10 @@ def train_encoder(config: Config, generator_variables, out_dir: str,
   included."""
   settings.check()
   train, held_out, held_out_name = pipeline.train_and_held_out(config)
-  mesh = parallel.make_mesh(config)
+  mesh = sharding.make_mesh(config)
   if settings.batch % mesh.size:
     raise ConfigError(f"--batch {settings.batch} does not divide over {mesh.size} devices")
-  replicated, rows = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+  replicated, rows = sharding.replicated(mesh), sharding.batch_sharding(mesh)
   meta = {"config": json.loads(config.to_json()), "settings": dataclasses.asdict(settings)}
   init = functools.partial(create_encoder_state, config, settings, generator_variables,
                            feature_variables=feature_variables,

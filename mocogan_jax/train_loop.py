@@ -14,7 +14,7 @@ from jax.experimental import multihost_utils
 import numpy as np
 from tqdm.auto import tqdm
 
-from mocogan_jax import checkpointing, parallel, training, video_io
+from mocogan_jax import checkpointing, sharding, training, video_io
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.sampling import sample_videos
@@ -174,9 +174,9 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
       f.write(config.to_json())
 
   # --- Devices -------------------------------------------------------------------
-  mesh = parallel.make_mesh(config)
-  parallel.check_batch_fits(config, mesh)
-  data_sharding = parallel.batch_sharding(mesh)
+  mesh = sharding.make_mesh(config)
+  sharding.check_batch_fits(config, mesh)
+  data_sharding = sharding.batch_sharding(mesh)
 
   # --- Data ----------------------------------------------------------------------
   source = pipeline.load_source(config)
@@ -184,16 +184,16 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   # --- State: resume from the newest checkpoint, or start fresh ------------------
   # Step i's key is fold_in(step_key, i): a resumed run draws what it would have.
   init_key, step_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-  abstract_state = parallel.abstract_train_state(config, mesh)
+  abstract_state = training.abstract_train_state(config, mesh)
   state = checkpointing.restore_latest(mngr, abstract_state)
   if state is None:
-    state = parallel.jit_create_train_state(config, abstract_state)(init_key)
+    state = training.jit_create_train_state(config, abstract_state)(init_key)
   start = int(state.step)
   if is_main and start:
     tqdm.write(f"resuming from step {start} in {checkpoints}")
 
   # --- Compiled step -------------------------------------------------------------
-  step_fn = parallel.jit_train_step(abstract_state, mesh)
+  step_fn = training.jit_train_step(abstract_state, mesh)
 
   # --- Evaluation every eval_every steps (FVD etc. of a small N) ------------------
   evaluate_generator = None

@@ -8,6 +8,8 @@ config; `train_step` is pure, so it can be `jax.jit`-ed with the state donated,
 given shardings, or called inside a caller's own jit.
 """
 
+import functools
+import zlib
 from typing import Any, NamedTuple
 
 import jax
@@ -15,46 +17,13 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from mocogan_jax import losses
+from mocogan_jax import losses, sharding
 from mocogan_jax.config import Config
+from mocogan_jax.encoder_objective import encoder_losses
 from mocogan_jax.models.discriminators import ImageDiscriminator, VideoDiscriminator
 from mocogan_jax.models.encoders import VideoEncoder
 from mocogan_jax.models.generator import VideoGenerator, sample_latents
-
-# Mesh axes the batch is split over (parallel.py builds the mesh).
-BATCH_AXES = ("data", "fsdp")
-
-
-def _constrain(tree, spec):
-  return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, spec), tree)
-
-
-def split_over_batch(tree):
-  """Lays the leading axis of every array out over the mesh's batch axes.
-
-  Random latents are born replicated; without this every device would generate
-  and discriminate all the fakes. A no-op outside a mesh context (plain jit)
-  or when the mesh has none of BATCH_AXES.
-  """
-  axes = tuple(a for a in BATCH_AXES if a in jax.sharding.get_abstract_mesh().axis_names)
-  if not axes:  # no mesh, or a caller's mesh with other axis names: leave it to XLA
-    return tree
-  return _constrain(tree, jax.sharding.PartitionSpec(axes))
-
-
-def gather_for_use(params):
-  """Whole parameters for a forward pass when they are stored split over `fsdp`.
-
-  Left to itself XLA may split a convolution over the split weight's channels
-  instead of over the batch, and then gather activations, which are far larger
-  than weights. Gathering the weights keeps every activation split over the
-  batch; the gradient comes back split as the parameters are stored.
-  """
-  mesh = jax.sharding.get_abstract_mesh()
-  if "fsdp" not in mesh.axis_names or mesh.shape["fsdp"] == 1:
-    return params
-  return _constrain(params, jax.sharding.PartitionSpec())
-
+from mocogan_jax.sharding import gather_for_use, split_over_batch
 
 class Networks(NamedTuple):
   generator: VideoGenerator
@@ -166,6 +135,158 @@ def _update(net: NetworkState, grads, batch_stats, tx) -> NetworkState:
   return NetworkState(optax.apply_updates(net.params, updates), batch_stats, opt_state)
 
 
+def stream(key, name: str):
+  """The random stream `name` of `key`: fold_in(key, crc32(name)). Each draw of
+  a step takes its own named stream, so adding a draw never shifts the others."""
+  return jax.random.fold_in(key, zlib.crc32(name.encode()))
+
+
+def _for_use(variables):
+  return {"params": gather_for_use(variables["params"]), "batch_stats": variables["batch_stats"]}
+
+
+def _fake_images(generator: VideoGenerator, variables, config: Config, key):
+  """-> (images (Bi, S, S, C), the generator's updated batch_stats). As the
+  official sampler: one frame at a random position of each of Bi new videos."""
+  bi, t = config.image_batch, config.video_length
+  latents = split_over_batch(sample_latents(stream(key, "latents"), config, bi, t))
+  frame = split_over_batch(jax.random.randint(stream(key, "frame"), (bi,), 0, t))
+  images, updated = generator.apply(_for_use(variables), latents, frame, train=True,
+                                    method=VideoGenerator.images, mutable=["batch_stats"])
+  return images, updated["batch_stats"]
+
+
+def _fake_videos(generator: VideoGenerator, variables, config: Config, key):
+  """-> (videos (Bv, T, S, S, C), their latents, the updated batch_stats)."""
+  latents = split_over_batch(
+      sample_latents(stream(key, "latents"), config, config.video_batch, config.video_length))
+  videos, updated = generator.apply(_for_use(variables), latents, train=True,
+                                    mutable=["batch_stats"])
+  return videos, latents, updated["batch_stats"]
+
+
+def _discriminate(module, variables, x, key):
+  """D in training mode -> (logits, category_logits, updated batch_stats)."""
+  (logits, category_logits), updated = module.apply(
+      _for_use(variables), x, train=True, rngs={"noise": key}, mutable=["batch_stats"])
+  return logits, category_logits, updated["batch_stats"]
+
+
+def _discriminate_real(module, variables, x, key, r1_gamma: float):
+  """_discriminate on real data, plus the R1 penalty: gamma / 2 times the
+  squared norm of the gradient of each example's mean logit with respect to its
+  pixels, averaged over the batch (0 when r1_gamma is 0)."""
+  if not r1_gamma:
+    return (*_discriminate(module, variables, x, key), jnp.zeros(()))
+
+  def summed(x):
+    logits, category_logits, stats = _discriminate(module, variables, x, key)
+    return logits.reshape(logits.shape[0], -1).mean(axis=1).sum(), (logits, category_logits, stats)
+
+  (_, (logits, category_logits, stats)), grad = jax.value_and_grad(summed, has_aux=True)(x)
+  return logits, category_logits, stats, 0.5 * r1_gamma * jnp.sum(jnp.square(grad)) / x.shape[0]
+
+
+def _discriminator_update(module, net: NetworkState, real, fake, config: Config, key,
+                          category_loss=None):
+  """One Adam step of a discriminator: real -> 1, fake -> 0 (+ R1), and
+  category_loss(category logits on real) when given.
+  -> (net, loss, category loss, mean D(real), mean D(fake))."""
+  def loss_fn(params):
+    real_logits, real_categories, stats, r1 = _discriminate_real(
+        module, {"params": params, "batch_stats": net.batch_stats}, real,
+        stream(key, "noise/real"), config.r1_gamma)
+    fake_logits, _, stats = _discriminate(module, {"params": params, "batch_stats": stats}, fake,
+                                          stream(key, "noise/fake"))
+    category = category_loss(real_categories) if category_loss else jnp.zeros(())
+    loss = losses.discriminator_loss(real_logits, fake_logits) + r1 + category
+    return loss, (stats, category, jax.nn.sigmoid(real_logits).mean(),
+                  jax.nn.sigmoid(fake_logits).mean())
+
+  (loss, (stats, category, p_real, p_fake)), grads = jax.value_and_grad(
+      loss_fn, has_aux=True)(net.params)
+  return _update(net, grads, stats, optimizer(config)), loss, category, p_real, p_fake
+
+
+def image_discriminator_update(state: TrainState, g_stats, real_images, key):
+  """The image discriminator's step on real frames (Bi, S, S, C) in [-1, 1]
+  against new fakes. -> (its NetworkState, the generator's batch_stats after
+  drawing the fakes, metrics)."""
+  config, nets = state.config, networks(state.config)
+  images, g_stats = _fake_images(
+      nets.generator, {"params": state.generator.params, "batch_stats": g_stats}, config,
+      stream(key, "fakes"))
+  di, loss, _, p_real, p_fake = _discriminator_update(
+      nets.image_discriminator, state.image_discriminator, real_images,
+      jax.lax.stop_gradient(images), config, key)
+  return di, g_stats, {"loss/image_discriminator": loss, "d_prob/image_real": p_real,
+                       "d_prob/image_fake": p_fake}
+
+
+def video_discriminator_update(state: TrainState, g_stats, real_videos, labels, key):
+  """The video discriminator's step on real clips (Bv, T, S, S, C) in [-1, 1]
+  against new fakes, and (use_categories) on the real clips' labels (Bv,).
+  -> (its NetworkState, the generator's batch_stats, metrics)."""
+  config, nets = state.config, networks(state.config)
+  videos, _, g_stats = _fake_videos(
+      nets.generator, {"params": state.generator.params, "batch_stats": g_stats}, config,
+      stream(key, "fakes"))
+  category_loss = ((lambda logits: losses.category_ce(logits, labels))
+                   if config.use_categories else None)
+  dv, loss, category, p_real, p_fake = _discriminator_update(
+      nets.video_discriminator, state.video_discriminator, real_videos,
+      jax.lax.stop_gradient(videos), config, key, category_loss)
+  return dv, g_stats, {"loss/video_discriminator": loss, "loss/video_category": category,
+                       "d_prob/video_real": p_real, "d_prob/video_fake": p_fake}
+
+
+def generator_update(state: TrainState, g_stats, real_videos, labels, key):
+  """The generator's step against both (already updated) discriminators on new
+  images and videos, with the InfoGAN term (use_infogan): D_V should recognise
+  the sampled category. With encoder_weight > 0 the encoders train here too,
+  on encoder_objective.encoder_losses, with gradients into G as well.
+  -> (generator, encoder or None, the discriminators' batch_stats after their
+  training-mode forwards (kept, as PyTorch does), metrics)."""
+  config, nets = state.config, networks(state.config)
+  di, dv, e = state.image_discriminator, state.video_discriminator, state.encoder
+
+  def loss_fn(params, encoder_params):
+    images, stats = _fake_images(nets.generator, {"params": params, "batch_stats": g_stats},
+                                 config, stream(key, "images"))
+    videos, latents, stats = _fake_videos(nets.generator, {"params": params, "batch_stats": stats},
+                                          config, stream(key, "videos"))
+    image_logits, _, di_stats = _discriminate(nets.image_discriminator, di.variables, images,
+                                              stream(key, "noise/image"))
+    video_logits, category_logits, dv_stats = _discriminate(
+        nets.video_discriminator, dv.variables, videos, stream(key, "noise/video"))
+    infogan = (losses.category_ce(category_logits, latents["category"])
+               if config.use_infogan else jnp.zeros(()))
+    loss = losses.generator_loss(image_logits) + losses.generator_loss(video_logits) + infogan
+    metrics, encoder_stats = {"loss/infogan": infogan}, None
+    if config.encoder_weight:
+      generator = _for_use({"params": params, "batch_stats": stats})
+      motion_states = nets.generator.apply(generator, latents["h0"], latents["eps"],
+                                           method="continue_motion")
+      latent, reconstruction, _, errors, encoder_stats, stats = encoder_losses(
+          VideoEncoder(config), _for_use({"params": encoder_params,
+                                          "batch_stats": e.batch_stats}),
+          nets.generator, generator, videos, latents, motion_states, real_videos,
+          labels if config.use_categories else None, train_generator=True)
+      loss += config.encoder_weight * (latent + reconstruction)
+      metrics |= {f"encoder/{k}": v for k, v in errors.items()}
+      metrics |= {"loss/encoder_latent": latent, "loss/encoder_reconstruction": reconstruction}
+    return loss, (stats, di_stats, dv_stats, encoder_stats, metrics)
+
+  (loss, (stats, di_stats, dv_stats, encoder_stats, metrics)), grads = jax.value_and_grad(
+      loss_fn, argnums=(0, 1), has_aux=True)(state.generator.params,
+                                             e.params if e is not None else None)
+  tx = optimizer(config)
+  g = _update(state.generator, grads[0], stats, tx)
+  if e is not None:
+    e = _update(e, grads[1], encoder_stats, tx)
+  return g, e, di_stats, dv_stats, {"loss/generator": loss, **metrics}
+
+
 def train_step(state: TrainState, batch, key):
   """One MoCoGAN iteration: image-D update, video-D update, G update.
 
@@ -173,7 +294,7 @@ def train_step(state: TrainState, batch, key):
           "image": uint8 (Bi, S, S, C)}: real clips, their categories, and
           single frames of other real videos.
   key: a PRNG key for this step (e.g. fold_in(run_key, step)); all latents,
-       frame choices and instance noise come from it.
+       frame choices and instance noise come from its named `stream`s.
   Returns (new_state, metrics), metrics a dict of float32 scalars. With
   config.nonfinite == "skip", a step whose losses are not all finite leaves the
   networks unchanged and reports metrics["skipped"] = 1.
@@ -182,177 +303,28 @@ def train_step(state: TrainState, batch, key):
   training mode (its BatchNorm statistics update); real and fake batches go
   through D separately (separate batch statistics); G is updated on freshly
   generated images and videos against the just-updated discriminators.
-
-  Not in the official code, off by default: config.r1_gamma > 0 adds the R1
-  penalty on real inputs to each discriminator's loss (included in
-  "loss/image_discriminator" and "loss/video_discriminator"); config.ema_decay
-  > 0 updates state.generator_ema after the G update (`update_ema`).
-
-  With config.encoder_weight > 0 (not in the official code) the G update also
-  trains the encoders (state.encoder): encoding.py's latent regression on G's
-  videos and L1 reconstruction of the real clips, weighted into G's loss, with
-  gradients into both. G must then keep every code readable from its frames
-  (z_content too, not only the category that InfoGAN asks for) and learn to
-  draw the real clips from their codes. Metrics gain "loss/encoder_latent",
-  "loss/encoder_reconstruction" and "encoder/error/*"; "loss/generator"
-  includes the weighted encoder terms.
+  Not in the official code, off by default: the R1 penalty (r1_gamma, part of
+  the discriminators' losses), the generator's moving average (ema_decay,
+  `update_ema` after the G update) and the joint encoders (encoder_weight).
   """
   config = state.config
-  nets = networks(config)
-  tx = optimizer(config)
-  bi, bv, t = config.image_batch, config.video_batch, config.video_length
-  keys = iter(jax.random.split(key, 12))
-
-  real_images = to_float(batch["image"])
-  real_videos = to_float(batch["video"])
-
-  def fake_images(g_params, g_stats):
-    # The official sampler draws frames at random positions of random videos.
-    latents = split_over_batch(sample_latents(next(keys), config, bi, t))
-    frame = split_over_batch(jax.random.randint(next(keys), (bi,), 0, t))
-    images, updated = nets.generator.apply(
-        {"params": gather_for_use(g_params), "batch_stats": g_stats}, latents, frame, train=True,
-        method=VideoGenerator.images, mutable=["batch_stats"])
-    return images, updated["batch_stats"]
-
-  def fake_videos(g_params, g_stats):
-    latents = split_over_batch(sample_latents(next(keys), config, bv, t))
-    videos, updated = nets.generator.apply(
-        {"params": gather_for_use(g_params), "batch_stats": g_stats}, latents, train=True,
-        mutable=["batch_stats"])
-    return videos, latents, updated["batch_stats"]
-
-  def discriminate(module, params, batch_stats, x):
-    (logits, category_logits), updated = module.apply(
-        {"params": gather_for_use(params), "batch_stats": batch_stats}, x, train=True,
-        rngs={"noise": next(keys)}, mutable=["batch_stats"])
-    return logits, category_logits, updated["batch_stats"]
-
-  def discriminate_real(module, params, batch_stats, x):
-    # D on real data, and with config.r1_gamma > 0 the R1 penalty: gamma / 2
-    # times the squared norm of the gradient of each clip's (mean) logit with
-    # respect to its pixels, averaged over the batch.
-    if not config.r1_gamma:
-      return (*discriminate(module, params, batch_stats, x), jnp.zeros(()))
-
-    def summed(x):
-      logits, category_logits, stats = discriminate(module, params, batch_stats, x)
-      per_sample = logits.reshape(logits.shape[0], -1).mean(axis=1)
-      return per_sample.sum(), (logits, category_logits, stats)
-
-    (_, (logits, category_logits, stats)), grad = jax.value_and_grad(summed, has_aux=True)(x)
-    r1 = 0.5 * config.r1_gamma * jnp.sum(jnp.square(grad)) / x.shape[0]
-    return logits, category_logits, stats, r1
-
-  g, di, dv = state.generator, state.image_discriminator, state.video_discriminator
-  g_stats = g.batch_stats
-
-  # --- Image discriminator -------------------------------------------------------
-  images, g_stats = fake_images(g.params, g_stats)
-  images = jax.lax.stop_gradient(images)
-
-  def image_d_loss(params):
-    real, _, stats, r1 = discriminate_real(
-        nets.image_discriminator, params, di.batch_stats, real_images)
-    fake, _, stats = discriminate(nets.image_discriminator, params, stats, images)
-    loss = losses.discriminator_loss(real, fake) + r1
-    return loss, (stats, jax.nn.sigmoid(real).mean(), jax.nn.sigmoid(fake).mean())
-
-  (l_image_d, (stats, di_real, di_fake)), grads = jax.value_and_grad(
-      image_d_loss, has_aux=True)(di.params)
-  di = _update(di, grads, stats, tx)
-
-  # --- Video discriminator -------------------------------------------------------
-  videos, _, g_stats = fake_videos(g.params, g_stats)
-  videos = jax.lax.stop_gradient(videos)
-
-  def video_d_loss(params):
-    real, real_categories, stats, r1 = discriminate_real(
-        nets.video_discriminator, params, dv.batch_stats, real_videos)
-    fake, _, stats = discriminate(nets.video_discriminator, params, stats, videos)
-    gan = losses.discriminator_loss(real, fake) + r1
-    category = (losses.category_ce(real_categories, batch["label"])
-                if config.use_categories else jnp.zeros(()))
-    return gan + category, (stats, category, jax.nn.sigmoid(real).mean(),
-                            jax.nn.sigmoid(fake).mean())
-
-  (l_video_d, (stats, l_category, dv_real, dv_fake)), grads = jax.value_and_grad(
-      video_d_loss, has_aux=True)(dv.params)
-  dv = _update(dv, grads, stats, tx)
-
-  # --- Generator (and encoders) ---------------------------------------------------
-  def generator_loss(params, encoder_params):
-    images, stats = fake_images(params, g_stats)
-    videos, latents, stats = fake_videos(params, stats)
-    image_logits, _, di_stats = discriminate(
-        nets.image_discriminator, di.params, di.batch_stats, images)
-    video_logits, category_logits, dv_stats = discriminate(
-        nets.video_discriminator, dv.params, dv.batch_stats, videos)
-    infogan = (losses.category_ce(category_logits, latents["category"])
-               if config.use_infogan else jnp.zeros(()))
-    loss = losses.generator_loss(image_logits) + losses.generator_loss(video_logits) + infogan
-    aux = {"stats": stats, "di_stats": di_stats, "dv_stats": dv_stats, "infogan": infogan}
-    if config.encoder_weight:
-      encoder_loss, aux["encoder_stats"], aux["encoder"], aux["stats"] = joint_encoder_loss(
-          params, encoder_params, stats, videos, latents)
-      loss += config.encoder_weight * encoder_loss
-    return loss, aux
-
-  def joint_encoder_loss(params, encoder_params, stats, videos, latents):
-    # The encoders read this step's fake videos back into their codes and
-    # encode the real clips for G to redraw; G gets the gradient of both, so it
-    # must keep every code visible (z_content as well as the category) and
-    # learn to draw the real clips it is shown.
-    generator = {"params": gather_for_use(params), "batch_stats": stats}
-    motion_states = nets.generator.apply(generator, latents["h0"], latents["eps"],
-                                         method="continue_motion")
-    codes, updated = VideoEncoder(config).apply(
-        {"params": gather_for_use(encoder_params), "batch_stats": state.encoder.batch_stats},
-        jnp.concatenate([videos, real_videos]), train=True, mutable=["batch_stats"])
-    on_fake = jax.tree.map(lambda x: x[:bv], codes)
-    on_real = jax.tree.map(lambda x: x[bv:], codes)
-    latent, errors = losses.latent_regression(
-        on_fake, latents, motion_states, on_real,
-        batch["label"] if config.use_categories else None)
-    decoded, g_updated = nets.generator.apply(
-        generator, on_real["content"], on_real["category"], on_real["motion"], train=True,
-        method="decode", mutable=["batch_stats"])
-    reconstruction = losses.reconstruction(decoded, real_videos)
-    metrics = {f"encoder/{k}": v for k, v in errors.items()}
-    metrics |= {"loss/encoder_latent": latent, "loss/encoder_reconstruction": reconstruction}
-    return (latent + reconstruction, updated["batch_stats"], metrics,
-            g_updated["batch_stats"])
-
-  e = state.encoder
-  (l_generator, aux), grads = jax.value_and_grad(generator_loss, argnums=(0, 1), has_aux=True)(
-      g.params, e.params if e is not None else None)
-  g_stats, di_stats, dv_stats, l_infogan = (aux["stats"], aux["di_stats"], aux["dv_stats"],
-                                            aux["infogan"])
-  g = _update(g, grads[0], g_stats, tx)
-  if e is not None:
-    e = _update(e, grads[1], aux["encoder_stats"], tx)
-  # The D forwards of the G step ran in training mode: keep their running stats, as
-  # PyTorch does.
-  di = di.replace(batch_stats=di_stats)
-  dv = dv.replace(batch_stats=dv_stats)
-
-  metrics = {
-      "loss/image_discriminator": l_image_d,
-      "loss/video_discriminator": l_video_d,
-      "loss/generator": l_generator,
-      "loss/video_category": l_category,
-      "loss/infogan": l_infogan,
-      **aux.get("encoder", {}),
-      "d_prob/image_real": di_real,
-      "d_prob/image_fake": di_fake,
-      "d_prob/video_real": dv_real,
-      "d_prob/video_fake": dv_fake,
-  }
+  real_images, real_videos = to_float(batch["image"]), to_float(batch["video"])
+  g_stats = state.generator.batch_stats
+  di, g_stats, image_metrics = image_discriminator_update(
+      state, g_stats, real_images, stream(key, "image_discriminator"))
+  dv, g_stats, video_metrics = video_discriminator_update(
+      state, g_stats, real_videos, batch["label"], stream(key, "video_discriminator"))
+  g, e, di_stats, dv_stats, generator_metrics = generator_update(
+      state.replace(image_discriminator=di, video_discriminator=dv), g_stats, real_videos,
+      batch["label"], stream(key, "generator"))
   ema = state.generator_ema
   if ema is not None:
     ema = update_ema(ema, g, state.step, config.ema_decay)
-  new_state = state.replace(step=state.step + 1, generator=g, image_discriminator=di,
-                            video_discriminator=dv, encoder=e, generator_ema=ema)
+  new_state = state.replace(
+      step=state.step + 1, generator=g, encoder=e, generator_ema=ema,
+      image_discriminator=di.replace(batch_stats=di_stats),
+      video_discriminator=dv.replace(batch_stats=dv_stats))
+  metrics = image_metrics | video_metrics | generator_metrics
   if config.nonfinite == "skip":
     # Keep the networks as they were, move on to the next batch, report it.
     finite = jnp.all(jnp.isfinite(jnp.stack(
@@ -361,3 +333,32 @@ def train_step(state: TrainState, batch, key):
     new_state = kept.replace(step=new_state.step)
     metrics["skipped"] = 1.0 - finite.astype(jnp.float32)
   return new_state, metrics
+
+
+# --- On a device mesh -----------------------------------------------------------
+
+
+def abstract_train_state(config: Config, mesh):
+  """The train state as ShapeDtypeStructs carrying their shardings on `mesh`:
+  the target layout for initialising, stepping and restoring checkpoints."""
+  shapes = jax.eval_shape(lambda key: create_train_state(config, key), jax.random.key(0))
+  return sharding.fsdp_layout(shapes, mesh)
+
+
+def jit_create_train_state(config: Config, abstract_state):
+  """key -> create_train_state(config, key), placed as `abstract_state` says."""
+  return jax.jit(functools.partial(create_train_state, config),
+                 out_shardings=sharding.shardings_of(abstract_state))
+
+
+def jit_train_step(abstract_state, mesh):
+  """train_step(state, batch, key) compiled for `mesh`: the batch split over
+  every device, the state laid out as `abstract_state` and donated."""
+  state, rep = sharding.shardings_of(abstract_state), sharding.replicated(mesh)
+
+  def step_on_mesh(state, batch, key):
+    with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):  # for split_over_batch
+      return train_step(state, batch, key)
+
+  return jax.jit(step_on_mesh, in_shardings=(state, sharding.batch_sharding(mesh), rep),
+                 out_shardings=(state, rep), donate_argnums=0)

@@ -97,7 +97,7 @@ def test_runs_killed_or_stopped_at_a_random_step_resume_bit_identically(tmp_path
 
 def _train_on(devices, workdir, data_dir, *overrides):
   # FSDP_MIN_SIZE is lowered so that the tiny model's kernels are split too.
-  code = ("import sys; from mocogan_jax import parallel; parallel.FSDP_MIN_SIZE = 256; "
+  code = ("import sys; from mocogan_jax import sharding; sharding.FSDP_MIN_SIZE = 256; "
           "from mocogan_jax.cli import main; main(sys.argv[1:])")
   args = _command(workdir, data_dir, "log_every=1", "image_batch=8", "video_batch=8",
                   *overrides)
@@ -151,7 +151,7 @@ def test_a_non_finite_loss_is_one_line_from_the_command_line(tmp_path, data_dir)
 
 def test_non_finite_losses_stop_before_a_bad_checkpoint_or_are_skipped(tmp_path, tiny_config,
                                                                         monkeypatch):
-  from mocogan_jax import checkpointing, losses, parallel, train_loop
+  from mocogan_jax import checkpointing, losses, sharding, train_loop, training
   config = tiny_config.replace(num_steps=2, checkpoint_every=1, log_every=2, keep_checkpoints=9)
   workdir = str(tmp_path / "run")
   train_loop.train(config, workdir)
@@ -168,7 +168,7 @@ def test_non_finite_losses_stop_before_a_bad_checkpoint_or_are_skipped(tmp_path,
   assert [(m["step"], m.get("skipped_steps")) for m in lines] == [(2, None), (4, 2), (5, 1)]
   assert "loss/generator" not in lines[1]  # no mean over no steps
   mngr = checkpointing.manager(os.path.join(workdir, "checkpoints"))
-  abstract = parallel.abstract_train_state(config, parallel.make_mesh(config))
+  abstract = training.abstract_train_state(config, sharding.make_mesh(config))
   saved = {s: checkpointing.restore(mngr, s, abstract)[0] for s in (2, 5)}
   assert int(saved[5].step) == 5  # the steps ran and moved on through the data...
   chex.assert_trees_all_equal(saved[5].generator, saved[2].generator)  # ...changing nothing

@@ -86,12 +86,12 @@ def test_dataset_mismatches_are_clear_errors(data_dir, overrides, message):
 
 
 def test_device_batches_come_in_step_order_whatever_the_workers(tiny_config):
-  from mocogan_jax import parallel
+  from mocogan_jax import sharding
   source = pipeline.load_source(tiny_config)
-  sharding = parallel.batch_sharding(parallel.make_mesh(tiny_config))
+  data_sharding = sharding.batch_sharding(sharding.make_mesh(tiny_config))
   for workers in (1, 3):
     batches = pipeline.device_batches(source, tiny_config.replace(data_workers=workers), 5,
-                                      sharding)
+                                      data_sharding)
     for step in range(5, 12):
       got, want = next(batches), pipeline.make_batch(source, tiny_config, step)
       for k in want:

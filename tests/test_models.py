@@ -163,15 +163,31 @@ def test_transposed_conv_matches_pytorch_definition():
     np.testing.assert_allclose(layers.conv_transpose2d(x, w, s, p, impl), out, rtol=1e-5, atol=1e-5)
 
 
-def test_without_discriminator_norm_each_clip_is_judged_alone():
-  """discriminator_norm=none: no BatchNorm, so in training mode a clip's logit
-  does not depend on the rest of its batch; with the official BatchNorm it does
-  (each batch is normalised by its own statistics)."""
+def test_only_batch_norm_judges_a_clip_by_the_rest_of_its_batch():
+  """In training mode a clip's logit does not depend on the rest of its batch
+  with discriminator_norm none, layer (per example) or spectral (per kernel);
+  with the official BatchNorm it does (each batch is normalised by its own
+  statistics)."""
   videos = jax.random.uniform(KEY, (4, 8, 16, 16, 3), minval=-1, maxval=1)
-  for norm, alone in (("none", True), ("batch", False)):
+  for norm, alone in (("none", True), ("layer", True), ("spectral", True), ("batch", False)):
     module = VideoDiscriminator(Config(image_size=16, video_length=8, ndf=8, n_categories=4,
                                        discriminator_norm=norm))
     variables = module.init({"params": KEY, "noise": KEY}, videos, train=False)
     judge = lambda x: module.apply(variables, x, train=True, mutable=["batch_stats"])[0][0]
     assert np.allclose(judge(videos)[:1], judge(videos[:1]), atol=1e-5) == alone, norm
-    assert ("batch_stats" in variables) != alone
+
+
+def test_spectral_norm_divides_each_kernel_by_its_largest_singular_value():
+  """After enough power iterations every conv of the image discriminator acts
+  with a kernel, reshaped to (k*k*C_in, C_out), whose spectral norm is 1."""
+  config = Config(image_size=16, ndf=8, discriminator_norm="spectral")
+  module = ImageDiscriminator(config)
+  images = jax.random.uniform(KEY, (2, 16, 16, 3), minval=-1, maxval=1)
+  variables = module.init({"params": KEY, "noise": KEY}, images, train=False)
+  for _ in range(200):  # power iteration, one step per training call
+    _, updated = module.apply(variables, images, train=True, mutable=["batch_stats"])
+    variables = {**variables, **updated}
+  for name, kernel in variables["params"].items():
+    sigma = variables["batch_stats"][f"SpectralNorm_{name[-1]}"][f"{name}/kernel/sigma"]
+    true_sigma = np.linalg.norm(np.asarray(kernel["kernel"]).reshape(-1, kernel["kernel"].shape[-1]), 2)
+    np.testing.assert_allclose(sigma, true_sigma, rtol=1e-2, err_msg=name)

@@ -107,13 +107,13 @@ def test_encoders_trained_with_the_gan(tiny_config):
   assert {"loss/encoder_latent", "loss/encoder_reconstruction", "encoder/error/content",
           "encoder/error/motion", "encoder/error/category_real"} <= set(metrics)
   # Reading the generator's motion states back gets easier as both train
-  # (measured: 0.46 -> 0.18 over 30 steps).
-  first = float(metrics["encoder/error/motion"])
-  errors = []
+  # (measured: from 0.36 over the first 5 steps to 0.20 over steps 21-30; one
+  # step's error is noisy, so means are compared).
+  errors = [float(metrics["encoder/error/motion"])]
   for i in range(30):
     s1, metrics = step(s1, pipeline.make_batch(source, config, i + 1), jax.random.key(i + 2))
     errors.append(float(metrics["encoder/error/motion"]))
-  assert np.mean(errors[-5:]) < 0.6 * first, (first, errors)
+  assert np.mean(errors[-10:]) < 0.7 * np.mean(errors[:5]), errors
 
 
 def test_sampling_modes_fix_what_they_say(tiny_config):

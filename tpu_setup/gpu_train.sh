@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Training on every GPU of this machine: one process drives them all, the mesh
-# spans them, and the batch is split over them (parallel.py).
+# spans them, and the batch is split over them (sharding.py).
 #
 #   bash tpu_setup/gpu_train.sh WORKDIR --config shapes_64 [key=value ...]
 #

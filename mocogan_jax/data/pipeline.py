@@ -22,7 +22,7 @@ import jax
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mocogan_jax import parallel
+from mocogan_jax.sharding import process_rows
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import catalog
 from mocogan_jax.data import moving_mnist, shape_motion, video_folder  # noqa: F401  (registers builders)
@@ -193,8 +193,8 @@ def device_batches(source, config: Config, start_step: int, sharding,
   out: queue.Queue = queue.Queue(maxsize=prefetch)
   stop = threading.Event()
 
-  video_rows = parallel.process_rows(sharding, config.video_batch)
-  image_rows = parallel.process_rows(sharding, config.image_batch)
+  video_rows = process_rows(sharding, config.video_batch)
+  image_rows = process_rows(sharding, config.image_batch)
 
   def produce():
     pending = collections.deque()  # futures of the next steps' host batches, in order

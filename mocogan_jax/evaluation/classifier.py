@@ -27,7 +27,7 @@ import optax
 from flax import linen as nn
 from tqdm import tqdm
 
-from mocogan_jax import checkpointing, parallel
+from mocogan_jax import checkpointing, sharding
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.layers import Conv3d, batch_norm
@@ -108,13 +108,13 @@ def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int 
   if not num_classes:
     raise ConfigError(f"{config.dataset!r} has no {config.label_key!r} labels; the MCS and "
                       f"IS classifier needs a labelled dataset")
-  mesh = parallel.make_mesh(config)
+  mesh = sharding.make_mesh(config)
   if batch % mesh.size:
     raise ConfigError(f"--batch {batch} does not divide over {mesh.size} devices")
   meta = settings(config, length, width, batch, steps) | {"num_classes": num_classes}
   model, optimizer = VideoClassifier(num_classes, width, config.conv_impl), _optimizer()
   init = functools.partial(_init, model, optimizer, meta)
-  replicated, rows = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+  replicated, rows = sharding.replicated(mesh), sharding.batch_sharding(mesh)
   mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
   state = checkpointing.resume(mngr, meta, _abstract_state(meta, replicated), "classifier")
   if state is None:
@@ -143,7 +143,7 @@ def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int 
   variables = {"params": state["params"], "batch_stats": state["batch_stats"]}
   videos, labels = pipeline.sample_clips(held_out, HELD_OUT_CLIPS, length, config.every_nth,
                                          [config.seed, 1], config.label_key)
-  predict = parallel.Batched(functools.partial(probabilities, model), variables, mesh, 64)
+  predict = sharding.Batched(functools.partial(probabilities, model), variables, mesh, 64)
   meta |= {"held_out": held_out_name, "held_out_clips": HELD_OUT_CLIPS,
            "held_out_accuracy": float(np.mean(predict(videos).argmax(-1) == labels))}
   checkpointing.save_with_meta(mngr, int(state["step"]), state, meta)

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from mocogan_jax import parallel
+from mocogan_jax import sharding
 from mocogan_jax.config import EVAL_METRICS, Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.evaluation import classifier as classifier_lib
@@ -84,23 +84,23 @@ def check_protocol(protocol: Protocol) -> None:
 @dataclasses.dataclass
 class Tools:
   """Batched feature functions for one protocol: uint8 videos -> arrays."""
-  i3d: parallel.Batched | None
-  classifier: parallel.Batched | None
+  i3d: sharding.Batched | None
+  classifier: sharding.Batched | None
   classifier_meta: dict | None
-  c3d: parallel.Batched | None = None
+  c3d: sharding.Batched | None = None
 
 
 def load_tools(protocol: Protocol, config: Config, classifier_dir: str | None,
                c3d_dir: str | None = None) -> Tools:
-  mesh = parallel.make_mesh(config)
+  mesh = sharding.make_mesh(config)
   features = probabilities = meta = c3d_probabilities = None
   if "is_c3d" in protocol.metrics:
     if config.channels != 3:
       raise ConfigError("is_c3d (C3D on UCF101) needs RGB videos (channels=3)")
-    c3d_probabilities = parallel.Batched(c3d.probabilities, c3d.load(c3d_dir), mesh,
+    c3d_probabilities = sharding.Batched(c3d.probabilities, c3d.load(c3d_dir), mesh,
                                          protocol.batch)
   if set(protocol.metrics) & set(I3D_METRICS):
-    features = parallel.Batched(i3d.features, i3d.load_variables(), mesh, protocol.batch)
+    features = sharding.Batched(i3d.features, i3d.load_variables(), mesh, protocol.batch)
   if set(protocol.metrics) & set(CLASSIFIER_METRICS):
     model, variables, meta = classifier_lib.load(classifier_dir)
     expected = {"image_size": config.image_size, "channels": config.channels,
@@ -111,7 +111,7 @@ def load_tools(protocol: Protocol, config: Config, classifier_dir: str | None,
                         f"{meta['length']}-frame clips at every_nth={meta['every_nth']}, "
                         f"{meta['image_size']}px, {meta['channels']} channels; this evaluation "
                         f"has {', '.join(f'{k}={expected[k]}' for k in wrong)}")
-    probabilities = parallel.Batched(functools.partial(classifier_lib.probabilities, model),
+    probabilities = sharding.Batched(functools.partial(classifier_lib.probabilities, model),
                                      variables, mesh, protocol.batch)
   return Tools(features, probabilities, meta, c3d_probabilities)
 
@@ -181,10 +181,10 @@ def generated_chunks(generator_variables, config: Config, protocol: Protocol,
                      num_classes: int | None):
   """Generated videos in chunks, video i of category i mod num_classes (or the
   generator's own draw when there are none), drawn from protocol.seed."""
-  mesh = parallel.make_mesh(config)
-  chunk = parallel.chunk_size(protocol.batch, mesh)
-  generate = _generate_fn(config, protocol.length, chunk, parallel.batch_sharding(mesh))
-  variables = jax.device_put(generator_variables, parallel.replicated(mesh))
+  mesh = sharding.make_mesh(config)
+  chunk = sharding.chunk_size(protocol.batch, mesh)
+  generate = _generate_fn(config, protocol.length, chunk, sharding.batch_sharding(mesh))
+  variables = jax.device_put(generator_variables, sharding.replicated(mesh))
   key = jax.random.key(protocol.seed)
   for first in range(0, protocol.num, chunk):
     count = min(chunk, protocol.num - first)

@@ -2,11 +2,21 @@
 
 All take inputs in [-1, 1], channels last, and return
 (logits, category_logits): logits (N, ...) are real/fake logits, a map of them
-for the patch variants; category_logits is (N, K) or None. LeakyReLU 0.2, no
-biases, BatchNorm on every block but the first, optional instance noise
-x + sigma * N(0, 1) before every conv but the last (rng stream "noise").
+for the patch variants; category_logits is (N, K) or None. LeakyReLU 0.2,
+optional instance noise x + sigma * N(0, 1) before every conv but the last
+(rng stream "noise").
+
+config.discriminator_norm:
+- batch (official): no biases, BatchNorm on every block but the first.
+- layer: LayerNorm over each example on every block but the first; biases.
+- none: nothing but the convs, with biases.
+- spectral: every kernel divided by its spectral norm; biases.
+Without BatchNorm after them the convs need biases: a bias-free LeakyReLU
+network is positively homogeneous, D(a x) = a D(x), so on a nearly constant
+frame it can only say "darker is more real", never "this dark".
 """
 
+import functools
 import math
 
 import jax
@@ -26,10 +36,19 @@ class InstanceNoise(nn.Module):
     return x + self.sigma * jax.random.normal(self.make_rng("noise"), x.shape, x.dtype)
 
 
-def _block(x, conv, use_bn: bool, sigma: float, train: bool):
-  x = conv(InstanceNoise(sigma)(x))
-  if use_bn:
+def _conv(conv, x, norm: str, train: bool):
+  """Applies `conv`; with norm "spectral" its kernel is divided by its largest
+  singular value (power iteration state in "batch_stats", advanced in training)."""
+  return nn.SpectralNorm(conv)(x, update_stats=train) if norm == "spectral" else conv(x)
+
+
+def _block(x, conv, norm: str, first: bool, sigma: float, train: bool):
+  """Noise, conv, the normalisation (none on the first block), LeakyReLU."""
+  x = _conv(conv, InstanceNoise(sigma)(x), norm, train)
+  if norm == "batch" and not first:
     x = batch_norm(train)(x)
+  elif norm == "layer" and not first:  # each example over all its positions and channels
+    x = nn.LayerNorm(epsilon=1e-5, reduction_axes=tuple(range(1, x.ndim)))(x)
   return nn.leaky_relu(x, 0.2)
 
 
@@ -44,16 +63,16 @@ class ImageDiscriminator(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool):
     c = self.config
-    impl, sigma = c.conv_impl, c.noise_sigma
-    bn = c.discriminator_norm == "batch"
+    norm = c.discriminator_norm
+    conv = functools.partial(Conv2d, impl=c.conv_impl, use_bias=norm != "batch")
     if c.image_discriminator == "patch":
       for i, width in enumerate((c.ndf, 2 * c.ndf, 4 * c.ndf)):
-        x = _block(x, Conv2d(width, 4, 2, 1, impl), i > 0 and bn, sigma, train)
-      x = Conv2d(1, 4, 2, 1, impl)(x)
+        x = _block(x, conv(width, 4, 2, 1), norm, i == 0, c.noise_sigma, train)
+      x = _conv(conv(1, 4, 2, 1), x, norm, train)
     else:
       for i in range(int(math.log2(c.image_size)) - 2):
-        x = _block(x, Conv2d(c.ndf * min(2 ** i, 8), 4, 2, 1, impl), i > 0 and bn, sigma, train)
-      x = Conv2d(1, 4, 1, 0, impl)(x)
+        x = _block(x, conv(c.ndf * min(2 ** i, 8), 4, 2, 1), norm, i == 0, c.noise_sigma, train)
+      x = _conv(conv(1, 4, 1, 0), x, norm, train)
     return x[..., 0], None
 
 
@@ -72,17 +91,17 @@ class VideoDiscriminator(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool):
     c = self.config
-    impl, sigma = c.conv_impl, c.noise_sigma
-    bn = c.discriminator_norm == "batch"
-    pt = video_time_padding(c)
+    norm, pt = c.discriminator_norm, video_time_padding(c)
+    conv = functools.partial(Conv3d, impl=c.conv_impl, use_bias=norm != "batch")
     if c.video_discriminator == "patch":
       for i, width in enumerate((c.ndf, 2 * c.ndf, 4 * c.ndf)):
-        x = _block(x, Conv3d(width, 4, 2, 1, pt, impl), i > 0 and bn, sigma, train)
-      return Conv3d(1, 4, 2, 1, pt, impl)(x)[..., 0], None
+        x = _block(x, conv(width, 4, 2, 1, pt), norm, i == 0, c.noise_sigma, train)
+      return _conv(conv(1, 4, 2, 1, pt), x, norm, train)[..., 0], None
     for i in range(int(math.log2(c.image_size)) - 2):
-      x = _block(x, Conv3d(c.ndf * min(2 ** i, 8), 4, 2, 1, pt, impl), i > 0 and bn, sigma, train)
+      x = _block(x, conv(c.ndf * min(2 ** i, 8), 4, 2, 1, pt), norm, i == 0, c.noise_sigma,
+                 train)
     n_categories = c.n_categories if c.video_discriminator == "categorical" else 0
-    x = Conv3d(1 + n_categories, 4, 1, 0, 0, impl)(x)  # (N, T', 1, 1, 1 + K)
+    x = _conv(conv(1 + n_categories, 4, 1, 0, 0), x, norm, train)  # (N, T', 1, 1, 1 + K)
     logits = x[..., 0]
     if not n_categories:
       return logits, None

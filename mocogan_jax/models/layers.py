@@ -141,38 +141,49 @@ def torch_uniform(bound: float):
   return init
 
 
+def _add_bias(module: nn.Module, y, fan_in: int):
+  """y + a per-channel bias, PyTorch's default init U(-1/sqrt(fan_in), ...)."""
+  return y + module.param("bias", torch_uniform(fan_in ** -0.5), (y.shape[-1],))
+
+
 class Conv2d(nn.Module):
-  """Bias-free Conv2d with PyTorch's default initialisation."""
+  """Conv2d with PyTorch's default initialisation; bias-free unless use_bias
+  (MoCoGAN's networks have none: BatchNorm follows most of their convs)."""
   features: int
   kernel_size: int = 4
   stride: int = 2
   padding: int = 1
   impl: str = "auto"
+  use_bias: bool = False
 
   @nn.compact
   def __call__(self, x):
     fan_in = x.shape[-1] * self.kernel_size ** 2
     w = self.param("kernel", torch_uniform(fan_in ** -0.5),
                    (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
-    return conv2d(x, w, self.stride, self.padding, self.impl)
+    y = conv2d(x, w, self.stride, self.padding, self.impl)
+    return _add_bias(self, y, fan_in) if self.use_bias else y
 
 
 class Conv3d(nn.Module):
-  """Bias-free Conv3d (cubic kernel, stride (1, s, s)) with PyTorch's default init."""
+  """Conv3d (cubic kernel, stride (1, s, s)) with PyTorch's default init;
+  bias-free unless use_bias."""
   features: int
   kernel_size: int = 4
   stride: int = 2
   padding: int = 1
   time_padding: int = 0
   impl: str = "auto"
+  use_bias: bool = False
 
   @nn.compact
   def __call__(self, x):
     k = self.kernel_size
     fan_in = x.shape[-1] * k ** 3
     w = self.param("kernel", torch_uniform(fan_in ** -0.5), (k, k, k, x.shape[-1], self.features))
-    return conv3d(x, w, (1, self.stride, self.stride),
-                  (self.time_padding, self.padding, self.padding), self.impl)
+    y = conv3d(x, w, (1, self.stride, self.stride),
+               (self.time_padding, self.padding, self.padding), self.impl)
+    return _add_bias(self, y, fan_in) if self.use_bias else y
 
 
 class ConvTranspose2d(nn.Module):

@@ -1,4 +1,7 @@
-"""Device meshes and shardings. One code path for 1 CPU, many GPUs or a TPU slice.
+"""Device meshes and shardings: one code path for 1 CPU, many GPUs or a TPU slice.
+
+A leaf module (jax, numpy and the config only): data, models and steps take
+their mesh rules from here, never from each other.
 
 The step is jitted over a global view. The mesh has two axes, `data` and
 `fsdp`: the batch is split over both (every device gets its rows), parameters
@@ -9,7 +12,6 @@ needs no code), and random numbers do not depend on the device count
 (jax_threefry_partitionable, the default).
 """
 
-import functools
 import math
 import os
 
@@ -18,7 +20,9 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 from mocogan_jax.config import Config, ConfigError
-from mocogan_jax.training import BATCH_AXES, create_train_state, train_step
+
+MESH_AXES = ("data", "fsdp")
+BATCH_AXES = MESH_AXES  # the batch is split over every axis
 
 
 def _int_from_env(name: str) -> int | None:
@@ -65,8 +69,6 @@ def initialize_distributed(coordinator: str | None = None, num_processes: int | 
                              process_id=process_id, initialization_timeout=120,
                              heartbeat_timeout_seconds=heartbeat_timeout)
 
-
-MESH_AXES = BATCH_AXES  # the batch is split over every axis
 
 # Arrays smaller than this stay replicated under fsdp: gathering them would cost
 # more than the memory it saves (biases, BatchNorm vectors, Adam counters).
@@ -120,38 +122,19 @@ def fsdp_spec(shape: tuple[int, ...], fsdp: int) -> P:
   return P(*("fsdp" if i == split else None for i in range(len(shape))))
 
 
-def abstract_train_state(config: Config, mesh: Mesh):
-  """The train state as ShapeDtypeStructs carrying their shardings on `mesh`:
-  the target layout for initialising, stepping and restoring checkpoints."""
-  shapes = jax.eval_shape(lambda key: create_train_state(config, key), jax.random.key(0))
+def shardings_of(abstract_tree):
+  """The `.sharding` of every leaf of a tree of ShapeDtypeStructs."""
+  return jax.tree.map(lambda x: x.sharding, abstract_tree)
+
+
+def fsdp_layout(shapes, mesh: Mesh):
+  """A tree of ShapeDtypeStructs -> the same carrying their `fsdp_spec`
+  shardings on `mesh`: the target layout to initialise, step and restore."""
   fsdp = mesh.shape["fsdp"]
   return jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
                                      sharding=NamedSharding(mesh, fsdp_spec(x.shape, fsdp))),
       shapes)
-
-
-def _shardings(abstract_state):
-  return jax.tree.map(lambda x: x.sharding, abstract_state)
-
-
-def jit_create_train_state(config: Config, abstract_state):
-  """key -> create_train_state(config, key), placed as `abstract_state` says."""
-  return jax.jit(functools.partial(create_train_state, config),
-                 out_shardings=_shardings(abstract_state))
-
-
-def jit_train_step(abstract_state, mesh: Mesh):
-  """train_step(state, batch, key) compiled for `mesh`: the batch split over
-  every device, the state laid out as `abstract_state` and donated."""
-  state, rep = _shardings(abstract_state), replicated(mesh)
-
-  def step_on_mesh(state, batch, key):
-    with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):  # for split_over_batch
-      return train_step(state, batch, key)
-
-  return jax.jit(step_on_mesh, in_shardings=(state, batch_sharding(mesh), rep),
-                 out_shardings=(state, rep), donate_argnums=0)
 
 
 def process_rows(sharding: NamedSharding, global_batch: int) -> slice:
@@ -191,3 +174,34 @@ class Batched:
       result = self.fn(self.variables, jax.device_put(part, self.rows))
       out.append(np.asarray(jax.device_get(result))[:len(part) - pad])
     return np.concatenate(out)
+
+
+def _constrain(tree, spec):
+  return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, spec), tree)
+
+
+def split_over_batch(tree):
+  """Lays the leading axis of every array out over the mesh's batch axes.
+
+  Random latents are born replicated; without this every device would generate
+  and discriminate all the fakes. A no-op outside a mesh context (plain jit)
+  or when the mesh has none of BATCH_AXES.
+  """
+  axes = tuple(a for a in BATCH_AXES if a in jax.sharding.get_abstract_mesh().axis_names)
+  if not axes:  # no mesh, or a caller's mesh with other axis names: leave it to XLA
+    return tree
+  return _constrain(tree, jax.sharding.PartitionSpec(axes))
+
+
+def gather_for_use(params):
+  """Whole parameters for a forward pass when they are stored split over `fsdp`.
+
+  Left to itself XLA may split a convolution over the split weight's channels
+  instead of over the batch, and then gather activations, which are far larger
+  than weights. Gathering the weights keeps every activation split over the
+  batch; the gradient comes back split as the parameters are stored.
+  """
+  mesh = jax.sharding.get_abstract_mesh()
+  if "fsdp" not in mesh.axis_names or mesh.shape["fsdp"] == 1:
+    return params
+  return _constrain(params, jax.sharding.PartitionSpec())
