@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mocogan_jax import encoding, prediction, video_io  # noqa: E402
-from mocogan_jax.cli import _load_generator  # noqa: E402
+from mocogan_jax.workdir import load_generator  # noqa: E402
 from mocogan_jax.data import pipeline  # noqa: E402
 from mocogan_jax.evaluation import metrics  # noqa: E402
 from mocogan_jax.models.generator import VideoGenerator, sample_latents  # noqa: E402
@@ -48,7 +48,7 @@ def main():
   print("|---|---|---|---|---|---|")
   encoders, transfers = [], []
   for workdir in args.workdir:
-    config, generator = _load_generator(workdir)
+    config, generator = load_generator(workdir)
     _, held_out, _ = pipeline.train_and_held_out(config)
     clips, _ = pipeline.sample_clips(held_out, args.num, LENGTH, config.every_nth,
                                      [config.seed, 9])

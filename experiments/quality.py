@@ -37,7 +37,7 @@ import jax
 import numpy as np
 
 from mocogan_jax import video_io
-from mocogan_jax.cli import _load_state
+from mocogan_jax.workdir import load_state
 from mocogan_jax.config import ConfigError
 from mocogan_jax.evaluation import metrics
 from mocogan_jax.models.generator import VideoGenerator, sample_latents
@@ -99,7 +99,7 @@ def main():
         f"{'direction':>9} {'tint':>6} {'by_content':>10} {'h_std':>11}")
   for workdir in args.workdirs:
     try:
-      config, state = _load_state(workdir)
+      config, state = load_state(workdir)
     except ConfigError as e:
       sys.exit(f"error: {workdir}: {e}")
     latents = sample_latents(jax.random.key(1), config, args.num, args.length)

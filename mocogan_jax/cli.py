@@ -47,82 +47,24 @@ def cmd_prepare(args):
   print(f"{config.dataset}: {len(source)} videos ready in {where}")
 
 
-def _load_generator(workdir, checkpoint_dir=None):
-  """(config, generator variables) from the newest checkpoint of a workdir:
-  the moving average of its weights when the run keeps one."""
-  from mocogan_jax.training import sampling_variables
-  config, state = _load_state(workdir, checkpoint_dir)
-  return config, sampling_variables(state)
-
-
-def _load_state(workdir, checkpoint_dir=None):
-  """(config, the whole train state) from the newest checkpoint of a workdir."""
-  import jax
-  from mocogan_jax import checkpointing, config as config_lib
-  from mocogan_jax.training import create_train_state
-  saved = os.path.join(workdir, "config.json")
-  if not os.path.exists(saved):
-    raise config_lib.ConfigError(f"{workdir} is not a training workdir (no config.json)")
-  config = config_lib.resolve(saved)
-  checkpoints = checkpointing.directory(workdir, checkpoint_dir)
-  mngr = checkpointing.manager(checkpoints)
-  abstract = jax.eval_shape(lambda key: create_train_state(config, key), jax.random.key(0))
-  state = checkpointing.restore_latest(mngr, abstract)
-  if state is None:
-    raise config_lib.ConfigError(f"no checkpoint in {checkpoints}")
-  return config, state
-
-
-# The exported file: the generator with the config it needs, and the run's
-# encoders when it has them (with the generator they decode with, when
-# train-encoder fine-tuned it), in one msgpack file (flax.serialization),
-# readable without orbax or a workdir.
-EXPORT_FORMAT = "mocogan-jax generator 1"
-
-
 def cmd_export(args):
   import dataclasses
   import jax
-  from flax import serialization
-  from mocogan_jax import checkpointing, encoding
-  config, variables = _load_generator(args.workdir, args.checkpoint_dir)
-  payload = {"format": EXPORT_FORMAT, "config": config.to_json(),
-             "variables": jax.device_get(variables)}
-  what = "the generator"
+  from mocogan_jax import checkpointing, encoding, export, workdir
+  config, variables = workdir.load_generator(args.workdir, args.checkpoint_dir)
+  variables, encoders, what = jax.device_get(variables), None, "the generator"
   encoder_dir = os.path.join(args.workdir, "encoder")
   if checkpointing.existing(encoder_dir)[1] is not None:
     settings, encoder_variables, decoder_variables, _ = encoding.load(encoder_dir, config,
                                                                       variables)
-    payload["encoders"] = {"settings": json.dumps(dataclasses.asdict(settings)),
-                           "variables": jax.device_get(encoder_variables)}
+    encoders = {"settings": json.dumps(dataclasses.asdict(settings)),
+                "variables": jax.device_get(encoder_variables)}
     if settings.finetune_generator:
-      payload["encoders"]["generator"] = jax.device_get(decoder_variables)
+      encoders["generator"] = jax.device_get(decoder_variables)
     what += " and its encoders"
-  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-  with open(args.out + ".tmp", "wb") as f:
-    f.write(serialization.msgpack_serialize(payload))
-  os.replace(args.out + ".tmp", args.out)
+  export.write(args.out, config, variables, encoders)
   count = sum(x.size for x in jax.tree.leaves(variables["params"]))
   print(f"wrote {what} ({count:,} generator parameters) to {os.path.abspath(args.out)}")
-
-
-def _load_exported(path):
-  from flax import serialization
-  from mocogan_jax import config as config_lib
-  try:
-    with open(path, "rb") as f:
-      payload = serialization.msgpack_restore(f.read())
-  except OSError as e:
-    raise config_lib.ConfigError(f"cannot read --params {path}: {e.strerror}") from None
-  except Exception:
-    raise config_lib.ConfigError(f"--params {path} is not a file written by "
-                                 f"'mocogan-jax export'") from None
-  if not isinstance(payload, dict) or payload.get("format") != EXPORT_FORMAT:
-    raise config_lib.ConfigError(f"--params {path} is not a file written by "
-                                 f"'mocogan-jax export'")
-  config = config_lib.validate(config_lib.apply_overrides(config_lib.Config(),
-                                                         json.loads(payload["config"])))
-  return config, payload["variables"], payload.get("encoders")
 
 
 def _check_workdir_or_params(args):
@@ -135,15 +77,15 @@ def _check_workdir_or_params(args):
 def _load_encoders(args):
   """(config, encoder settings, encoder variables, the generator variables they
   decode with) from --workdir (WORKDIR/encoder) or --params (an exported file)."""
-  from mocogan_jax import encoding
+  from mocogan_jax import encoding, export, workdir
   from mocogan_jax.config import ConfigError
   _check_workdir_or_params(args)
   if args.workdir:
-    config, variables = _load_generator(args.workdir, args.checkpoint_dir)
+    config, variables = workdir.load_generator(args.workdir, args.checkpoint_dir)
     settings, encoder_variables, variables, _ = encoding.load(
         os.path.join(args.workdir, "encoder"), config, variables)
     return config, settings, encoder_variables, variables
-  config, variables, encoders = _load_exported(args.params)
+  config, variables, encoders = export.load(args.params)
   if encoders is None:
     raise ConfigError(f"--params {args.params} holds no encoders; export a run that has them "
                       f"(after 'mocogan-jax train-encoder')")
@@ -153,7 +95,7 @@ def _load_encoders(args):
 
 def cmd_sample(args):
   import jax
-  from mocogan_jax import video_io
+  from mocogan_jax import export, video_io, workdir
   from mocogan_jax.config import ConfigError
   from mocogan_jax.sampling import sample_with_mode
   try:  # before the slow part, so a bad --out costs nothing
@@ -162,9 +104,9 @@ def cmd_sample(args):
     raise ConfigError(str(e)) from None
   _check_workdir_or_params(args)
   if args.params:
-    config, variables, _ = _load_exported(args.params)
+    config, variables, _ = export.load(args.params)
   else:
-    config, variables = _load_generator(args.workdir, args.checkpoint_dir)
+    config, variables = workdir.load_generator(args.workdir, args.checkpoint_dir)
   if args.category is not None and not 0 <= args.category < config.n_categories:
     raise ConfigError(f"--category must be in [0, {config.n_categories}), got {args.category}")
   if args.num < 1 or (args.length is not None and args.length < 1):
@@ -191,7 +133,7 @@ def cmd_train_classifier(args):
 
 def cmd_evaluate(args):
   import jax
-  from mocogan_jax import config as config_lib
+  from mocogan_jax import config as config_lib, workdir
   from mocogan_jax.evaluation import evaluate
   from mocogan_jax.training import create_train_state, sampling_variables
   metrics = evaluate.parse_metrics(args.metrics)
@@ -210,7 +152,7 @@ def cmd_evaluate(args):
     state = jax.jit(create_train_state, static_argnums=0)(config, jax.random.key(config.seed))
     variables, what, name = state.generator.variables, "the untrained generator", "untrained"
   else:
-    config, state = _load_state(args.workdir, args.checkpoint_dir)
+    config, state = workdir.load_state(args.workdir, args.checkpoint_dir)
     variables, step = sampling_variables(state), int(state.step)
     what, name = f"the generator at step {step}", f"step{step}"
   report = evaluate.evaluate(
@@ -225,9 +167,9 @@ def cmd_evaluate(args):
 
 
 def cmd_train_encoder(args):
-  from mocogan_jax import encoding
+  from mocogan_jax import encoding, workdir
   from mocogan_jax.training import sampling_variables
-  config, state = _load_state(args.workdir, args.checkpoint_dir)
+  config, state = workdir.load_state(args.workdir, args.checkpoint_dir)
   settings = encoding.EncoderSettings(
       content_from=args.content_from, latent_weight=args.latent_weight,
       reconstruction_weight=args.reconstruction_weight, feature_weight=args.feature_weight,
@@ -293,7 +235,7 @@ def _write_rows(path: str, rows, config, fps: int):
 def cmd_predict(args):
   import jax
   import numpy as np
-  from mocogan_jax import prediction, video_io
+  from mocogan_jax import prediction, video_io, workdir
   from mocogan_jax.config import ConfigError
   from mocogan_jax.data import pipeline
   try:
@@ -312,7 +254,7 @@ def cmd_predict(args):
   elif args.params:
     raise ConfigError(f"--params holds no {args.model} model: give its --workdir")
   else:
-    config, variables = _load_generator(args.workdir, args.checkpoint_dir)
+    config, variables = workdir.load_generator(args.workdir, args.checkpoint_dir)
     predictor = prediction.load_predictor(args.model, args.workdir, config, variables, args.noise)
   if args.input:
     clips = _read_clip(args.input, config, args.length)
@@ -407,9 +349,37 @@ CHECKPOINT_DIR_HELP = ("where checkpoints go (default WORKDIR/checkpoints); may 
                        "which every host of a pod can reach")
 
 
+def cmd_config(args):
+  from mocogan_jax import config as config_lib
+  print(config_lib.resolve(args.config, args.overrides).to_json())
+
+
+def _epilog() -> str:
+  from mocogan_jax import config as config_lib
+  return (f"presets: {', '.join(config_lib.preset_names())} (or a .py / .json config file). "
+          "Any config field can follow as key=value, e.g. 'mocogan-jax train --config demo "
+          "--workdir W num_steps=500 ema_decay=0'; 'mocogan-jax config demo' prints the "
+          "resolved fields.")
+
+
+def _version() -> str:
+  import importlib.metadata
+  try:
+    return importlib.metadata.version("mocogan-jax")
+  except importlib.metadata.PackageNotFoundError:  # run from a checkout without installing
+    return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(prog="mocogan-jax", description=__doc__)
+  parser = argparse.ArgumentParser(prog="mocogan-jax", description=__doc__, epilog=_epilog())
+  parser.add_argument("--version", action="version", version=f"mocogan-jax {_version()}")
   sub = parser.add_subparsers(dest="command", required=True)
+
+  p = sub.add_parser("config", help="print a preset (or config file) with key=value changes "
+                                    "applied, as JSON")
+  p.add_argument("config", metavar="NAME")
+  p.add_argument("overrides", nargs="*", metavar="key=value")
+  p.set_defaults(func=cmd_config)
 
   p = sub.add_parser("train", help="train (or resume) a MoCoGAN")
   p.add_argument("--config", help="preset name or config file (.py / .json); default: "

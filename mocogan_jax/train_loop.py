@@ -7,6 +7,7 @@ compiled step -> loop (log, sample, checkpoint) -> final checkpoint.
 import json
 import os
 import signal
+import sys
 import time
 
 import jax
@@ -136,6 +137,17 @@ class _StopRequest:
 _sample_grid = jax.jit(sample_videos, static_argnums=(1, 3))
 
 
+def _run_header(config: Config, mesh, num_videos: int, state) -> str:
+  """One line: where the run is, on what, with how much."""
+  count = lambda net: sum(x.size for x in jax.tree.leaves(net.params))
+  devices = jax.devices()
+  return (f"{config.dataset}: {num_videos} videos | {len(devices)} x {devices[0].device_kind} "
+          f"in {jax.process_count()} process(es), mesh data={mesh.shape['data']} "
+          f"fsdp={mesh.shape['fsdp']} | parameters: G {count(state.generator):,}, "
+          f"D_I {count(state.image_discriminator):,}, D_V {count(state.video_discriminator):,}"
+          f" | step {int(state.step)} of {config.num_steps}")
+
+
 def _write_samples(state, config: Config, key, workdir: str, writer) -> str | None:
   """Every process computes the samples (the arrays span all of them); process 0 writes."""
   videos = _sample_grid(training.sampling_variables(state), config, key, config.num_samples)
@@ -210,8 +222,12 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   metrics_file = open(os.path.join(workdir, "metrics.jsonl"), "a") if is_main else None
   sample_path, sampled_step = None, None
   batches = pipeline.device_batches(source, config, start, data_sharding)
-  progress = tqdm(total=config.num_steps, initial=start, disable=not is_main,
+  # A bar on a terminal; under nohup or a scheduler, plain lines at each log.
+  interactive = sys.stderr.isatty()
+  progress = tqdm(total=config.num_steps, initial=start, disable=not (is_main and interactive),
                   desc="train", unit="step", dynamic_ncols=True)
+  if is_main:
+    progress.write(_run_header(config, mesh, len(source), state))
   pending, last_log = [], time.perf_counter()  # per-step metrics not yet logged
 
   def log(done):
@@ -225,10 +241,14 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
       metrics_file.flush()
       for k, v in means.items():
         writer.add_scalar(k, v, done)
+      losses = ""
       if "loss/generator" in means:  # absent when every step was skipped
-        progress.set_postfix_str(
-            f"G {means['loss/generator']:.3f} D_I {means['loss/image_discriminator']:.3f} "
-            f"D_V {means['loss/video_discriminator']:.3f}")
+        losses = (f"G {means['loss/generator']:.3f} D_I {means['loss/image_discriminator']:.3f} "
+                  f"D_V {means['loss/video_discriminator']:.3f}")
+        progress.set_postfix_str(losses)
+      if not interactive:
+        progress.write(f"step {done}/{config.num_steps}  {means['steps_per_second']:.2f} "
+                       f"steps/s  {losses}")
 
   try:
     with _StopRequest() as stop:
@@ -236,6 +256,9 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
         state, metrics = step_fn(state, next(batches), jax.random.fold_in(step_key, step))
         pending.append(metrics)
         done = step + 1
+        if step == start and is_main:
+          jax.block_until_ready(metrics)
+          progress.write(f"first step (compiling included): {time.perf_counter() - last_log:.1f} s")
         progress.update(1)
         stopping = stop.reached(done)
 

@@ -13,7 +13,7 @@ from mocogan_jax.config import Config
 
 
 def run_cli(*args, check=True):
-  result = subprocess.run([sys.executable, "-m", "mocogan_jax.cli", *args],
+  result = subprocess.run([sys.executable, "-m", "mocogan_jax", *args],
                           capture_output=True, text=True, timeout=600)
   if check:
     assert result.returncode == 0, result.stderr[-3000:]
@@ -55,6 +55,9 @@ def test_train_then_sample(tmp_path, data_dir):
   # Training again to more steps resumes from the checkpoint.
   out = run_cli("train", "--workdir", workdir, "num_steps=6")
   assert "resuming" in out.stderr + out.stdout
+  # Not on a terminal: a header, then plain lines (no carriage-return bar).
+  log = out.stderr + out.stdout
+  assert "\r" not in log and "step 6/6" in log and "parameters: G" in log, log
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
   assert [l["step"] for l in lines] == [2, 4, 6]
 
@@ -76,6 +79,17 @@ def test_train_then_sample(tmp_path, data_dir):
   assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and ".gif or .mp4" in bad.stderr
   bad = run_cli("sample", "--workdir", workdir, "--out", mp4, "--category", "9", check=False)
   assert bad.returncode == 2 and "--category" in bad.stderr
+
+
+def test_config_prints_the_resolved_preset_and_version_and_help_name_the_presets():
+  from mocogan_jax import config as config_lib
+  _, out, _ = cli("config", "demo", "num_steps=7", "ema_decay=0")
+  assert json.loads(out) == json.loads(config_lib.resolve("demo", ["num_steps=7",
+                                                                   "ema_decay=0"]).to_json())
+  assert json.loads(out)["num_steps"] == 7
+  version = run_cli("--version").stdout.split()
+  assert version[0] == "mocogan-jax" and version[1][0].isdigit(), version
+  assert "presets: demo, shapes_64" in " ".join(run_cli("--help").stdout.split())
 
 
 def test_user_errors_are_one_line(tmp_path):

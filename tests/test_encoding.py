@@ -151,8 +151,8 @@ def test_commands(tmp_path, data_dir):
   joint = str(tmp_path / "joint")
   _, out, _ = cli("train-encoder", "--workdir", run, "--steps", "0", "--out", joint)
   assert "starting from the encoders trained with the GAN" in out
-  from mocogan_jax.cli import _load_state
-  config, state = _load_state(run)
+  from mocogan_jax.workdir import load_state
+  config, state = load_state(run)
   _, written, _, _ = encoding.load(joint, config, state.generator.variables)
   chex.assert_trees_all_equal(written, state.encoder.variables)
   status, _, err = cli("predict", "--workdir", run, "--dataset", "test", "--context", "4",
