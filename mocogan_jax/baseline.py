@@ -9,15 +9,13 @@ rewards getting the motion right where pixels barely change.
 import dataclasses
 import functools
 import json
-import os
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
-from tqdm import tqdm
 
-from mocogan_jax import checkpointing, sharding
+from mocogan_jax import checkpointing, small_trainer
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.convrnn import ConvRNNPredictor
@@ -98,38 +96,21 @@ def predict(params, config: Config, settings: BaselineSettings, context, length:
   return jnp.concatenate([frames, predicted[:, k - 1:]], axis=1)
 
 
-CHECKPOINT_EVERY = 500
-
-
 def train_baseline(config: Config, out_dir: str, settings: BaselineSettings) -> dict:
   """Trains (or resumes) the baseline on the run's dataset into out_dir."""
   settings.check()
   train, _, _ = pipeline.train_and_held_out(config)
-  mesh = sharding.make_mesh(config)
-  if settings.batch % mesh.size:
-    raise ConfigError(f"--batch {settings.batch} does not divide over {mesh.size} devices")
-  replicated, rows = sharding.replicated(mesh), sharding.batch_sharding(mesh)
   meta = {"config": json.loads(config.to_json()), "settings": dataclasses.asdict(settings)}
-  init = functools.partial(create_baseline_state, config, settings)
-  target = checkpointing.abstract_like(init, replicated)
-  mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
-  state = checkpointing.resume(mngr, meta, target, "baseline")
-  if state is None:
-    state = jax.jit(init, out_shardings=replicated)(jax.random.key(config.seed))
-  step_fn = jax.jit(baseline_train_step, in_shardings=(replicated, rows),
-                    out_shardings=(replicated, replicated), donate_argnums=0)
-  start = int(state.step)
-  progress = tqdm(range(start, settings.steps), initial=start, total=settings.steps,
-                  desc="baseline", unit="step")
-  for step in progress:
+
+  def make_batch(step):
     videos, _ = pipeline.sample_clips(train, settings.batch, settings.length, config.every_nth,
                                       [config.seed, 6, step])
-    state, metrics = step_fn(state, {"video": jax.device_put(videos, rows)})
-    if (step + 1) % 50 == 0:
-      progress.set_postfix(loss=f"{float(metrics['loss']):.4f}")
-    if (step + 1) % CHECKPOINT_EVERY == 0 or step + 1 == settings.steps:
-      checkpointing.save_with_meta(mngr, int(state.step), state, meta)
-  mngr.wait_until_finished()
+    return {"video": videos}
+
+  _, meta = small_trainer.fit(
+      "baseline", out_dir, config, meta, functools.partial(create_baseline_state, config, settings),
+      lambda state, batch, key: baseline_train_step(state, batch), make_batch, settings.steps,
+      settings.batch)
   return meta
 
 

@@ -405,7 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
 
   p = sub.add_parser("sample", help="write generated videos as a GIF or mp4 grid")
   p.add_argument("--workdir", help="a training workdir (its newest checkpoint)")
-  p.add_argument("--params", help="a generator file written by 'mocogan-jax export'")
+  p.add_argument("--params", help="a generator file written by 'mocogan-jax export', or the "
+                                   "name of a shipped model (shape_motion)")
   p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
   p.add_argument("--out", required=True, help="output file, .gif or .mp4")
   p.add_argument("--num", type=int, default=16)
@@ -539,9 +540,13 @@ def main(argv=None):
   _enable_compilation_cache()
   from mocogan_jax.checkpointing import CheckpointError
   from mocogan_jax.config import ConfigError
+  from mocogan_jax.small_trainer import Stopped
   from mocogan_jax.train_loop import TrainingError
   try:
     args.func(args)
+  except Stopped as e:  # saved; the same command resumes
+    print(e, file=sys.stderr)
+    _exit(0)
   except ConfigError as e:  # the user's input
     print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
     _exit(2)

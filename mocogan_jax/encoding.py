@@ -32,7 +32,6 @@ them as they are).
 import dataclasses
 import functools
 import json
-import os
 from typing import Any
 
 import jax
@@ -40,9 +39,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import struct
-from tqdm import tqdm
 
-from mocogan_jax import checkpointing, sharding, video_io
+from mocogan_jax import checkpointing, small_trainer, video_io
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.encoder_objective import encoder_losses
@@ -243,7 +241,6 @@ def score_transfer(generator_variables, encoder_variables, config: Config, conte
 # train-encoder.
 # ---------------------------------------------------------------------------
 
-CHECKPOINT_EVERY = 500
 CHECK_CLIPS = 256
 
 
@@ -256,44 +253,23 @@ def train_encoder(config: Config, generator_variables, out_dir: str,
   included."""
   settings.check()
   train, held_out, held_out_name = pipeline.train_and_held_out(config)
-  mesh = sharding.make_mesh(config)
-  if settings.batch % mesh.size:
-    raise ConfigError(f"--batch {settings.batch} does not divide over {mesh.size} devices")
-  replicated, rows = sharding.replicated(mesh), sharding.batch_sharding(mesh)
   meta = {"config": json.loads(config.to_json()), "settings": dataclasses.asdict(settings)}
   init = functools.partial(create_encoder_state, config, settings, generator_variables,
                            feature_variables=feature_variables,
                            encoder_variables=encoder_variables)
-  target = checkpointing.abstract_like(init, replicated)
-  mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
-  state = checkpointing.resume(mngr, meta, target, "encoder")
-  if state is None:
-    state = jax.jit(init, out_shardings=replicated)(jax.random.key(config.seed))
-  step_fn = jax.jit(encoder_train_step, in_shardings=(replicated, rows, replicated),
-                    out_shardings=(replicated, replicated), donate_argnums=0)
-  key = jax.random.fold_in(jax.random.key(config.seed), 7)
 
-  # --- Train -------------------------------------------------------------------
-  start = int(state.step)
-  progress = tqdm(range(start, settings.steps), initial=start, total=settings.steps,
-                  desc="encoder", unit="step")
-  for step in progress:
+  def make_batch(step):
     videos, labels = pipeline.sample_clips(
         train, settings.batch, config.video_length, config.every_nth, [config.seed, 4, step],
         label_key=config.label_key if config.use_categories else None)
-    batch = {"video": videos, "label": labels} if config.use_categories else {"video": videos}
-    state, metrics = step_fn(state, jax.device_put(batch, rows), jax.random.fold_in(key, step))
-    if (step + 1) % 50 == 0:
-      progress.set_postfix(latent=f"{float(metrics['loss/latent']):.3f}",
-                           l1=f"{float(metrics['loss/reconstruction']):.3f}")
-    if (step + 1) % CHECKPOINT_EVERY == 0 and step + 1 < settings.steps:
-      checkpointing.save_with_meta(mngr, int(state.step), state, meta)
+    return {"video": videos, "label": labels} if config.use_categories else {"video": videos}
 
-  # --- Measure: reconstruction of held-out real videos, codes of generated ones.
-  meta["held_out"] = held_out_name
-  meta["measured"] = measure(state, held_out, CHECK_CLIPS)
-  checkpointing.save_with_meta(mngr, int(state.step), state, meta)
-  mngr.wait_until_finished()
+  # Measured at the end: reconstruction of held-out real videos, codes of generated ones.
+  finish = lambda state: {"held_out": held_out_name,
+                          "measured": measure(state, held_out, CHECK_CLIPS)}
+  _, meta = small_trainer.fit("encoder", out_dir, config, meta, init, encoder_train_step,
+                              make_batch, settings.steps, settings.batch,
+                              jax.random.fold_in(jax.random.key(config.seed), 7), finish)
   return meta
 
 

@@ -18,23 +18,20 @@ from `width` (capped at 8x), BatchNorm after the first, LeakyReLU 0.2, down to
 """
 
 import functools
-import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import linen as nn
-from tqdm import tqdm
 
-from mocogan_jax import checkpointing, sharding
+from mocogan_jax import checkpointing, sharding, small_trainer
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.layers import Conv3d, batch_norm
 
 HELD_OUT_CLIPS = 1024
 LEARNING_RATE = 1e-3
-CHECKPOINT_EVERY = 500
 
 
 class VideoClassifier(nn.Module):
@@ -108,46 +105,29 @@ def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int 
   if not num_classes:
     raise ConfigError(f"{config.dataset!r} has no {config.label_key!r} labels; the MCS and "
                       f"IS classifier needs a labelled dataset")
-  mesh = sharding.make_mesh(config)
-  if batch % mesh.size:
-    raise ConfigError(f"--batch {batch} does not divide over {mesh.size} devices")
   meta = settings(config, length, width, batch, steps) | {"num_classes": num_classes}
   model, optimizer = VideoClassifier(num_classes, width, config.conv_impl), _optimizer()
-  init = functools.partial(_init, model, optimizer, meta)
-  replicated, rows = sharding.replicated(mesh), sharding.batch_sharding(mesh)
-  mngr = checkpointing.manager(os.path.abspath(out_dir), keep=1)
-  state = checkpointing.resume(mngr, meta, _abstract_state(meta, replicated), "classifier")
-  if state is None:
-    state = jax.jit(init, out_shardings=replicated)(jax.random.key(config.seed))
-  step_fn = jax.jit(functools.partial(train_step, model=model, optimizer=optimizer),
-                    in_shardings=(replicated, rows, rows), out_shardings=(replicated, replicated),
-                    donate_argnums=0)
+  step_fn = functools.partial(train_step, model=model, optimizer=optimizer)
 
-  # --- Train: clip batches are a function of (seed, step), so a resumed run
-  # sees the batches an uninterrupted one would.
-  start = int(state["step"])
-  progress = tqdm(range(start, steps), initial=start, total=steps, desc="classifier",
-                  unit="step")
-  for step in progress:
-    videos, labels = pipeline.sample_clips(train, batch, length, config.every_nth,
-                                           [config.seed, 1, step], config.label_key)
-    state, metrics = step_fn(state, jax.device_put(videos, rows), jax.device_put(labels, rows))
-    if (step + 1) % 50 == 0:
-      progress.set_postfix(loss=f"{float(metrics['loss']):.3f}",
-                           acc=f"{float(metrics['accuracy']):.2f}")
-    if (step + 1) % CHECKPOINT_EVERY == 0 and step + 1 < steps:
-      checkpointing.save_with_meta(mngr, int(state["step"]), state, meta)
+  def make_batch(step):
+    return pipeline.sample_clips(train, batch, length, config.every_nth, [config.seed, 1, step],
+                                 config.label_key)
 
-  # --- Held-out accuracy: the clips `evaluate --floor --num 1024 --seed SEED`
-  # reads, so that its MCS equals this number.
-  variables = {"params": state["params"], "batch_stats": state["batch_stats"]}
-  videos, labels = pipeline.sample_clips(held_out, HELD_OUT_CLIPS, length, config.every_nth,
-                                         [config.seed, 1], config.label_key)
-  predict = sharding.Batched(functools.partial(probabilities, model), variables, mesh, 64)
-  meta |= {"held_out": held_out_name, "held_out_clips": HELD_OUT_CLIPS,
-           "held_out_accuracy": float(np.mean(predict(videos).argmax(-1) == labels))}
-  checkpointing.save_with_meta(mngr, int(state["step"]), state, meta)
-  mngr.wait_until_finished()
+  def held_out_accuracy(state):
+    # The clips `evaluate --floor --num 1024 --seed SEED` reads, so that its MCS
+    # equals this number.
+    variables = {"params": state["params"], "batch_stats": state["batch_stats"]}
+    videos, labels = pipeline.sample_clips(held_out, HELD_OUT_CLIPS, length, config.every_nth,
+                                           [config.seed, 1], config.label_key)
+    predict = sharding.Batched(functools.partial(probabilities, model), variables,
+                               sharding.make_mesh(config), 64)
+    return {"held_out": held_out_name, "held_out_clips": HELD_OUT_CLIPS,
+            "held_out_accuracy": float(np.mean(predict(videos).argmax(-1) == labels))}
+
+  _, meta = small_trainer.fit(
+      "classifier", out_dir, config, meta, functools.partial(_init, model, optimizer, meta),
+      lambda state, batch, key: step_fn(state, *batch), make_batch, steps, batch,
+      finish=held_out_accuracy)
   return meta
 
 
