@@ -19,7 +19,7 @@ from mocogan_jax import checkpointing, small_trainer
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.convrnn import ConvRNNPredictor
-from mocogan_jax.training import to_float
+from mocogan_jax.pixels import to_float
 
 
 @dataclasses.dataclass(frozen=True)

@@ -237,6 +237,7 @@ def cmd_predict(args):
   import numpy as np
   from mocogan_jax import prediction, video_io, workdir
   from mocogan_jax.config import ConfigError
+  from mocogan_jax.pixels import to_float
   from mocogan_jax.data import pipeline
   try:
     video_io.check_output_path(args.out)
@@ -268,7 +269,7 @@ def cmd_predict(args):
                                      [args.seed, 8])
   predicted = np.asarray(predictor(clips[:, :args.context], args.length,
                                    jax.random.key(args.seed)))
-  truth = clips.astype(np.float32) / 127.5 - 1
+  truth = to_float(clips)
   rows = [[p, t if t.shape[0] > args.context else None] for p, t in zip(predicted, truth)]
   path = _write_rows(args.out, rows, config, args.fps)
   print(f"wrote {len(rows)} predictions ({args.model}: {args.context} context frames, "
@@ -280,6 +281,7 @@ def cmd_transfer(args):
   import numpy as np
   from mocogan_jax import encoding, video_io
   from mocogan_jax.config import ConfigError
+  from mocogan_jax.pixels import to_float
   try:
     video_io.check_output_path(args.out)
   except ValueError as e:
@@ -289,8 +291,7 @@ def cmd_transfer(args):
   motion = _read_clip(args.motion, config, args.length)
   moved = np.asarray(encoding.transfer(variables, encoder_variables, config,
                                        settings.content_from, content, motion))
-  as_float = lambda v: v.astype(np.float32) / 127.5 - 1
-  path = _write_rows(args.out, [[as_float(content[0]), as_float(motion[0]), moved[0]]], config,
+  path = _write_rows(args.out, [[to_float(content[0]), to_float(motion[0]), moved[0]]], config,
                      args.fps)
   print(f"wrote content of {args.content} moving as {args.motion} (left to right: content, "
         f"motion, result) to {os.path.abspath(path)}")

@@ -40,7 +40,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from mocogan_jax import checkpointing, small_trainer, video_io
+from mocogan_jax import checkpointing, pixels, small_trainer, video_io
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.encoder_objective import encoder_losses
@@ -50,7 +50,8 @@ from mocogan_jax.models.encoders import CONTENT_FROM, VideoEncoder
 from mocogan_jax.models.layers import Conv2d
 from mocogan_jax.models.generator import VideoGenerator, sample_latents
 from mocogan_jax.sharding import split_over_batch
-from mocogan_jax.training import NetworkState, to_float
+from mocogan_jax.pixels import to_float
+from mocogan_jax.training import NetworkState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -295,7 +296,7 @@ def measure(state: EncoderState, held_out, num: int) -> dict:
     fake = VideoGenerator(config).apply(generator_variables, latents, train=False)
     motion = VideoGenerator(config).apply(generator_variables, latents["h0"], latents["eps"],
                                           method="continue_motion")
-    uint8 = jnp.round((jnp.clip(fake, -1, 1) + 1) * 127.5).astype(jnp.uint8)
+    uint8 = pixels.to_uint8(fake)
     codes = encode(encoder_variables, config, state.settings.content_from, uint8)
     per_frame = codes["content_frames"]
     errors = {

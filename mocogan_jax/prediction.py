@@ -17,7 +17,7 @@ import numpy as np
 from mocogan_jax import baseline, encoding
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.evaluation import metrics
-from mocogan_jax.training import to_float
+from mocogan_jax.pixels import to_float
 
 PREDICTORS = ("mocogan", "convrnn", "copy-last")
 NOISE = ("sample", "mean")

@@ -23,6 +23,7 @@ from mocogan_jax.encoder_objective import encoder_losses
 from mocogan_jax.models.discriminators import ImageDiscriminator, VideoDiscriminator
 from mocogan_jax.models.encoders import VideoEncoder
 from mocogan_jax.models.generator import VideoGenerator, sample_latents
+from mocogan_jax.pixels import to_float
 from mocogan_jax.sharding import gather_for_use, split_over_batch
 
 class Networks(NamedTuple):
@@ -123,11 +124,6 @@ def create_train_state(config: Config, key) -> TrainState:
                if config.encoder_weight else None),
       generator_ema=generator.variables if config.ema_decay else None,
   )
-
-
-def to_float(pixels):
-  """uint8 [0, 255] -> float32 [-1, 1]. Done on the device: 4x fewer bytes in."""
-  return pixels.astype(jnp.float32) / 127.5 - 1.0
 
 
 def _update(net: NetworkState, grads, batch_stats, tx) -> NetworkState:

@@ -4,11 +4,12 @@ import os
 
 import numpy as np
 
+from mocogan_jax import pixels
+
 
 def to_uint8(videos) -> np.ndarray:
-  """float in [-1, 1] -> uint8 [0, 255], any shape."""
-  videos = np.asarray(videos, np.float32)
-  return np.round((np.clip(videos, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+  """float in [-1, 1] (host or device) -> host uint8 [0, 255], any shape."""
+  return pixels.to_uint8(np.asarray(videos, np.float32))
 
 
 def video_grid(videos: np.ndarray, columns: int | None = None, gap: int = 2) -> np.ndarray:

@@ -9,7 +9,8 @@ import pytest
 from mocogan_jax import baseline, encoding, prediction
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.encoders import VideoEncoder
-from mocogan_jax.training import create_train_state, to_float
+from mocogan_jax.pixels import to_float
+from mocogan_jax.training import create_train_state
 
 from conftest import tiny_config_with
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mocogan_jax import losses, training
+from mocogan_jax import losses, pixels, training
 from mocogan_jax.data import pipeline
 from mocogan_jax.sampling import sample_videos, sample_with_mode
 
@@ -175,12 +175,24 @@ def test_r1_penalty_is_gamma_half_the_squared_input_gradient_on_real_data(tiny_c
 
   nets = training.networks(config)
   r1_image = expected(nets.image_discriminator, state.image_discriminator.variables,
-                      training.to_float(batch["image"]))
+                      pixels.to_float(batch["image"]))
   r1_video = expected(nets.video_discriminator, state.video_discriminator.variables,
-                      training.to_float(batch["video"]))
+                      pixels.to_float(batch["video"]))
   assert r1_image > 1e-3 and r1_video > 1e-3
   np.testing.assert_allclose(with_r1["loss/image_discriminator"] - plain["loss/image_discriminator"],
                              r1_image, rtol=1e-3)
   np.testing.assert_allclose(with_r1["loss/video_discriminator"] - plain["loss/video_discriminator"],
                              r1_video, rtol=1e-3)
 
+
+
+def test_pixels_round_trip_on_host_and_device():
+  """uint8 -> [-1, 1] -> uint8 is exact, with NumPy and with JAX under jit;
+  out-of-range values clip."""
+  frames = np.arange(256, dtype=np.uint8).reshape(16, 16)
+  assert isinstance(pixels.to_float(frames), np.ndarray)
+  np.testing.assert_array_equal(pixels.to_uint8(pixels.to_float(frames)), frames)
+  on_device = jax.jit(lambda x: pixels.to_uint8(pixels.to_float(x)))(jnp.asarray(frames))
+  assert isinstance(on_device, jax.Array)
+  np.testing.assert_array_equal(on_device, frames)
+  np.testing.assert_array_equal(pixels.to_uint8(np.array([-3.0, 3.0])), [0, 255])

@@ -15,14 +15,14 @@ videos drift"): 4 categories, one per direction of the data (the official 6
 leave two categories no real video has); discriminators without BatchNorm
 (`discriminator_norm=none`: the official BatchNorm normalises real and fake
 batches apart, which hid a colour drift every generated video shared, so
-colours changed with time); samples from a moving average of the generator
-(`ema_decay=0.999`).
+colours changed with time; without BatchNorm the convolutions have biases);
+samples from a moving average of the generator (`ema_decay=0.999`).
 
 Expected (experiments/RESULTS.md, "Demo run"; about 6 minutes on 2 cores):
 the step-2500 grid in workdirs/demo/samples/ shows one shape per video moving
 in a straight line in its category's direction and keeping its colour, but
 every video in nearly the same whitish colour (the generator does not yet
-draw colour from z_content). Shape-colour ACD about 16.5 on 16-frame clips
+draw colour from z_content). Shape-colour ACD 16.5-18.5 on 16-frame clips
 (the old recipe: 35-37).
 GAN training is chaotic: a change that moves float rounding (e.g. a different
 XLA fusion) gives a different run of the same kind.

@@ -29,6 +29,7 @@ from mocogan_jax import checkpointing, sharding, small_trainer
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.layers import Conv3d, batch_norm
+from mocogan_jax.pixels import to_float
 
 HELD_OUT_CLIPS = 1024
 LEARNING_RATE = 1e-3
@@ -42,7 +43,7 @@ class VideoClassifier(nn.Module):
 
   @nn.compact
   def __call__(self, videos, train: bool):
-    x = jnp.asarray(videos, jnp.float32) / 127.5 - 1.0
+    x = to_float(jnp.asarray(videos))
     size, block = x.shape[2], 0
     while size > 4:
       x = Conv3d(self.width * min(2 ** block, 8), 4, 2, 1, 1, self.impl)(x)  # T -> T - 1

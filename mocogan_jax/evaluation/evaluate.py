@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from mocogan_jax import sharding
+from mocogan_jax import pixels, sharding
 from mocogan_jax.config import EVAL_METRICS, Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.evaluation import classifier as classifier_lib
@@ -173,7 +173,7 @@ def _generate_fn(config: Config, length: int, chunk: int, rows):
     if categories is not None:
       latents["category"] = categories
     videos = VideoGenerator(config).apply(variables, latents, train=False)
-    return jnp.round((jnp.clip(videos, -1.0, 1.0) + 1.0) * 127.5).astype(jnp.uint8)
+    return pixels.to_uint8(videos)
   return generate
 
 
