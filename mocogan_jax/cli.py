@@ -51,7 +51,7 @@ def cmd_export(args):
   import dataclasses
   import jax
   from mocogan_jax import checkpointing, encoding, export, workdir
-  config, variables = workdir.load_generator(args.workdir, args.checkpoint_dir)
+  config, variables = workdir.load_generator(args.workdir, args.checkpoint_dir, args.step)
   variables, encoders, what = jax.device_get(variables), None, "the generator"
   encoder_dir = os.path.join(args.workdir, "encoder")
   if checkpointing.existing(encoder_dir)[1] is not None:
@@ -106,7 +106,7 @@ def cmd_sample(args):
   if args.params:
     config, variables, _ = export.load(args.params)
   else:
-    config, variables = workdir.load_generator(args.workdir, args.checkpoint_dir)
+    config, variables = workdir.load_generator(args.workdir, args.checkpoint_dir, args.step)
   if args.category is not None and not 0 <= args.category < config.n_categories:
     raise ConfigError(f"--category must be in [0, {config.n_categories}), got {args.category}")
   if args.num < 1 or (args.length is not None and args.length < 1):
@@ -152,7 +152,7 @@ def cmd_evaluate(args):
     state = jax.jit(create_train_state, static_argnums=0)(config, jax.random.key(config.seed))
     variables, what, name = state.generator.variables, "the untrained generator", "untrained"
   else:
-    config, state = workdir.load_state(args.workdir, args.checkpoint_dir)
+    config, state = workdir.load_state(args.workdir, args.checkpoint_dir, args.step)
     variables, step = sampling_variables(state), int(state.step)
     what, name = f"the generator at step {step}", f"step{step}"
   report = evaluate.evaluate(
@@ -409,6 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--params", help="a generator file written by 'mocogan-jax export', or the "
                                    "name of a shipped model (shape_motion)")
   p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
+  p.add_argument("--step", type=int, help="use the checkpoint of this step (default: the "
+                                          "newest)")
   p.add_argument("--out", required=True, help="output file, .gif or .mp4")
   p.add_argument("--num", type=int, default=16)
   p.add_argument("--length", type=int, default=None, help="frames (default: the training T)")
@@ -422,6 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "its encoders) to one file, for sampling and sharing")
   p.add_argument("--workdir", required=True)
   p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
+  p.add_argument("--step", type=int, help="use the checkpoint of this step (default: the "
+                                          "newest)")
   p.add_argument("--out", required=True, help="output file (msgpack), e.g. generator.msgpack")
   p.set_defaults(func=cmd_export)
 
@@ -442,6 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "JSON report")
   p.add_argument("--workdir", required=True)
   p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
+  p.add_argument("--step", type=int, help="use the checkpoint of this step (default: the "
+                                          "newest)")
   p.add_argument("--metrics", default="fvd,kvd,acd",
                  help="comma-separated, from fvd,kvd,acd,acd_generic,mcs,is,is_c3d (default "
                       "fvd,kvd,acd)")

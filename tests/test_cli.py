@@ -75,6 +75,16 @@ def test_train_then_sample(tmp_path, data_dir):
   run_cli("sample", "--workdir", workdir, "--out", mp4, "--num", "2")
   assert os.path.getsize(mp4) > 0
 
+  # An older checkpoint by its step; a step that was not kept is one line.
+  _, out, _ = cli("sample", "--workdir", workdir, "--step", "4", "--out", str(tmp_path / "4.gif"),
+                  "--num", "2")
+  assert os.path.getsize(tmp_path / "4.gif") > 0
+  status, _, err = cli("export", "--workdir", workdir, "--step", "5", "--out",
+                       str(tmp_path / "5.msgpack"), check=False)
+  assert status == 2 and err.strip() == (
+      f"mocogan-jax export: error: --step 5: no such checkpoint in "
+      f"{os.path.join(workdir, 'checkpoints')} (kept: 4, 6)"), err
+
   bad = run_cli("sample", "--workdir", workdir, "--out", str(tmp_path / "x.avi"), check=False)
   assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and ".gif or .mp4" in bad.stderr
   bad = run_cli("sample", "--workdir", workdir, "--out", mp4, "--category", "9", check=False)
