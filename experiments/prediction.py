@@ -51,7 +51,7 @@ def main():
     config, generator = load_generator(workdir)
     _, held_out, _ = pipeline.train_and_held_out(config)
     clips, _ = pipeline.sample_clips(held_out, args.num, LENGTH, config.every_nth,
-                                     [config.seed, 9])
+                                     [config.seed, pipeline.ClipStream.PREDICTION_TABLE])
     shapes = config.dataset.startswith("shape_motion")
     run = (f"{config.dataset}, {config.n_categories} categories" if config.use_categories
            else f"{config.dataset}, unconditional")

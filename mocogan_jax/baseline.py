@@ -104,7 +104,7 @@ def train_baseline(config: Config, out_dir: str, settings: BaselineSettings) -> 
 
   def make_batch(step):
     videos, _ = pipeline.sample_clips(train, settings.batch, settings.length, config.every_nth,
-                                      [config.seed, 6, step])
+                                      [config.seed, pipeline.ClipStream.BASELINE, step])
     return {"video": videos}
 
   _, meta = small_trainer.fit(

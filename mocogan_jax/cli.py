@@ -266,7 +266,7 @@ def cmd_predict(args):
     data_config = config if args.dataset == "test" else config.replace(dataset=args.dataset)
     _, held_out, _ = pipeline.train_and_held_out(data_config)
     clips, _ = pipeline.sample_clips(held_out, args.num, args.length, config.every_nth,
-                                     [args.seed, 8])
+                                     [args.seed, pipeline.ClipStream.PREDICT])
   predicted = np.asarray(predictor(clips[:, :args.context], args.length,
                                    jax.random.key(args.seed)))
   truth = to_float(clips)

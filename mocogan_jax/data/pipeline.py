@@ -13,6 +13,7 @@ host work overlaps the running step.
 
 import collections
 import concurrent.futures
+import enum
 import os
 import queue
 import threading
@@ -285,6 +286,18 @@ def num_classes(source, label_key: str) -> int | None:
     return source.num_classes
   features = source.dataset_info.features
   return features[label_key].num_classes if label_key in features else None
+
+
+class ClipStream(enum.IntEnum):
+  """Which random clips are which: sample_clips(..., [seed, ClipStream.X, ...]).
+  The values are those earlier results were drawn with; keep them."""
+  CLASSIFIER = 1  # its batches [seed, 1, step]; [seed, 1]: the held-out clips that
+                  # train-classifier scores and `evaluate --floor` reads (same MCS)
+  ENCODER = 4  # train-encoder's batches [seed, 4, step]
+  ENCODER_CHECK = 5  # the held-out clips train-encoder measures
+  BASELINE = 6  # train-baseline's batches [seed, 6, step]
+  PREDICT = 8  # `predict --dataset`'s clips
+  PREDICTION_TABLE = 9  # experiments/prediction.py's clips
 
 
 def sample_clips(source, count: int, length: int, every_nth: int, seed,
