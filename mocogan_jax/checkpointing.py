@@ -23,6 +23,7 @@ import sys
 
 import orbax.checkpoint as ocp
 
+from mocogan_jax import provenance
 from mocogan_jax.config import Config, ConfigError
 
 
@@ -52,7 +53,8 @@ def _as_saved(state) -> dict:
 
 def save(mngr: ocp.CheckpointManager, state, config: Config) -> None:
   step = int(state.step)
-  meta = {"config": config.to_json(), "next_batch_step": step}
+  meta = {"config": config.to_json(), "next_batch_step": step,
+          "provenance": provenance.record()}
   mngr.save(step, args=ocp.args.Composite(
       state=ocp.args.StandardSave(_as_saved(state)), meta=ocp.args.JsonSave(meta)), force=True)
 

@@ -15,7 +15,7 @@ from jax.experimental import multihost_utils
 import numpy as np
 from tqdm.auto import tqdm
 
-from mocogan_jax import checkpointing, sharding, training, video_io
+from mocogan_jax import checkpointing, provenance, sharding, training, video_io
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.sampling import sample_videos
@@ -184,6 +184,8 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   if is_main:
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json())
+    with open(os.path.join(workdir, "provenance.json"), "w") as f:
+      json.dump(provenance.record(), f, indent=2)
 
   # --- Devices -------------------------------------------------------------------
   mesh = sharding.make_mesh(config)

@@ -51,6 +51,11 @@ def test_train_then_sample(tmp_path, data_dir):
   assert saved["image_size"] == 16 and saved["data_dir"] == data_dir
   assert os.listdir(os.path.join(workdir, "checkpoints")) == ["4"]
   assert os.listdir(os.path.join(workdir, "tensorboard"))
+  record = json.load(open(os.path.join(workdir, "provenance.json")))
+  assert record["versions"]["jax"] and record["devices"]["platform"] == "cpu", record
+  from mocogan_jax import checkpointing
+  meta = checkpointing.read_meta(checkpointing.manager(os.path.join(workdir, "checkpoints")), 4)
+  assert meta["provenance"]["versions"] == record["versions"]
 
   # Training again to more steps resumes from the checkpoint.
   out = run_cli("train", "--workdir", workdir, "num_steps=6")

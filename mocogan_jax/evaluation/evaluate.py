@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from mocogan_jax import pixels, sharding
+from mocogan_jax import pixels, provenance, sharding
 from mocogan_jax.config import EVAL_METRICS, Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.evaluation import classifier as classifier_lib
@@ -283,6 +283,7 @@ def evaluate(config: Config, generator_variables, protocol: Protocol, *, what: s
       "evaluated": evaluated,
       "real": {"dataset": real_config.dataset, "split": "train"},
       "protocol": dataclasses.asdict(protocol),
+      "provenance": provenance.record(),
       "metrics": values,
       "details": details,
       "seconds": round(time.time() - start, 1),
