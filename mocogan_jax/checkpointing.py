@@ -37,9 +37,16 @@ def directory(workdir: str, checkpoint_dir: str | None = None) -> str:
   return os.path.join(os.path.abspath(workdir), "checkpoints")
 
 
-def manager(path: str, keep: int = 3) -> ocp.CheckpointManager:
+def manager(path: str, keep: int = 3, keep_every: int = 0) -> ocp.CheckpointManager:
+  """Checkpoints in `path`: each save keeps the newest `keep` and, with
+  keep_every > 0, every one whose step is a multiple of it (GANs often get worse
+  late, so a long run keeps its history)."""
+  from orbax.checkpoint.checkpoint_managers import preservation_policy as policy
+  keeping = policy.LatestN(keep)
+  if keep_every:
+    keeping = policy.AnyPreservationPolicy([keeping, policy.EveryNSteps(keep_every)])
   return ocp.CheckpointManager(
-      path, options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
+      path, options=ocp.CheckpointManagerOptions(preservation_policy=keeping, create=True),
       item_names=("state", "meta"))
 
 

@@ -89,6 +89,7 @@ class Config:
   sample_every: int = 1000
   checkpoint_every: int = 5000
   keep_checkpoints: int = 3  # the newest K; older ones are deleted
+  keep_checkpoint_every: int = 0  # > 0: also keep every checkpoint at a multiple of this step
   nonfinite: str = "stop"  # a non-finite loss: stop (naming step and loss) | skip the step
   num_samples: int = 16  # videos in each sample grid
 
@@ -176,6 +177,9 @@ def validate(config: Config) -> Config:
   for field in positive:
     if getattr(config, field) < 1:
       raise ConfigError(f"{field} must be >= 1, got {getattr(config, field)}")
+  if config.keep_checkpoint_every < 0 or config.keep_checkpoint_every % config.checkpoint_every:
+    raise ConfigError(f"keep_checkpoint_every must be 0 or a multiple of checkpoint_every="
+                      f"{config.checkpoint_every}, got {config.keep_checkpoint_every}")
   if config.mesh_data < 1 and config.mesh_data != -1:
     raise ConfigError(f"mesh_data must be -1 (all devices) or >= 1, got {config.mesh_data}")
   if config.mesh_fsdp < 1:

@@ -178,7 +178,8 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   # --- Workdir -------------------------------------------------------------------
   _check_workdir(workdir)
   checkpoints = checkpointing.directory(workdir, checkpoint_dir)
-  mngr = checkpointing.manager(checkpoints, config.keep_checkpoints)
+  mngr = checkpointing.manager(checkpoints, config.keep_checkpoints,
+                               config.keep_checkpoint_every)
   _check_resume(config, mngr, checkpoints)
   is_main = jax.process_index() == 0
   if is_main:

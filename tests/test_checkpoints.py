@@ -140,6 +140,13 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, da
   assert [m["step"] for m in _metrics(workdir)] == [1, 2, 3, 4, 5, 6]
 
 
+def test_retention_keeps_the_newest_and_every_nth(tmp_path, data_dir):
+  workdir = str(tmp_path / "run")
+  _run(_command(workdir, data_dir, "num_steps=10", "checkpoint_every=2", "keep_checkpoints=1",
+                "keep_checkpoint_every=4"))
+  assert sorted(map(int, os.listdir(os.path.join(workdir, "checkpoints")))) == [4, 8, 10]
+
+
 def test_a_non_finite_loss_is_one_line_from_the_command_line(tmp_path, data_dir):
   # A huge learning rate: the discriminators blow up in step 1 and G's loss with them.
   result = _run(_command(str(tmp_path), data_dir, "num_steps=5", "learning_rate=1e30"),
