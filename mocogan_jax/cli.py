@@ -350,6 +350,9 @@ CHECKPOINT_DIR_HELP = ("where checkpoints go (default WORKDIR/checkpoints); may 
                        "which every host of a pod can reach")
 
 
+STEP_HELP = "use the checkpoint of this step (default: the newest)"
+
+
 def cmd_config(args):
   from mocogan_jax import config as config_lib
   print(config_lib.resolve(args.config, args.overrides).to_json())
@@ -409,8 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--params", help="a generator file written by 'mocogan-jax export', or the "
                                    "name of a shipped model (shape_motion)")
   p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
-  p.add_argument("--step", type=int, help="use the checkpoint of this step (default: the "
-                                          "newest)")
+  p.add_argument("--step", type=int, help=STEP_HELP)
   p.add_argument("--out", required=True, help="output file, .gif or .mp4")
   p.add_argument("--num", type=int, default=16)
   p.add_argument("--length", type=int, default=None, help="frames (default: the training T)")
@@ -424,8 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "its encoders) to one file, for sampling and sharing")
   p.add_argument("--workdir", required=True)
   p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
-  p.add_argument("--step", type=int, help="use the checkpoint of this step (default: the "
-                                          "newest)")
+  p.add_argument("--step", type=int, help=STEP_HELP)
   p.add_argument("--out", required=True, help="output file (msgpack), e.g. generator.msgpack")
   p.set_defaults(func=cmd_export)
 
@@ -446,8 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "JSON report")
   p.add_argument("--workdir", required=True)
   p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
-  p.add_argument("--step", type=int, help="use the checkpoint of this step (default: the "
-                                          "newest)")
+  p.add_argument("--step", type=int, help=STEP_HELP)
   p.add_argument("--metrics", default="fvd,kvd,acd",
                  help="comma-separated, from fvd,kvd,acd,acd_generic,mcs,is,is_c3d (default "
                       "fvd,kvd,acd)")

@@ -49,8 +49,8 @@ from mocogan_jax.models.discriminators import ImageDiscriminator
 from mocogan_jax.models.encoders import CONTENT_FROM, VideoEncoder
 from mocogan_jax.models.layers import Conv2d
 from mocogan_jax.models.generator import VideoGenerator, sample_latents
-from mocogan_jax.sharding import split_over_batch
 from mocogan_jax.pixels import to_float
+from mocogan_jax.sharding import split_over_batch
 from mocogan_jax.training import NetworkState
 
 
@@ -261,7 +261,8 @@ def train_encoder(config: Config, generator_variables, out_dir: str,
 
   def make_batch(step):
     videos, labels = pipeline.sample_clips(
-        train, settings.batch, config.video_length, config.every_nth, [config.seed, pipeline.ClipStream.ENCODER, step],
+        train, settings.batch, config.video_length, config.every_nth,
+        [config.seed, pipeline.ClipStream.ENCODER, step],
         label_key=config.label_key if config.use_categories else None)
     return {"video": videos, "label": labels} if config.use_categories else {"video": videos}
 
@@ -281,7 +282,8 @@ def measure(state: EncoderState, held_out, num: int) -> dict:
   average of the frames and from the first frame alone)."""
   config = state.config
   videos, labels = pipeline.sample_clips(
-      held_out, num, config.video_length, config.every_nth, [config.seed, pipeline.ClipStream.ENCODER_CHECK],
+      held_out, num, config.video_length, config.every_nth,
+      [config.seed, pipeline.ClipStream.ENCODER_CHECK],
       label_key=config.label_key if config.use_categories else None)
   encoder_variables, generator_variables = state.encoder.variables, state.generator.variables
 

@@ -10,7 +10,7 @@ jitted with the state donated. A run resumes from the newest checkpoint in
 out_dir (whose meta must match, but for the step budget), logs mean metrics to
 out_dir/metrics.jsonl and TensorBoard every LOG_EVERY steps, checkpoints every
 CHECKPOINT_EVERY steps and at the end, and on SIGINT / SIGTERM saves and stops
-(run the same command again to resume).
+(run the same command again to resume). `StopRequest` is the main loop's too.
 """
 
 import json
@@ -20,6 +20,7 @@ import sys
 import time
 
 import jax
+from jax.experimental import multihost_utils
 import numpy as np
 from tqdm import tqdm
 
@@ -39,18 +40,39 @@ def _step_of(state) -> int:
 
 
 class StopRequest:
-  """SIGINT / SIGTERM end the loop after the current step (one process)."""
+  """SIGINT / SIGTERM (e.g. preemption) end the loop after the current step.
+
+  With several processes a signal may reach only some of them (one preempted
+  host), and a process that stopped alone would leave the others waiting in
+  the next collective. So there the stop goes through JAX's preemption
+  service, which agrees on a step every process reaches: SIGTERM goes to it
+  directly, and SIGINT is passed on to it as a SIGTERM.
+  """
 
   def __init__(self):
-    self.signal, self._previous = None, {}
+    self.signal = None
+    self._multi_process = jax.process_count() > 1
+    self._previous = {}
 
   def __enter__(self):
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT,) if self._multi_process else (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
       self._previous[sig] = signal.signal(sig, self._handle)
     return self
 
   def _handle(self, signum, frame):
     self.signal = signal.Signals(signum).name
+    if self._multi_process:
+      os.kill(os.getpid(), signal.SIGTERM)
+
+  def reached(self, step: int) -> bool:
+    """Whether to stop after `step`; the same answer on every process."""
+    if not self._multi_process:
+      return self.signal is not None
+    if multihost_utils.reached_preemption_sync_point(step):
+      self.signal = self.signal or "a stop signal on one of the processes"
+      return True
+    return False
 
   def __exit__(self, *exc):
     for sig, handler in self._previous.items():
@@ -97,7 +119,8 @@ def fit(what: str, out_dir: str, config: Config, meta: dict, init, step_fn, make
       pending.append(metrics)
       done = step + 1
       progress.update(1)
-      if done % LOG_EVERY == 0 or done == steps or stop.signal:
+      stopping = stop.reached(done)
+      if done % LOG_EVERY == 0 or done == steps or stopping:
         means = {k: float(np.mean([float(m[k]) for m in pending])) for k in pending[0]}
         now = time.perf_counter()
         means["steps_per_second"] = len(pending) / (now - last_log)
@@ -111,7 +134,7 @@ def fit(what: str, out_dir: str, config: Config, meta: dict, init, step_fn, make
         if not interactive:
           print(f"{what} step {done}/{steps}  {means['steps_per_second']:.2f} steps/s  {shown}",
                 file=sys.stderr, flush=True)
-      if stop.signal:
+      if stopping:
         stopped = stop.signal
         break
       if done % CHECKPOINT_EVERY == 0 and done < steps:

@@ -6,16 +6,14 @@ compiled step -> loop (log, sample, checkpoint) -> final checkpoint.
 
 import json
 import os
-import signal
 import sys
 import time
 
 import jax
-from jax.experimental import multihost_utils
 import numpy as np
 from tqdm.auto import tqdm
 
-from mocogan_jax import checkpointing, provenance, sharding, training, video_io
+from mocogan_jax import checkpointing, provenance, sharding, small_trainer, training, video_io
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.sampling import sample_videos
@@ -91,46 +89,6 @@ def _check_workdir(workdir: str) -> None:
     os.remove(probe)
   except OSError as e:
     raise ConfigError(f"workdir {workdir} is not writable: {e.strerror}") from None
-
-
-class _StopRequest:
-  """SIGINT / SIGTERM (e.g. preemption) end the loop after the current step.
-
-  With several processes a signal may reach only some of them (one preempted
-  host), and a process that stopped alone would leave the others waiting in
-  the next collective. So there the stop goes through JAX's preemption
-  service, which agrees on a step every process reaches: SIGTERM goes to it
-  directly, and SIGINT is passed on to it as a SIGTERM.
-  """
-
-  def __init__(self):
-    self.signal = None
-    self._multi_process = jax.process_count() > 1
-    self._previous = {}
-
-  def __enter__(self):
-    signals = (signal.SIGINT,) if self._multi_process else (signal.SIGINT, signal.SIGTERM)
-    for sig in signals:
-      self._previous[sig] = signal.signal(sig, self._handle)
-    return self
-
-  def _handle(self, signum, frame):
-    self.signal = signal.Signals(signum).name
-    if self._multi_process:
-      os.kill(os.getpid(), signal.SIGTERM)
-
-  def reached(self, step: int) -> bool:
-    """Whether to stop after `step`; the same answer on every process."""
-    if not self._multi_process:
-      return self.signal is not None
-    if multihost_utils.reached_preemption_sync_point(step):
-      self.signal = self.signal or "a stop signal on one of the processes"
-      return True
-    return False
-
-  def __exit__(self, *exc):
-    for sig, handler in self._previous.items():
-      signal.signal(sig, handler)
 
 
 # Compiled once per config: the same key every time, so grids are comparable over training.
@@ -254,7 +212,7 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
                        f"steps/s  {losses}")
 
   try:
-    with _StopRequest() as stop:
+    with small_trainer.StopRequest() as stop:
       for step in range(start, config.num_steps):
         state, metrics = step_fn(state, next(batches), jax.random.fold_in(step_key, step))
         pending.append(metrics)

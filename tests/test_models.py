@@ -189,5 +189,6 @@ def test_spectral_norm_divides_each_kernel_by_its_largest_singular_value():
     variables = {**variables, **updated}
   for name, kernel in variables["params"].items():
     sigma = variables["batch_stats"][f"SpectralNorm_{name[-1]}"][f"{name}/kernel/sigma"]
-    true_sigma = np.linalg.norm(np.asarray(kernel["kernel"]).reshape(-1, kernel["kernel"].shape[-1]), 2)
+    matrix = np.asarray(kernel["kernel"]).reshape(-1, kernel["kernel"].shape[-1])
+    true_sigma = np.linalg.norm(matrix, 2)
     np.testing.assert_allclose(sigma, true_sigma, rtol=1e-2, err_msg=name)

@@ -23,10 +23,10 @@ import jax
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mocogan_jax.sharding import process_rows
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import catalog
 from mocogan_jax.data import moving_mnist, shape_motion, video_folder  # noqa: F401  (registers builders)
+from mocogan_jax.sharding import process_rows
 
 # Builders that can be prepared offline, without a download.
 OFFLINE_BUILDERS = ("shape_motion", "video_folder", "moving_mnist_offline")

@@ -111,7 +111,8 @@ def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int 
   step_fn = functools.partial(train_step, model=model, optimizer=optimizer)
 
   def make_batch(step):
-    return pipeline.sample_clips(train, batch, length, config.every_nth, [config.seed, pipeline.ClipStream.CLASSIFIER, step],
+    return pipeline.sample_clips(train, batch, length, config.every_nth,
+                                 [config.seed, pipeline.ClipStream.CLASSIFIER, step],
                                  config.label_key)
 
   def held_out_accuracy(state):
@@ -119,7 +120,8 @@ def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int 
     # equals this number.
     variables = {"params": state["params"], "batch_stats": state["batch_stats"]}
     videos, labels = pipeline.sample_clips(held_out, HELD_OUT_CLIPS, length, config.every_nth,
-                                           [config.seed, pipeline.ClipStream.CLASSIFIER], config.label_key)
+                                           [config.seed, pipeline.ClipStream.CLASSIFIER],
+                                           config.label_key)
     predict = sharding.Batched(functools.partial(probabilities, model), variables,
                                sharding.make_mesh(config), 64)
     return {"held_out": held_out_name, "held_out_clips": HELD_OUT_CLIPS,

@@ -271,8 +271,9 @@ def evaluate(config: Config, generator_variables, protocol: Protocol, *, what: s
     real = real_features(real_config, protocol, tools, cache_dir)
   if generator_variables is None:
     _, held_out, held_out_name = pipeline.train_and_held_out(real_config)
-    videos = describe(real_chunks(held_out, protocol, [protocol.seed, pipeline.ClipStream.CLASSIFIER], label_key),
-                      protocol.num, protocol.metrics, tools, "held-out real")
+    clips = real_chunks(held_out, protocol, [protocol.seed, pipeline.ClipStream.CLASSIFIER],
+                        label_key)
+    videos = describe(clips, protocol.num, protocol.metrics, tools, "held-out real")
     evaluated = f"held-out real videos ({held_out_name})"
   else:
     videos = describe(generated_chunks(generator_variables, config, protocol, num_classes),
