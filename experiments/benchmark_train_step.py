@@ -21,7 +21,7 @@ import time
 import jax
 import numpy as np
 
-from mocogan_jax import config as config_lib, sharding, training
+from mocogan_jax import config as config_lib, registry, sharding
 
 
 def main():
@@ -37,7 +37,7 @@ def main():
 
   mesh = sharding.make_mesh(config)
   sharding.check_batch_fits(config, mesh)
-  abstract = training.abstract_train_state(config, mesh)
+  abstract = registry.abstract_train_state(config, mesh)
   rng = np.random.default_rng(0)
   s, c, t = config.image_size, config.channels, config.video_length
   batch = {
@@ -46,7 +46,7 @@ def main():
       "image": rng.integers(0, 256, (config.image_batch, s, s, c), dtype=np.uint8),
   }
   batch = jax.device_put(batch, sharding.batch_sharding(mesh))
-  step = training.jit_train_step(abstract, mesh)
+  step = registry.jit_train_step(config, abstract, mesh)
 
   start = time.perf_counter()
   compiled = step.lower(abstract, batch, jax.random.key(0)).compile()
@@ -60,7 +60,7 @@ def main():
                       "mesh": dict(mesh.shape), "compile_time_s": round(compile_time, 3),
                       **memory}))
     return
-  state = training.jit_create_train_state(config, abstract)(jax.random.key(0))
+  state = registry.jit_create_train_state(config, abstract)(jax.random.key(0))
 
   times = []
   for i in range(args.warmup + args.steps):

@@ -29,7 +29,7 @@ from mocogan_jax import encoding, prediction, video_io  # noqa: E402
 from mocogan_jax.workdir import load_generator  # noqa: E402
 from mocogan_jax.data import pipeline  # noqa: E402
 from mocogan_jax.evaluation import metrics  # noqa: E402
-from mocogan_jax.models.generator import VideoGenerator, sample_latents  # noqa: E402
+from mocogan_jax.models import mocogan  # noqa: E402
 
 CONTEXT, LENGTH = 4, 16
 
@@ -119,8 +119,8 @@ def check_generator_swap(config, generator, pairs: int = 128) -> dict:
   the motion? Colours and directions are read from the unswapped videos; pairs
   whose directions agree, or whose colours are within 64 on every channel
   (or unreadable), are left out, as for real pairs."""
-  g = VideoGenerator(config)
-  latents = sample_latents(jax.random.key(config.seed + 2), config, pairs, LENGTH)
+  g = mocogan.generator(config)
+  latents = mocogan.sample_latents(jax.random.key(config.seed + 2), config, pairs, LENGTH)
   motion = g.apply(generator, latents["h0"], latents["eps"], method="continue_motion")
   category = jax.nn.one_hot(latents["category"], config.n_categories)
   decode = jax.jit(lambda *codes: g.apply(generator, *codes, train=False, method="decode"))

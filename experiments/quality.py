@@ -40,7 +40,7 @@ from mocogan_jax import video_io
 from mocogan_jax.workdir import load_state
 from mocogan_jax.config import ConfigError
 from mocogan_jax.evaluation import metrics
-from mocogan_jax.models.generator import VideoGenerator, sample_latents
+from mocogan_jax.models import mocogan
 
 
 def speckle(videos) -> float:
@@ -77,7 +77,7 @@ def colour_by_content(config, variables, latents, batch_mode: bool) -> float:
 
 
 def generate(config, variables, latents, batch_mode: bool):
-  g = VideoGenerator(config)
+  g = mocogan.generator(config)
   out = []
   for i in range(0, len(latents["content"]), 64):
     part = jax.tree.map(lambda x: x[i:i + 64], latents)
@@ -102,7 +102,7 @@ def main():
       config, state = load_state(workdir)
     except ConfigError as e:
       sys.exit(f"error: {workdir}: {e}")
-    latents = sample_latents(jax.random.key(1), config, args.num, args.length)
+    latents = mocogan.sample_latents(jax.random.key(1), config, args.num, args.length)
     categories = np.asarray(latents["category"])
     ways = {"g_eval": (state.generator.variables, False),
             "g_batch": (state.generator.variables, True)}
@@ -110,8 +110,8 @@ def main():
       ways = {"ema": (state.generator_ema, False)} | ways
     for name, (variables, batch_mode) in ways.items():
       r = row(generate(config, variables, latents, batch_mode), categories)
-      h = np.asarray(VideoGenerator(config).apply(variables, latents["h0"], latents["eps"],
-                                                  method="continue_motion"))
+      h = np.asarray(mocogan.generator(config).apply(
+          variables, latents["h0"], latents["eps"], method="continue_motion"))
       h_std = h.std(axis=0).mean(axis=-1)  # (T,)
       by_content = colour_by_content(config, variables, latents, batch_mode)
       print(f"{workdir[-32:]:<32} {int(state.step):>6} {name:<8} {r['acd']:>7.2f} "

@@ -16,7 +16,7 @@ import optax
 from flax import struct
 
 from mocogan_jax import checkpointing, small_trainer
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config, ConfigError, check_choices, option
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.convrnn import ConvRNNPredictor
 from mocogan_jax.pixels import to_float
@@ -24,24 +24,28 @@ from mocogan_jax.pixels import to_float
 
 @dataclasses.dataclass(frozen=True)
 class BaselineSettings:
-  context: int = 4  # real frames read before predicting
-  length: int = 16  # frames per training clip
-  hidden: int = 64
-  loss: str = "l1"  # l1 | l2
-  difference_weight: float = 0.0
-  learning_rate: float = 1e-3
-  batch: int = 16
-  steps: int = 3000
+  context: int = option(4, "real frames read before predicting")
+  length: int = option(16, "frames per training clip")
+  hidden: int = option(64, "channels of the ConvGRU state")
+  loss: str = option("l1", "loss on the predicted frames", ("l1", "l2"))
+  difference_weight: float = option(0.0, "weight of the same loss on frame differences "
+                                         "(motion)")
+  learning_rate: float = option(1e-3, "Adam's learning rate")
+  batch: int = option(16, "clips per step")
+  steps: int = option(3000, "training steps")
 
   def check(self) -> "BaselineSettings":
+    check_choices(self)
     if not 1 <= self.context < self.length:
       raise ConfigError(f"--context must be in [1, --length), got {self.context} and "
                         f"{self.length}")
-    if self.loss not in ("l1", "l2"):
-      raise ConfigError(f"--loss must be l1 or l2, got {self.loss!r}")
     if self.difference_weight < 0 or self.hidden < 1 or self.batch < 1 or self.steps < 1:
       raise ConfigError("--difference_weight must be >= 0; --hidden, --batch, --steps >= 1")
     return self
+
+
+def _model(config: Config, settings: BaselineSettings) -> ConvRNNPredictor:
+  return ConvRNNPredictor(config.ndf, config.channels, settings.hidden, config.conv_impl)
 
 
 @struct.dataclass
@@ -55,7 +59,7 @@ class BaselineState:
 
 def create_baseline_state(config: Config, settings: BaselineSettings, key) -> BaselineState:
   s = config.image_size
-  model = ConvRNNPredictor(config, settings.hidden)
+  model = _model(config, settings)
   params = model.init(key, jnp.zeros((1, settings.length, s, s, config.channels)),
                       settings.context)["params"]
   return BaselineState(jnp.zeros((), jnp.int32), params,
@@ -65,7 +69,7 @@ def create_baseline_state(config: Config, settings: BaselineSettings, key) -> Ba
 def baseline_train_step(state: BaselineState, batch):
   """batch: {"video": uint8 (B, T, S, S, C)} -> (state, {"loss", "l1"})."""
   settings = state.settings
-  model = ConvRNNPredictor(state.config, settings.hidden)
+  model = _model(state.config, settings)
   frames = to_float(batch["video"])
   distance = jnp.abs if settings.loss == "l1" else jnp.square
 
@@ -92,7 +96,7 @@ def predict(params, config: Config, settings: BaselineSettings, context, length:
   frames = to_float(context)
   n, k = frames.shape[:2]
   padded = jnp.concatenate([frames, jnp.zeros((n, length - k) + frames.shape[2:])], axis=1)
-  predicted = ConvRNNPredictor(config, settings.hidden).apply({"params": params}, padded, k)
+  predicted = _model(config, settings).apply({"params": params}, padded, k)
   return jnp.concatenate([frames, predicted[:, k - 1:]], axis=1)
 
 

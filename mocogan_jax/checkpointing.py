@@ -37,14 +37,21 @@ def directory(workdir: str, checkpoint_dir: str | None = None) -> str:
   return os.path.join(os.path.abspath(workdir), "checkpoints")
 
 
-def manager(path: str, keep: int = 3, keep_every: int = 0) -> ocp.CheckpointManager:
-  """Checkpoints in `path`: each save keeps the newest `keep` and, with
-  keep_every > 0, every one whose step is a multiple of it (GANs often get worse
-  late, so a long run keeps its history)."""
+def manager(path: str, keep: int = 3, keep_every: int = 0,
+            keep_best: str = "") -> ocp.CheckpointManager:
+  """Checkpoints in `path`: each save keeps the newest `keep`; with keep_every
+  > 0, every one whose step is a multiple of it; with keep_best (a metric name),
+  the one saved with the lowest eval/<keep_best>. GANs often get worse late,
+  so a long run keeps its history and its best."""
   from orbax.checkpoint.checkpoint_managers import preservation_policy as policy
-  keeping = policy.LatestN(keep)
+  policies = [policy.LatestN(keep)]
   if keep_every:
-    keeping = policy.AnyPreservationPolicy([keeping, policy.EveryNSteps(keep_every)])
+    policies.append(policy.EveryNSteps(keep_every))
+  if keep_best:
+    # BestN keeps the last n after sorting; reverse=True sorts high to low.
+    policies.append(policy.BestN(get_metric_fn=lambda m: m[f"eval/{keep_best}"], reverse=True,
+                                 n=1, keep_checkpoints_without_metrics=False))
+  keeping = policies[0] if len(policies) == 1 else policy.AnyPreservationPolicy(policies)
   return ocp.CheckpointManager(
       path, options=ocp.CheckpointManagerOptions(preservation_policy=keeping, create=True),
       item_names=("state", "meta"))
@@ -58,12 +65,27 @@ def _as_saved(state) -> dict:
           if f.metadata.get("pytree_node", True) and getattr(state, f.name) is not None}
 
 
-def save(mngr: ocp.CheckpointManager, state, config: Config) -> None:
+def save(mngr: ocp.CheckpointManager, state, config: Config, evaluation: dict | None = None):
+  """evaluation: the metrics of this step's periodic evaluation ({"eval/acd":
+  ...}), kept in the checkpoint's meta and given to the keep_best policy."""
   step = int(state.step)
   meta = {"config": config.to_json(), "next_batch_step": step,
           "provenance": provenance.record()}
+  if evaluation:
+    meta["evaluation"] = evaluation
   mngr.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(_as_saved(state)), meta=ocp.args.JsonSave(meta)), force=True)
+      state=ocp.args.StandardSave(_as_saved(state)), meta=ocp.args.JsonSave(meta)), force=True,
+            metrics=evaluation or None)
+
+
+def best_step(mngr: ocp.CheckpointManager, metric: str) -> int | None:
+  """The kept step whose saved evaluation has the lowest eval/<metric>, or None."""
+  scored = []
+  for step in mngr.all_steps():
+    evaluation = read_meta(mngr, step).get("evaluation") or {}
+    if f"eval/{metric}" in evaluation:
+      scored.append((evaluation[f"eval/{metric}"], step))
+  return min(scored)[1] if scored else None
 
 
 def _warn(message: str) -> None:

@@ -1,6 +1,7 @@
 """`mocogan-jax` command line: one function per command, errors as one line."""
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -74,23 +75,14 @@ def _check_workdir_or_params(args):
                       f"(a file written by 'mocogan-jax export')")
 
 
-def _load_encoders(args):
-  """(config, encoder settings, encoder variables, the generator variables they
-  decode with) from --workdir (WORKDIR/encoder) or --params (an exported file)."""
-  from mocogan_jax import encoding, export, workdir
+def _check_out(path: str):
+  """Before the slow part, so that a bad --out costs nothing."""
+  from mocogan_jax import video_io
   from mocogan_jax.config import ConfigError
-  _check_workdir_or_params(args)
-  if args.workdir:
-    config, variables = workdir.load_generator(args.workdir, args.checkpoint_dir)
-    settings, encoder_variables, variables, _ = encoding.load(
-        os.path.join(args.workdir, "encoder"), config, variables)
-    return config, settings, encoder_variables, variables
-  config, variables, encoders = export.load(args.params)
-  if encoders is None:
-    raise ConfigError(f"--params {args.params} holds no encoders; export a run that has them "
-                      f"(after 'mocogan-jax train-encoder')")
-  settings = encoding.EncoderSettings(**json.loads(encoders["settings"]))
-  return config, settings, encoders["variables"], encoders.get("generator", variables)
+  try:
+    video_io.check_output_path(path)
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
 
 
 def cmd_sample(args):
@@ -98,10 +90,7 @@ def cmd_sample(args):
   from mocogan_jax import export, video_io, workdir
   from mocogan_jax.config import ConfigError
   from mocogan_jax.sampling import sample_with_mode
-  try:  # before the slow part, so a bad --out costs nothing
-    video_io.check_output_path(args.out)
-  except ValueError as e:
-    raise ConfigError(str(e)) from None
+  _check_out(args.out)
   _check_workdir_or_params(args)
   if args.params:
     config, variables, _ = export.load(args.params)
@@ -124,18 +113,18 @@ def cmd_train_classifier(args):
   from mocogan_jax.evaluation import classifier
   config = _config_for_workdir(args)
   out = args.out or os.path.join(args.workdir, "classifier")
-  meta = classifier.train_classifier(config, out, args.length, args.steps, args.batch, args.width)
+  meta = classifier.train_classifier(config, out,
+                                     settings_from_args(classifier.ClassifierSettings, args))
   print(f"classifier of {config.dataset} {config.label_key} ({meta['num_classes']} classes, "
-        f"{args.length} frames at every_nth={config.every_nth}): held-out accuracy "
+        f"{meta['length']} frames at every_nth={config.every_nth}): held-out accuracy "
         f"{meta['held_out_accuracy']:.4f} on {meta['held_out_clips']} clips of "
         f"{meta['held_out']}; wrote {os.path.abspath(out)}")
 
 
 def cmd_evaluate(args):
   import jax
-  from mocogan_jax import config as config_lib, workdir
+  from mocogan_jax import config as config_lib, registry, workdir
   from mocogan_jax.evaluation import evaluate
-  from mocogan_jax.training import create_train_state, sampling_variables
   metrics = evaluate.parse_metrics(args.metrics)
   if args.untrained and args.floor:
     raise config_lib.ConfigError("--untrained and --floor exclude each other")
@@ -149,11 +138,13 @@ def cmd_evaluate(args):
   if args.floor:
     variables, what, name = None, None, "floor"
   elif args.untrained:
-    state = jax.jit(create_train_state, static_argnums=0)(config, jax.random.key(config.seed))
+    model = registry.get(config)
+    state = jax.jit(model.create_train_state, static_argnums=0)(config,
+                                                                jax.random.key(config.seed))
     variables, what, name = state.generator.variables, "the untrained generator", "untrained"
   else:
     config, state = workdir.load_state(args.workdir, args.checkpoint_dir, args.step)
-    variables, step = sampling_variables(state), int(state.step)
+    variables, step = registry.get(config).sampling_variables(state), int(state.step)
     what, name = f"the generator at step {step}", f"step{step}"
   report = evaluate.evaluate(
       config, variables, protocol, what=what, real_dataset=args.real,
@@ -167,20 +158,16 @@ def cmd_evaluate(args):
 
 
 def cmd_train_encoder(args):
-  from mocogan_jax import encoding, workdir
-  from mocogan_jax.training import sampling_variables
+  from mocogan_jax import encoding, registry, workdir
   config, state = workdir.load_state(args.workdir, args.checkpoint_dir)
-  settings = encoding.EncoderSettings(
-      content_from=args.content_from, latent_weight=args.latent_weight,
-      reconstruction_weight=args.reconstruction_weight, feature_weight=args.feature_weight,
-      finetune_generator=args.finetune_generator, learning_rate=args.learning_rate,
-      batch=args.batch, steps=args.steps).check()
+  settings = settings_from_args(encoding.EncoderSettings, args).check()
   out = args.out or os.path.join(args.workdir, "encoder")
   joint = state.encoder.variables if state.encoder is not None else None
   if joint is not None:
     print("starting from the encoders trained with the GAN (encoder_weight "
           f"{config.encoder_weight})")
-  meta = encoding.train_encoder(config, sampling_variables(state), out, settings,
+  meta = encoding.train_encoder(config, registry.get(config).sampling_variables(state), out,
+                                settings,
                                 state.image_discriminator.variables, joint)
   m = meta["measured"]
   print(f"encoders: held-out reconstruction PSNR {m['reconstruction_psnr']:.2f} dB, SSIM "
@@ -193,43 +180,10 @@ def cmd_train_encoder(args):
 def cmd_train_baseline(args):
   from mocogan_jax import baseline
   config = _config_for_workdir(args)
-  settings = baseline.BaselineSettings(
-      context=args.context, length=args.length, hidden=args.hidden, loss=args.loss,
-      difference_weight=args.difference_weight, learning_rate=args.learning_rate,
-      batch=args.batch, steps=args.steps).check()
+  settings = settings_from_args(baseline.BaselineSettings, args).check()
   out = args.out or os.path.join(args.workdir, "baseline")
   baseline.train_baseline(config, out, settings)
   print(f"baseline: {settings.steps} steps; wrote {os.path.abspath(out)}")
-
-
-def _read_clip(path: str, config, length: int):
-  """uint8 (1, <= length, S, S, C): frames of a video file at the run's stride."""
-  from mocogan_jax.config import ConfigError
-  from mocogan_jax.data import video_folder
-  if not os.path.isfile(path):
-    raise ConfigError(f"video {path} not found")
-  try:
-    video = video_folder.read_video(path, config.image_size, config.channels)
-  except video_folder.BadFile as e:
-    raise ConfigError(f"cannot read video {e}") from None
-  return video[None, :(length - 1) * config.every_nth + 1:config.every_nth]
-
-
-def _write_rows(path: str, rows, config, fps: int):
-  """rows: lists of float (T, S, S, C) videos (None = blank) -> one grid video."""
-  import numpy as np
-  from mocogan_jax import video_io
-  length = max(v.shape[0] for row in rows for v in row if v is not None)
-  s, c = config.image_size, config.channels
-  tiles = []
-  for row in rows:
-    for v in row:
-      tile = np.full((length, s, s, c), -1.0, np.float32)
-      if v is not None:
-        tile[:v.shape[0]] = v
-      tiles.append(tile)
-  grid = video_io.video_grid(video_io.to_uint8(np.stack(tiles)), columns=len(rows[0]))
-  return video_io.write_video(path, grid, fps=fps, scale=max(1, 128 // config.image_size))
 
 
 def cmd_predict(args):
@@ -237,19 +191,17 @@ def cmd_predict(args):
   import numpy as np
   from mocogan_jax import prediction, video_io, workdir
   from mocogan_jax.config import ConfigError
+  from mocogan_jax.data import pipeline, video_folder
   from mocogan_jax.pixels import to_float
-  from mocogan_jax.data import pipeline
-  try:
-    video_io.check_output_path(args.out)
-  except ValueError as e:
-    raise ConfigError(str(e)) from None
+  _check_out(args.out)
   if (args.input is None) == (args.dataset is None):
     raise ConfigError("predict needs one of --input VIDEO or --dataset NAME")
   if not 1 <= args.context < args.length:
     raise ConfigError(f"--context must be in [1, --length), got {args.context} and {args.length}")
   _check_workdir_or_params(args)
   if args.model == "mocogan":
-    config, settings, encoder_variables, variables = _load_encoders(args)
+    config, settings, encoder_variables, variables = workdir.load_encoders(
+        args.workdir, args.checkpoint_dir, args.params)
     predictor = prediction.mocogan_predictor(config, settings, encoder_variables, variables,
                                              args.noise)
   elif args.params:
@@ -258,7 +210,7 @@ def cmd_predict(args):
     config, variables = workdir.load_generator(args.workdir, args.checkpoint_dir)
     predictor = prediction.load_predictor(args.model, args.workdir, config, variables, args.noise)
   if args.input:
-    clips = _read_clip(args.input, config, args.length)
+    clips = video_folder.read_clip(args.input, config, args.length)
     if clips.shape[1] < args.context:
       raise ConfigError(f"{args.input} has {clips.shape[1]} frames at every_nth="
                         f"{config.every_nth}; --context is {args.context}")
@@ -271,7 +223,7 @@ def cmd_predict(args):
                                    jax.random.key(args.seed)))
   truth = to_float(clips)
   rows = [[p, t if t.shape[0] > args.context else None] for p, t in zip(predicted, truth)]
-  path = _write_rows(args.out, rows, config, args.fps)
+  path = video_io.write_rows(args.out, rows, args.fps)
   print(f"wrote {len(rows)} predictions ({args.model}: {args.context} context frames, "
         f"{args.length - args.context} predicted; left prediction, right ground truth) to "
         f"{os.path.abspath(path)}")
@@ -279,59 +231,27 @@ def cmd_predict(args):
 
 def cmd_transfer(args):
   import numpy as np
-  from mocogan_jax import encoding, video_io
-  from mocogan_jax.config import ConfigError
+  from mocogan_jax import encoding, video_io, workdir
+  from mocogan_jax.data import video_folder
   from mocogan_jax.pixels import to_float
-  try:
-    video_io.check_output_path(args.out)
-  except ValueError as e:
-    raise ConfigError(str(e)) from None
-  config, settings, encoder_variables, variables = _load_encoders(args)
-  content = _read_clip(args.content, config, args.length)
-  motion = _read_clip(args.motion, config, args.length)
+  _check_out(args.out)
+  _check_workdir_or_params(args)
+  config, settings, encoder_variables, variables = workdir.load_encoders(
+      args.workdir, args.checkpoint_dir, args.params)
+  content = video_folder.read_clip(args.content, config, args.length)
+  motion = video_folder.read_clip(args.motion, config, args.length)
   moved = np.asarray(encoding.transfer(variables, encoder_variables, config,
                                        settings.content_from, content, motion))
-  path = _write_rows(args.out, [[to_float(content[0]), to_float(motion[0]), moved[0]]], config,
-                     args.fps)
+  path = video_io.write_rows(args.out, [[to_float(content[0]), to_float(motion[0]), moved[0]]],
+                             args.fps)
   print(f"wrote content of {args.content} moving as {args.motion} (left to right: content, "
         f"motion, result) to {os.path.abspath(path)}")
 
 
-def model_info(config) -> dict:
-  """Parameter counts, latent sizes, shapes and FLOPs per step, without running anything."""
-  import jax
-  import numpy as np
-  from mocogan_jax.training import create_train_state, train_step
-  key = jax.random.key(0)
-  state = jax.eval_shape(lambda key: create_train_state(config, key), key)
-  count = lambda tree: int(sum(np.prod(x.shape) for x in jax.tree.leaves(tree)))
-  s, c, t = config.image_size, config.channels, config.video_length
-  batch = {
-      "video": jax.ShapeDtypeStruct((config.video_batch, t, s, s, c), np.uint8),
-      "label": jax.ShapeDtypeStruct((config.video_batch,), np.int32),
-      "image": jax.ShapeDtypeStruct((config.image_batch, s, s, c), np.uint8),
-  }
-  cost = jax.jit(train_step).lower(state, batch, key).cost_analysis() or {}
-  return {
-      "parameters": {
-          "generator": count(state.generator.params),
-          "motion_rnn": count(state.generator.params["motion_rnn"]),
-          "image_discriminator": count(state.image_discriminator.params),
-          "video_discriminator": count(state.video_discriminator.params),
-      },
-      "latent": {"content": config.dim_z_content, "category": config.n_categories,
-                 "motion": config.dim_z_motion, "per_frame": config.dim_z},
-      "video_shape": [t, s, s, c],
-      "image_discriminator": config.image_discriminator,
-      "video_discriminator": config.video_discriminator,
-      "flops_per_step": float(cost.get("flops", float("nan"))),
-  }
-
-
 def cmd_info(args):
   from mocogan_jax import config as config_lib
-  config = config_lib.resolve(args.config, args.overrides)
-  info = model_info(config)
+  from mocogan_jax.training import model_info
+  info = model_info(config_lib.resolve(args.config, args.overrides))
   if args.json:
     print(json.dumps(info))
     return
@@ -344,13 +264,6 @@ def cmd_info(args):
   print(f"{'discriminators':22s} image {info['image_discriminator']}, "
         f"video {info['video_discriminator']}")
   print(f"{'FLOPs per train step':22s} {info['flops_per_step']:.3e}")
-
-
-CHECKPOINT_DIR_HELP = ("where checkpoints go (default WORKDIR/checkpoints); may be gs://..., "
-                       "which every host of a pod can reach")
-
-
-STEP_HELP = "use the checkpoint of this step (default: the newest)"
 
 
 def cmd_config(args):
@@ -374,22 +287,95 @@ def _version() -> str:
     return "unknown"
 
 
+def add_settings_flags(parser: argparse.ArgumentParser, settings_class):
+  """One --flag per field of a side trainer's settings dataclass, its default,
+  help and choices taken from the field (config.option)."""
+  for field in dataclasses.fields(settings_class):
+    meta, default = field.metadata, field.default
+    if isinstance(default, bool):
+      parser.add_argument(f"--{field.name}", action=argparse.BooleanOptionalAction,
+                          default=default, help=meta["help"])
+    else:
+      parser.add_argument(f"--{field.name}", type=type(default), default=default,
+                          choices=meta["choices"], help=f"{meta['help']} (default {default})")
+
+
+def settings_from_args(settings_class, args):
+  return settings_class(**{f.name: getattr(args, f.name)
+                           for f in dataclasses.fields(settings_class)})
+
+
+def _step(text: str) -> int | str:
+  if text == "best":
+    return text
+  try:
+    return int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"a step number or 'best', got {text!r}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+  """Bad flags as one line, like every other input error of the command line."""
+
+  def error(self, message):
+    self.exit(2, f"{self.prog}: error: {message} (--help lists the flags)\n")
+
+
+def _parents() -> dict[str, argparse.ArgumentParser]:
+  """The flags several commands share, each written once."""
+
+  def parent():
+    return _Parser(add_help=False)
+
+  overrides = parent()
+  overrides.add_argument("overrides", nargs="*", metavar="key=value",
+                         help="changes to the config's fields")
+  checkpoint_dir = parent()
+  checkpoint_dir.add_argument("--checkpoint_dir",
+                              help="where the run's checkpoints are (default "
+                                   "WORKDIR/checkpoints); may be gs://..., which every host "
+                                   "of a pod can reach")
+  run = parent()
+  run.add_argument("--workdir", required=True, help="a training workdir")
+  step = parent()
+  step.add_argument("--step", type=_step, help="use the checkpoint of this step, or 'best': the "
+                                               "one with the best evaluation (keep_best); "
+                                               "default: the newest")
+  run_or_file = parent()
+  run_or_file.add_argument("--workdir", help="a training workdir (its newest checkpoint)")
+  run_or_file.add_argument("--params", help="instead of --workdir: a file written by "
+                                            "'mocogan-jax export', or the name of a shipped "
+                                            "model (shape_motion)")
+  video_out = parent()
+  video_out.add_argument("--out", required=True, help="output video, .gif or .mp4")
+  video_out.add_argument("--fps", type=int, default=8)
+  optional_config = parent()
+  optional_config.add_argument("--config", help="preset name or config file (.py / .json) "
+                                                "when WORKDIR has no config.json")
+  return {"overrides": overrides, "checkpoint_dir": checkpoint_dir, "run": run, "step": step,
+          "run_or_file": run_or_file, "video_out": video_out, "optional_config": optional_config}
+
+
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(prog="mocogan-jax", description=__doc__, epilog=_epilog())
+  from mocogan_jax import baseline, encoding, prediction, sampling
+  from mocogan_jax.evaluation import classifier
+  parser = _Parser(prog="mocogan-jax", description=__doc__, epilog=_epilog())
   parser.add_argument("--version", action="version", version=f"mocogan-jax {_version()}")
   sub = parser.add_subparsers(dest="command", required=True)
+  shared = _parents()
 
-  p = sub.add_parser("config", help="print a preset (or config file) with key=value changes "
+  def command(name, func, help, *parents):
+    p = sub.add_parser(name, help=help, parents=[shared[k] for k in parents])
+    p.set_defaults(func=func)
+    return p
+
+  p = command("config", cmd_config, "print a preset (or config file) with key=value changes "
                                     "applied, as JSON")
   p.add_argument("config", metavar="NAME")
-  p.add_argument("overrides", nargs="*", metavar="key=value")
-  p.set_defaults(func=cmd_config)
+  p.add_argument("overrides", nargs="*", metavar="key=value", help="changes to its fields")
 
-  p = sub.add_parser("train", help="train (or resume) a MoCoGAN")
-  p.add_argument("--config", help="preset name or config file (.py / .json); default: "
-                                  "WORKDIR/config.json when resuming")
-  p.add_argument("--workdir", required=True)
-  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
+  p = command("train", cmd_train, "train (or resume) a MoCoGAN", "run", "checkpoint_dir",
+              "optional_config", "overrides")
   p.add_argument("--distributed", action="store_true",
                  help="multi-host on a TPU pod or under SLURM (detected automatically)")
   p.add_argument("--coordinator", help="host:port of process 0, for other multi-host setups")
@@ -398,56 +384,31 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--heartbeat_timeout", type=int, default=100,
                  help="seconds before the other processes of a multi-process run stop when "
                       "one has died (default: 100)")
-  p.add_argument("overrides", nargs="*", metavar="key=value")
-  p.set_defaults(func=cmd_train)
 
-  p = sub.add_parser("prepare", help="build the config's dataset in its data_dir (once, before "
-                                      "a multi-host launch)")
+  p = command("prepare", cmd_prepare, "build the config's dataset in its data_dir (once, "
+                                      "before a multi-host launch)", "overrides")
   p.add_argument("--config", required=True)
-  p.add_argument("overrides", nargs="*", metavar="key=value")
-  p.set_defaults(func=cmd_prepare)
 
-  p = sub.add_parser("sample", help="write generated videos as a GIF or mp4 grid")
-  p.add_argument("--workdir", help="a training workdir (its newest checkpoint)")
-  p.add_argument("--params", help="a generator file written by 'mocogan-jax export', or the "
-                                   "name of a shipped model (shape_motion)")
-  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
-  p.add_argument("--step", type=int, help=STEP_HELP)
-  p.add_argument("--out", required=True, help="output file, .gif or .mp4")
+  p = command("sample", cmd_sample, "write generated videos as a GIF or mp4 grid",
+              "run_or_file", "checkpoint_dir", "step", "video_out")
   p.add_argument("--num", type=int, default=16)
   p.add_argument("--length", type=int, default=None, help="frames (default: the training T)")
   p.add_argument("--category", type=int, default=None)
   p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--mode", choices=("random", "fixed-content", "fixed-motion"), default="random")
-  p.add_argument("--fps", type=int, default=8)
-  p.set_defaults(func=cmd_sample)
+  p.add_argument("--mode", choices=sampling.MODES, default="random")
 
-  p = sub.add_parser("export", help="write the generator of a run's newest checkpoint (and "
-                                     "its encoders) to one file, for sampling and sharing")
-  p.add_argument("--workdir", required=True)
-  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
-  p.add_argument("--step", type=int, help=STEP_HELP)
+  p = command("export", cmd_export, "write the generator of a run's newest checkpoint (and its "
+                                    "encoders) to one file, for sampling and sharing",
+              "run", "checkpoint_dir", "step")
   p.add_argument("--out", required=True, help="output file (msgpack), e.g. generator.msgpack")
-  p.set_defaults(func=cmd_export)
 
-  p = sub.add_parser("train-classifier", help="train the video classifier behind MCS and IS on "
-                                               "the run's labelled dataset")
-  p.add_argument("--workdir", required=True, help="a training workdir (its config.json names "
-                                                  "the dataset), or a new folder with --config")
-  p.add_argument("--config", help="preset or config file when WORKDIR has no config.json")
+  p = command("train-classifier", cmd_train_classifier, "train the video classifier behind "
+              "MCS and IS on the run's labelled dataset", "run", "optional_config", "overrides")
   p.add_argument("--out", help="where the classifier goes (default WORKDIR/classifier)")
-  p.add_argument("--length", type=int, default=16, help="frames per clip (default 16, as FVD)")
-  p.add_argument("--steps", type=int, default=1000)
-  p.add_argument("--batch", type=int, default=16)
-  p.add_argument("--width", type=int, default=16, help="channels of the first conv")
-  p.add_argument("overrides", nargs="*", metavar="key=value")
-  p.set_defaults(func=cmd_train_classifier)
+  add_settings_flags(p, classifier.ClassifierSettings)
 
-  p = sub.add_parser("evaluate", help="FVD, KVD, ACD, MCS, IS of a run's generator; writes a "
-                                       "JSON report")
-  p.add_argument("--workdir", required=True)
-  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
-  p.add_argument("--step", type=int, help=STEP_HELP)
+  p = command("evaluate", cmd_evaluate, "FVD, KVD, ACD, MCS, IS of a run's generator; writes a "
+                                        "JSON report", "run", "checkpoint_dir", "step")
   p.add_argument("--metrics", default="fvd,kvd,acd",
                  help="comma-separated, from fvd,kvd,acd,acd_generic,mcs,is,is_c3d (default "
                       "fvd,kvd,acd)")
@@ -467,78 +428,41 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--batch", type=int, default=16, help="videos per device call")
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--out", help="report path (default WORKDIR/eval/<what>_n<N>.json)")
-  p.set_defaults(func=cmd_evaluate)
 
-  p = sub.add_parser("train-encoder", help="train content and motion encoders for a run's "
-                                            "generator; writes WORKDIR/encoder")
-  p.add_argument("--workdir", required=True)
-  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
+  p = command("train-encoder", cmd_train_encoder, "train content and motion encoders for a "
+              "run's generator; writes WORKDIR/encoder", "run", "checkpoint_dir")
   p.add_argument("--out", help="default WORKDIR/encoder")
-  p.add_argument("--content_from", default="average", help="average (default) | first")
-  p.add_argument("--latent_weight", type=float, default=1.0)
-  p.add_argument("--reconstruction_weight", type=float, default=1.0)
-  p.add_argument("--feature_weight", type=float, default=0.0,
-                 help="weight of a feature loss through the run's image discriminator")
-  p.add_argument("--finetune_generator", action="store_true",
-                 help="let the reconstruction loss train the generator too (see encoding.py)")
-  p.add_argument("--learning_rate", type=float, default=1e-3)
-  p.add_argument("--batch", type=int, default=16)
-  p.add_argument("--steps", type=int, default=3000,
-                 help="0 writes (and measures) the encoders a run trained with the GAN "
-                      "(encoder_weight > 0) as they are; more steps fine-tune them")
-  p.set_defaults(func=cmd_train_encoder)
+  add_settings_flags(p, encoding.EncoderSettings)
 
-  p = sub.add_parser("train-baseline", help="train the ConvRNN frame-prediction baseline on "
-                                             "the run's dataset; writes WORKDIR/baseline")
-  p.add_argument("--workdir", required=True)
-  p.add_argument("--config", help="preset or config file when WORKDIR has no config.json")
+  p = command("train-baseline", cmd_train_baseline, "train the ConvRNN frame-prediction "
+              "baseline on the run's dataset; writes WORKDIR/baseline", "run",
+              "optional_config", "overrides")
   p.add_argument("--out", help="default WORKDIR/baseline")
-  p.add_argument("--context", type=int, default=4)
-  p.add_argument("--length", type=int, default=16)
-  p.add_argument("--hidden", type=int, default=64)
-  p.add_argument("--loss", default="l1", help="l1 (default) | l2")
-  p.add_argument("--difference_weight", type=float, default=0.0,
-                 help="weight of the loss on frame differences (motion)")
-  p.add_argument("--learning_rate", type=float, default=1e-3)
-  p.add_argument("--batch", type=int, default=16)
-  p.add_argument("--steps", type=int, default=3000)
-  p.add_argument("overrides", nargs="*", metavar="key=value")
-  p.set_defaults(func=cmd_train_baseline)
+  add_settings_flags(p, baseline.BaselineSettings)
 
-  p = sub.add_parser("predict", help="continue videos: encode K frames, generate the rest")
-  p.add_argument("--workdir", help="a training run with encoders (and its baseline)")
-  p.add_argument("--params", help="instead of --workdir: a file written by 'mocogan-jax "
-                                  "export' from a run with encoders (--model mocogan)")
-  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
+  p = command("predict", cmd_predict, "continue videos: encode K frames, generate the rest",
+              "run_or_file", "checkpoint_dir", "video_out")
   p.add_argument("--input", help="a video file (frames taken at the run's every_nth)")
   p.add_argument("--dataset", help="'test' (held-out videos of the run's dataset) or a dataset")
   p.add_argument("--num", type=int, default=4, help="clips with --dataset")
   p.add_argument("--context", type=int, default=4)
   p.add_argument("--length", type=int, default=16)
-  p.add_argument("--model", default="mocogan", help="mocogan (default) | convrnn | copy-last")
-  p.add_argument("--noise", default="sample", help="motion RNN inputs: sample (default) | mean")
+  p.add_argument("--model", default="mocogan", choices=prediction.PREDICTORS,
+                 help="mocogan (--workdir or --params with encoders) or, from a --workdir, its "
+                      "convrnn baseline or copy-last")
+  p.add_argument("--noise", default="sample", choices=prediction.NOISE,
+                 help="motion RNN inputs (default sample)")
   p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--fps", type=int, default=8)
-  p.add_argument("--out", required=True, help=".gif or .mp4")
-  p.set_defaults(func=cmd_predict)
 
-  p = sub.add_parser("transfer", help="the content of one video moving as another")
-  p.add_argument("--workdir", help="a training run with encoders")
-  p.add_argument("--params", help="instead of --workdir: a file written by 'mocogan-jax "
-                                  "export' from a run with encoders")
-  p.add_argument("--checkpoint_dir", help=CHECKPOINT_DIR_HELP)
+  p = command("transfer", cmd_transfer, "the content of one video moving as another",
+              "run_or_file", "checkpoint_dir", "video_out")
   p.add_argument("--content", required=True, help="video file A")
   p.add_argument("--motion", required=True, help="video file B")
   p.add_argument("--length", type=int, default=16)
-  p.add_argument("--fps", type=int, default=8)
-  p.add_argument("--out", required=True, help=".gif or .mp4")
-  p.set_defaults(func=cmd_transfer)
 
-  p = sub.add_parser("info", help="parameter counts, latent sizes, FLOPs per step")
+  p = command("info", cmd_info, "parameter counts, latent sizes, FLOPs per step", "overrides")
   p.add_argument("--config", required=True)
   p.add_argument("--json", action="store_true")
-  p.add_argument("overrides", nargs="*", metavar="key=value")
-  p.set_defaults(func=cmd_info)
   return parser
 
 

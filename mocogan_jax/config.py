@@ -36,6 +36,9 @@ class Config:
   bad_files: str = "skip"  # an unreadable file in a folder dataset: skip (warn, count) | fail
   data_workers: int = 2  # threads building upcoming batches (experiments/benchmark_input.py)
 
+  # --- The model (registry.py): its networks, objective and sampler.
+  model: str = "mocogan"
+
   # --- Latent code: [z_content | one-hot category | z_motion] per frame.
   dim_z_content: int = 50
   dim_z_motion: int = 10
@@ -52,6 +55,9 @@ class Config:
   # (no batch coupling, activations kept at unit scale); none: no normalisation;
   # spectral: every conv kernel divided by its spectral norm (Miyato et al. 2018).
   discriminator_norm: str = "batch"
+  # D_I's own normalisation, when it should differ from D_V's ("" = the same;
+  # experiments/RESULTS.md, "Which discriminator draws colour").
+  image_discriminator_norm: str = ""
   noise_sigma: float = 0.0  # instance noise before every conv but the last; 0 = off
   conv_impl: str = "auto"  # auto | native | matmul (see models/layers.py)
 
@@ -61,6 +67,10 @@ class Config:
   # > 0: content/motion encoders train with the GAN, and G on their losses too,
   # at this weight (training.train_step). 0 = the official GAN alone.
   encoder_weight: float = 0.0
+  # The weight of the video discriminator's term in G's loss (the image term
+  # has weight 1). 1 = official; 0 with use_infogan=false trains an image GAN,
+  # the measurement of what D_I alone teaches.
+  video_loss_weight: float = 1.0
 
   # > 0: R1 penalty (Mescheder et al. 2018) on both discriminators' real
   # inputs, gamma / 2 * E|grad_x D(x)|^2. Not in the official code; 0 = off.
@@ -101,6 +111,10 @@ class Config:
   eval_metrics: str = "fvd,kvd"
   eval_num: int = 256
   eval_length: int = 16
+  # A metric of eval_metrics, lower is better (fvd, kvd, acd, acd_generic):
+  # every evaluation also saves a checkpoint, and the one with the best value
+  # is kept beside the newest ones ('sample --step best'). "" = off.
+  keep_best: str = ""
 
   @property
   def dim_z(self) -> int:
@@ -118,43 +132,35 @@ class Config:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
 
+def option(default, help: str, choices: tuple | None = None):
+  """A field of a side trainer's settings dataclass (encoding.EncoderSettings,
+  ...): its default, help and choices, written once for the library and for
+  the command line's flags (cli.add_settings_flags)."""
+  return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
+
+
+def check_choices(settings) -> None:
+  """Raises ConfigError for the first field of a settings dataclass outside its
+  `option(choices=...)`."""
+  for field in dataclasses.fields(settings):
+    choices, value = field.metadata.get("choices"), getattr(settings, field.name)
+    if choices is not None and value not in choices:
+      raise ConfigError(f"--{field.name} must be one of {', '.join(choices)}, got {value!r}")
+
+
 SUPPORTED_IMAGE_SIZES = (16, 32, 64, 128, 256)
 EVAL_METRICS = ("fvd", "kvd", "acd", "acd_generic", "mcs", "is")
+LOWER_IS_BETTER = ("fvd", "kvd", "acd", "acd_generic")
 _CHOICES = {
+    "model": ("mocogan",),  # registry.MODELS
     "image_discriminator": ("patch", "full"),
     "video_discriminator": ("categorical", "plain", "patch"),
     "discriminator_norm": ("batch", "layer", "none", "spectral"),
+    "image_discriminator_norm": ("", "batch", "layer", "none", "spectral"),
     "conv_impl": ("auto", "native", "matmul"),
     "nonfinite": ("stop", "skip"),
     "bad_files": ("skip", "fail"),
 }
-
-
-def video_time_steps(config: Config, time_padding: int) -> int:
-  """Time extent of the video discriminator's output for a given time padding.
-
-  Every conv has a 4-frame kernel and temporal stride 1. The categorical/plain
-  network has log2(S) - 2 padded blocks and a final unpadded conv; the patch
-  network has four padded convs.
-  """
-  shrink = 3 - 2 * time_padding
-  if config.video_discriminator == "patch":
-    return config.video_length - 4 * shrink
-  blocks = int(math.log2(config.image_size)) - 2
-  return config.video_length - blocks * shrink - 3
-
-
-def video_time_padding(config: Config) -> int:
-  """Temporal padding of the video discriminator's convolutions.
-
-  The official network pads nothing in time, which needs T >= 16 at 64x64 (one
-  logit at T = 16, a logit per time window above). Shorter clips take the
-  smallest padding, 1 or 2 frames, that leaves at least one output in time.
-  """
-  for padding in (0, 1):
-    if video_time_steps(config, padding) >= 1:
-      return padding
-  return 2
 
 
 MIN_VIDEO_LENGTH = 4
@@ -188,6 +194,8 @@ def validate(config: Config) -> Config:
     raise ConfigError(f"n_categories must be >= 0, got {config.n_categories}")
   if config.encoder_weight < 0:
     raise ConfigError(f"encoder_weight must be >= 0, got {config.encoder_weight}")
+  if not config.video_loss_weight >= 0:
+    raise ConfigError(f"video_loss_weight must be >= 0, got {config.video_loss_weight}")
   if not config.r1_gamma >= 0:
     raise ConfigError(f"r1_gamma must be >= 0 (0 = off), got {config.r1_gamma}")
   if not 0 <= config.ema_decay < 1:
@@ -208,6 +216,11 @@ def validate(config: Config) -> Config:
   if not names or any(m not in EVAL_METRICS for m in names):
     raise ConfigError(f"eval_metrics must be a comma-separated list from {EVAL_METRICS}, got "
                       f"{config.eval_metrics!r}")
+  if config.keep_best and (config.keep_best not in LOWER_IS_BETTER or config.keep_best not in names
+                           or not config.eval_every):
+    raise ConfigError(f"keep_best must be one of eval_metrics ({config.eval_metrics}) where lower "
+                      f"is better ({', '.join(LOWER_IS_BETTER)}), with eval_every > 0; got "
+                      f"{config.keep_best!r}")
   if not (config.learning_rate > 0 and math.isfinite(config.learning_rate)):
     raise ConfigError(f"learning_rate must be a positive number, got {config.learning_rate}")
   return config

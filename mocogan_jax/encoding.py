@@ -41,14 +41,13 @@ import optax
 from flax import struct
 
 from mocogan_jax import checkpointing, pixels, small_trainer, video_io
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config, ConfigError, check_choices, option
 from mocogan_jax.data import pipeline
 from mocogan_jax.encoder_objective import encoder_losses
 from mocogan_jax.evaluation import metrics as metrics_lib
-from mocogan_jax.models.discriminators import ImageDiscriminator
-from mocogan_jax.models.encoders import CONTENT_FROM, VideoEncoder
+from mocogan_jax.models import mocogan
+from mocogan_jax.models.encoders import CONTENT_FROM
 from mocogan_jax.models.layers import Conv2d
-from mocogan_jax.models.generator import VideoGenerator, sample_latents
 from mocogan_jax.pixels import to_float
 from mocogan_jax.sharding import split_over_batch
 from mocogan_jax.training import NetworkState
@@ -56,18 +55,21 @@ from mocogan_jax.training import NetworkState
 
 @dataclasses.dataclass(frozen=True)
 class EncoderSettings:
-  content_from: str = "average"  # average | first (models/encoders.py)
-  latent_weight: float = 1.0
-  reconstruction_weight: float = 1.0
-  feature_weight: float = 0.0  # feature loss through the run's frozen image discriminator
-  finetune_generator: bool = False
-  learning_rate: float = 1e-3
-  batch: int = 16  # real clips per step, and as many generated videos
-  steps: int = 3000
+  content_from: str = option("average", "the content code from the average of the frames' "
+                             "codes or from the first frame (models/encoders.py)", CONTENT_FROM)
+  latent_weight: float = option(1.0, "weight of the latent loss on generated videos")
+  reconstruction_weight: float = option(1.0, "weight of the reconstruction loss on real clips")
+  feature_weight: float = option(0.0, "weight of a feature loss through the run's frozen "
+                                      "image discriminator")
+  finetune_generator: bool = option(False, "let the reconstruction loss train the generator "
+                                            "too (see encoding.py)")
+  learning_rate: float = option(1e-3, "Adam's learning rate")
+  batch: int = option(16, "real clips per step, and as many generated videos")
+  steps: int = option(3000, "0 writes (and measures) the encoders a run trained with the GAN "
+                            "(encoder_weight > 0) as they are; more steps fine-tune them")
 
   def check(self) -> "EncoderSettings":
-    if self.content_from not in CONTENT_FROM:
-      raise ConfigError(f"--content_from must be one of {CONTENT_FROM}, got {self.content_from!r}")
+    check_choices(self)
     weights = (self.latent_weight, self.reconstruction_weight, self.feature_weight)
     if min(weights) < 0 or not sum(weights) > 0:
       raise ConfigError("--latent_weight, --reconstruction_weight and --feature_weight must be "
@@ -97,7 +99,7 @@ def create_encoder_state(config: Config, settings: EncoderSettings, generator_va
     raise ConfigError("feature_weight > 0 needs the run's image discriminator")
   s, c, t = config.image_size, config.channels, config.video_length
   tx = optax.adam(settings.learning_rate)
-  variables = encoder_variables or VideoEncoder(config, settings.content_from).init(
+  variables = encoder_variables or mocogan.encoder(config, settings.content_from).init(
       key, jnp.zeros((1, t, s, s, c)), train=False)
   generator_params = generator_variables["params"]
   return EncoderState(
@@ -114,7 +116,7 @@ def discriminator_features(variables, config: Config, images):
   """images (M, S, S, C) in [-1, 1] -> the activations of every conv of the
   image discriminator but its last (inference mode, no instance noise)."""
   quiet = config.replace(noise_sigma=0.0)
-  _, captured = ImageDiscriminator(quiet).apply(
+  _, captured = mocogan.image_discriminator(quiet).apply(
       variables, images, train=False, capture_intermediates=lambda m, _: isinstance(m, Conv2d),
       mutable=["intermediates"])
   layers = [v["__call__"][0] for _, v in sorted(captured["intermediates"].items())
@@ -130,10 +132,11 @@ def encoder_train_step(state: EncoderState, batch, key):
   (state, metrics) with metrics of scalars.
   """
   config, settings = state.config, state.settings
-  encoder, generator = VideoEncoder(config, settings.content_from), VideoGenerator(config)
+  encoder = mocogan.encoder(config, settings.content_from)
+  generator = mocogan.generator(config)
   real = to_float(batch["video"])
   b, t = real.shape[:2]
-  latents = split_over_batch(sample_latents(key, config, b, t))
+  latents = split_over_batch(mocogan.sample_latents(key, config, b, t))
   frozen = state.generator.variables
   fake = jax.lax.stop_gradient(generator.apply(frozen, latents, train=False))
   true_motion = generator.apply(frozen, latents["h0"], latents["eps"], method="continue_motion")
@@ -179,13 +182,14 @@ def encoder_train_step(state: EncoderState, batch, key):
 
 def encode(encoder_variables, config: Config, content_from: str, videos):
   """uint8 (N, T, S, S, C) -> codes (see VideoEncoder)."""
-  return VideoEncoder(config, content_from).apply(encoder_variables, to_float(videos),
-                                                  train=False)
+  return mocogan.encoder(config, content_from).apply(encoder_variables, to_float(videos),
+                                                     train=False)
 
 
 def decode(generator_variables, config: Config, codes):
-  return VideoGenerator(config).apply(generator_variables, codes["content"], codes["category"],
-                                      codes["motion"], train=False, method="decode")
+  return mocogan.generator(config).apply(generator_variables, codes["content"],
+                                         codes["category"], codes["motion"], train=False,
+                                         method="decode")
 
 
 def predict(generator_variables, encoder_variables, config: Config, content_from: str, context,
@@ -200,8 +204,8 @@ def predict(generator_variables, encoder_variables, config: Config, content_from
   eps = jax.random.normal(key, (n, length - k, config.dim_z_motion))
   if noise == "mean":
     eps = jnp.zeros_like(eps)
-  future = VideoGenerator(config).apply(generator_variables, codes["motion"][:, -1], eps,
-                                        method="continue_motion")
+  future = mocogan.generator(config).apply(generator_variables, codes["motion"][:, -1], eps,
+                                           method="continue_motion")
   frames = decode(generator_variables, config, codes | {"motion": future})
   return jnp.concatenate([to_float(context), frames], axis=1)
 
@@ -294,10 +298,10 @@ def measure(state: EncoderState, held_out, num: int) -> dict:
 
   @jax.jit
   def recover(key):
-    latents = sample_latents(key, config, num, config.video_length)
-    fake = VideoGenerator(config).apply(generator_variables, latents, train=False)
-    motion = VideoGenerator(config).apply(generator_variables, latents["h0"], latents["eps"],
-                                          method="continue_motion")
+    latents = mocogan.sample_latents(key, config, num, config.video_length)
+    fake = mocogan.generator(config).apply(generator_variables, latents, train=False)
+    motion = mocogan.generator(config).apply(generator_variables, latents["h0"],
+                                             latents["eps"], method="continue_motion")
     uint8 = pixels.to_uint8(fake)
     codes = encode(encoder_variables, config, state.settings.content_from, uint8)
     per_frame = codes["content_frames"]
@@ -335,7 +339,7 @@ def load(path: str, config: Config, generator_variables):
   features = None
   if settings.feature_weight:  # only its shapes: the restore reads the saved copy
     s, c = config.image_size, config.channels
-    features = jax.eval_shape(lambda: ImageDiscriminator(config).init(
+    features = jax.eval_shape(lambda: mocogan.image_discriminator(config).init(
         {"params": jax.random.key(0), "noise": jax.random.key(0)}, jnp.zeros((1, s, s, c)),
         train=False))
   target = checkpointing.abstract_like(

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 
 from mocogan_jax.config import Config
-from mocogan_jax.models.generator import VideoGenerator, sample_latents
+from mocogan_jax.models import mocogan
 
 MODES = ("random", "fixed-content", "fixed-motion")
 
@@ -22,7 +22,7 @@ def sample_videos(generator_variables, config: Config, key, num_videos: int,
   Returns float32 (N, T, S, S, C) in [-1, 1]. Any T works: the motion RNN unrolls.
   """
   n, t = num_videos, length or config.video_length
-  latents = sample_latents(key, config, n, t)
+  latents = mocogan.sample_latents(key, config, n, t)
   if content is not None:
     latents["content"] = jnp.broadcast_to(content, latents["content"].shape)
   if motion is not None:
@@ -31,7 +31,7 @@ def sample_videos(generator_variables, config: Config, key, num_videos: int,
     latents["eps"] = jnp.broadcast_to(eps, latents["eps"].shape)
   if category is not None:
     latents["category"] = jnp.broadcast_to(jnp.asarray(category, jnp.int32), (n,))
-  return VideoGenerator(config).apply(generator_variables, latents, train=False)
+  return mocogan.generator(config).apply(generator_variables, latents, train=False)
 
 
 def sample_with_mode(generator_variables, config: Config, key, num_videos: int, length: int,
@@ -42,7 +42,7 @@ def sample_with_mode(generator_variables, config: Config, key, num_videos: int, 
   if mode not in MODES:
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
   k_fixed, k_rest = jax.random.split(key)
-  fixed = sample_latents(k_fixed, config, 1, length)
+  fixed = mocogan.sample_latents(k_fixed, config, 1, length)
   kwargs = {}
   if mode == "fixed-content":
     kwargs["content"] = fixed["content"][0]

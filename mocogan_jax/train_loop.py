@@ -4,6 +4,8 @@ Read top to bottom: workdir -> devices -> data -> state (fresh or resumed) ->
 compiled step -> loop (log, sample, checkpoint) -> final checkpoint.
 """
 
+import dataclasses
+import functools
 import json
 import os
 import sys
@@ -13,10 +15,9 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from mocogan_jax import checkpointing, provenance, sharding, small_trainer, training, video_io
+from mocogan_jax import checkpointing, provenance, registry, sharding, small_trainer, video_io
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
-from mocogan_jax.sampling import sample_videos
 
 
 class TrainingError(RuntimeError):
@@ -28,7 +29,7 @@ class TrainingError(RuntimeError):
 RESUMABLE_CHANGES = ("num_steps", "log_every", "sample_every", "checkpoint_every",
                      "keep_checkpoints", "num_samples", "data_dir", "mesh_data", "mesh_fsdp",
                      "nonfinite", "data_workers", "eval_every", "eval_metrics", "eval_num",
-                     "eval_length")
+                     "eval_length", "keep_best")
 
 
 def _check_resume(config: Config, mngr, where: str) -> None:
@@ -91,24 +92,29 @@ def _check_workdir(workdir: str) -> None:
     raise ConfigError(f"workdir {workdir} is not writable: {e.strerror}") from None
 
 
-# Compiled once per config: the same key every time, so grids are comparable over training.
-_sample_grid = jax.jit(sample_videos, static_argnums=(1, 3))
+@functools.cache
+def _sample_grid(config: Config):
+  """The model's sampler compiled once per config: the same key every time,
+  so grids are comparable over training."""
+  return jax.jit(registry.get(config).sample_videos, static_argnums=(1, 3))
 
 
 def _run_header(config: Config, mesh, num_videos: int, state) -> str:
   """One line: where the run is, on what, with how much."""
-  count = lambda net: sum(x.size for x in jax.tree.leaves(net.params))
+  networks = [(f.name, getattr(state, f.name)) for f in dataclasses.fields(state)]
+  parameters = ", ".join(f"{name} {sum(x.size for x in jax.tree.leaves(net.params)):,}"
+                         for name, net in networks if hasattr(net, "params"))
   devices = jax.devices()
   return (f"{config.dataset}: {num_videos} videos | {len(devices)} x {devices[0].device_kind} "
           f"in {jax.process_count()} process(es), mesh data={mesh.shape['data']} "
-          f"fsdp={mesh.shape['fsdp']} | parameters: G {count(state.generator):,}, "
-          f"D_I {count(state.image_discriminator):,}, D_V {count(state.video_discriminator):,}"
-          f" | step {int(state.step)} of {config.num_steps}")
+          f"fsdp={mesh.shape['fsdp']} | {config.model} parameters: {parameters} | step "
+          f"{int(state.step)} of {config.num_steps}")
 
 
 def _write_samples(state, config: Config, key, workdir: str, writer) -> str | None:
   """Every process computes the samples (the arrays span all of them); process 0 writes."""
-  videos = _sample_grid(training.sampling_variables(state), config, key, config.num_samples)
+  model = registry.get(config)
+  videos = _sample_grid(config)(model.sampling_variables(state), config, key, config.num_samples)
   if jax.process_index() != 0:
     return None
   grid = video_io.video_grid(video_io.to_uint8(jax.device_get(videos)))
@@ -137,7 +143,7 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   _check_workdir(workdir)
   checkpoints = checkpointing.directory(workdir, checkpoint_dir)
   mngr = checkpointing.manager(checkpoints, config.keep_checkpoints,
-                               config.keep_checkpoint_every)
+                               config.keep_checkpoint_every, config.keep_best)
   _check_resume(config, mngr, checkpoints)
   is_main = jax.process_index() == 0
   if is_main:
@@ -157,16 +163,16 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   # --- State: resume from the newest checkpoint, or start fresh ------------------
   # Step i's key is fold_in(step_key, i): a resumed run draws what it would have.
   init_key, step_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-  abstract_state = training.abstract_train_state(config, mesh)
+  abstract_state = registry.abstract_train_state(config, mesh)
   state = checkpointing.restore_latest(mngr, abstract_state)
   if state is None:
-    state = training.jit_create_train_state(config, abstract_state)(init_key)
+    state = registry.jit_create_train_state(config, abstract_state)(init_key)
   start = int(state.step)
   if is_main and start:
     tqdm.write(f"resuming from step {start} in {checkpoints}")
 
   # --- Compiled step -------------------------------------------------------------
-  step_fn = training.jit_train_step(abstract_state, mesh)
+  step_fn = registry.jit_train_step(config, abstract_state, mesh)
 
   # --- Evaluation every eval_every steps (FVD etc. of a small N) ------------------
   evaluate_generator = None
@@ -228,18 +234,21 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
         if done % config.sample_every == 0 or done == config.num_steps:
           sample_path = _write_samples(state, config, sample_key, workdir, writer)
           sampled_step = done
+        evaluation = None
         if evaluate_generator and done % config.eval_every == 0:
           began = time.perf_counter()
-          values = evaluate_generator(training.sampling_variables(state))
+          values = evaluate_generator(registry.get(config).sampling_variables(state))
           last_log += time.perf_counter() - began  # steps_per_second counts training only
           metrics_file.write(json.dumps({"step": done, **values}) + "\n")
           metrics_file.flush()
           for k, v in values.items():
             writer.add_scalar(k, v, done)
           progress.write(f"step {done}: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
-        if done % config.checkpoint_every == 0 or stopping:
+          evaluation = values
+        if (done % config.checkpoint_every == 0 or stopping
+            or (config.keep_best and evaluation is not None)):
           _summarize(pending, done, config, checkpoints)  # never save a non-finite state
-          checkpointing.save(mngr, state, config)
+          checkpointing.save(mngr, state, config, evaluation)
         if stopping:
           progress.write(f"{stop.signal}: saved step {done} to {checkpoints}; run the same "
                          f"command again to resume")

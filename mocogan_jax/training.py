@@ -8,7 +8,6 @@ config; `train_step` is pure, so it can be `jax.jit`-ed with the state donated,
 given shardings, or called inside a caller's own jit.
 """
 
-import functools
 import zlib
 from typing import Any, NamedTuple
 
@@ -17,23 +16,25 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from mocogan_jax import losses, sharding
+from mocogan_jax import losses
 from mocogan_jax.config import Config
 from mocogan_jax.encoder_objective import encoder_losses
-from mocogan_jax.models.discriminators import ImageDiscriminator, VideoDiscriminator
-from mocogan_jax.models.encoders import VideoEncoder
-from mocogan_jax.models.generator import VideoGenerator, sample_latents
+from mocogan_jax.models import mocogan
+from mocogan_jax.models.generator import VideoGenerator
+from mocogan_jax.models.mocogan import sample_latents
 from mocogan_jax.pixels import to_float
 from mocogan_jax.sharding import gather_for_use, split_over_batch
 
+
 class Networks(NamedTuple):
   generator: VideoGenerator
-  image_discriminator: ImageDiscriminator
-  video_discriminator: VideoDiscriminator
+  image_discriminator: Any  # models/discriminators.py
+  video_discriminator: Any
 
 
 def networks(config: Config) -> Networks:
-  return Networks(VideoGenerator(config), ImageDiscriminator(config), VideoDiscriminator(config))
+  return Networks(mocogan.generator(config), mocogan.image_discriminator(config),
+                  mocogan.video_discriminator(config))
 
 
 def optimizer(config: Config) -> optax.GradientTransformation:
@@ -120,7 +121,8 @@ def create_train_state(config: Config, key) -> TrainState:
       image_discriminator=init(nets.image_discriminator, k_di, jnp.zeros((1, s, s, c))),
       video_discriminator=init(nets.video_discriminator, k_dv, jnp.zeros((1, t, s, s, c))),
       config=config,
-      encoder=(init(VideoEncoder(config), jax.random.fold_in(key, 4), jnp.zeros((1, t, s, s, c)))
+      encoder=(init(mocogan.encoder(config), jax.random.fold_in(key, 4),
+                    jnp.zeros((1, t, s, s, c)))
                if config.encoder_weight else None),
       generator_ema=generator.variables if config.ema_decay else None,
   )
@@ -257,14 +259,15 @@ def generator_update(state: TrainState, g_stats, real_videos, labels, key):
         nets.video_discriminator, dv.variables, videos, stream(key, "noise/video"))
     infogan = (losses.category_ce(category_logits, latents["category"])
                if config.use_infogan else jnp.zeros(()))
-    loss = losses.generator_loss(image_logits) + losses.generator_loss(video_logits) + infogan
+    loss = (losses.generator_loss(image_logits)
+            + config.video_loss_weight * losses.generator_loss(video_logits) + infogan)
     metrics, encoder_stats = {"loss/infogan": infogan}, None
     if config.encoder_weight:
       generator = _for_use({"params": params, "batch_stats": stats})
       motion_states = nets.generator.apply(generator, latents["h0"], latents["eps"],
                                            method="continue_motion")
       latent, reconstruction, _, errors, encoder_stats, stats = encoder_losses(
-          VideoEncoder(config), _for_use({"params": encoder_params,
+          mocogan.encoder(config), _for_use({"params": encoder_params,
                                           "batch_stats": e.batch_stats}),
           nets.generator, generator, videos, latents, motion_states, real_videos,
           labels if config.use_categories else None, train_generator=True)
@@ -331,30 +334,30 @@ def train_step(state: TrainState, batch, key):
   return new_state, metrics
 
 
-# --- On a device mesh -----------------------------------------------------------
-
-
-def abstract_train_state(config: Config, mesh):
-  """The train state as ShapeDtypeStructs carrying their shardings on `mesh`:
-  the target layout for initialising, stepping and restoring checkpoints."""
-  shapes = jax.eval_shape(lambda key: create_train_state(config, key), jax.random.key(0))
-  return sharding.fsdp_layout(shapes, mesh)
-
-
-def jit_create_train_state(config: Config, abstract_state):
-  """key -> create_train_state(config, key), placed as `abstract_state` says."""
-  return jax.jit(functools.partial(create_train_state, config),
-                 out_shardings=sharding.shardings_of(abstract_state))
-
-
-def jit_train_step(abstract_state, mesh):
-  """train_step(state, batch, key) compiled for `mesh`: the batch split over
-  every device, the state laid out as `abstract_state` and donated."""
-  state, rep = sharding.shardings_of(abstract_state), sharding.replicated(mesh)
-
-  def step_on_mesh(state, batch, key):
-    with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):  # for split_over_batch
-      return train_step(state, batch, key)
-
-  return jax.jit(step_on_mesh, in_shardings=(state, sharding.batch_sharding(mesh), rep),
-                 out_shardings=(state, rep), donate_argnums=0)
+def model_info(config: Config) -> dict:
+  """Parameter counts, latent sizes, shapes and FLOPs per step (XLA's cost
+  analysis of the compiled train_step), without running anything."""
+  key = jax.random.key(0)
+  state = jax.eval_shape(lambda key: create_train_state(config, key), key)
+  count = lambda tree: int(sum(x.size for x in jax.tree.leaves(tree)))
+  s, c, t = config.image_size, config.channels, config.video_length
+  batch = {
+      "video": jax.ShapeDtypeStruct((config.video_batch, t, s, s, c), jnp.uint8),
+      "label": jax.ShapeDtypeStruct((config.video_batch,), jnp.int32),
+      "image": jax.ShapeDtypeStruct((config.image_batch, s, s, c), jnp.uint8),
+  }
+  cost = jax.jit(train_step).lower(state, batch, key).cost_analysis() or {}
+  return {
+      "parameters": {
+          "generator": count(state.generator.params),
+          "motion_rnn": count(state.generator.params["motion_rnn"]),
+          "image_discriminator": count(state.image_discriminator.params),
+          "video_discriminator": count(state.video_discriminator.params),
+      },
+      "latent": {"content": config.dim_z_content, "category": config.n_categories,
+                 "motion": config.dim_z_motion, "per_frame": config.dim_z},
+      "video_shape": [t, s, s, c],
+      "image_discriminator": config.image_discriminator,
+      "video_discriminator": config.video_discriminator,
+      "flops_per_step": float(cost.get("flops", float("nan"))),
+  }

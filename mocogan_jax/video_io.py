@@ -66,3 +66,20 @@ def write_video(path: str, frames: np.ndarray, fps: int = 8, scale: int = 1) -> 
     frames = frames[:, :frames.shape[1] // 2 * 2, :frames.shape[2] // 2 * 2]
     imageio.mimwrite(path, frames, fps=fps, macro_block_size=1)
   return path
+
+
+def write_rows(path: str, rows, fps: int = 8) -> str:
+  """rows: equal-length lists of float [-1, 1] videos (T_i, S, S, C), None for
+  a blank tile -> one grid video, a row per list, shorter videos padded with
+  black."""
+  videos = [v for row in rows for v in row if v is not None]
+  length = max(v.shape[0] for v in videos)
+  tiles = []
+  for row in rows:
+    for v in row:
+      tile = np.full((length, *videos[0].shape[1:]), -1.0, np.float32)
+      if v is not None:
+        tile[:v.shape[0]] = v
+      tiles.append(tile)
+  grid = video_grid(to_uint8(np.stack(tiles)), columns=len(rows[0]))
+  return write_video(path, grid, fps=fps, scale=max(1, 128 // videos[0].shape[1]))

@@ -158,7 +158,7 @@ def test_a_non_finite_loss_is_one_line_from_the_command_line(tmp_path, data_dir)
 
 def test_non_finite_losses_stop_before_a_bad_checkpoint_or_are_skipped(tmp_path, tiny_config,
                                                                         monkeypatch):
-  from mocogan_jax import checkpointing, losses, sharding, train_loop, training
+  from mocogan_jax import checkpointing, losses, registry, sharding, train_loop
   config = tiny_config.replace(num_steps=2, checkpoint_every=1, log_every=2, keep_checkpoints=9)
   workdir = str(tmp_path / "run")
   train_loop.train(config, workdir)
@@ -175,7 +175,7 @@ def test_non_finite_losses_stop_before_a_bad_checkpoint_or_are_skipped(tmp_path,
   assert [(m["step"], m.get("skipped_steps")) for m in lines] == [(2, None), (4, 2), (5, 1)]
   assert "loss/generator" not in lines[1]  # no mean over no steps
   mngr = checkpointing.manager(os.path.join(workdir, "checkpoints"))
-  abstract = training.abstract_train_state(config, sharding.make_mesh(config))
+  abstract = registry.abstract_train_state(config, sharding.make_mesh(config))
   saved = {s: checkpointing.restore(mngr, s, abstract)[0] for s in (2, 5)}
   assert int(saved[5].step) == 5  # the steps ran and moved on through the data...
   chex.assert_trees_all_equal(saved[5].generator, saved[2].generator)  # ...changing nothing
@@ -254,3 +254,24 @@ def test_an_older_run_resumes_only_with_the_defaults_of_newer_settings(tiny_conf
   train_loop._check_resume(tiny_config, None, "RUN")
   with pytest.raises(ConfigError, match="RUN holds a run with encoder_weight=0.0, not 1.0"):
     train_loop._check_resume(tiny_config.replace(encoder_weight=1.0), None, "RUN")
+
+
+def test_keep_best_keeps_the_lowest_evaluation_beside_the_newest(tmp_path):
+  from flax import struct
+  from mocogan_jax import checkpointing
+  from mocogan_jax.config import Config
+
+  @struct.dataclass
+  class State:
+    step: jnp.ndarray
+    weights: jnp.ndarray
+
+  mngr = checkpointing.manager(str(tmp_path), keep=1, keep_best="acd")
+  for step, acd in zip(range(1, 6), (5.0, 2.0, 4.0, 3.0, 6.0)):
+    state = State(jnp.asarray(step), jnp.full((3,), float(step)))
+    checkpointing.save(mngr, state, Config(), {"eval/acd": acd})
+  checkpointing.save(mngr, State(jnp.asarray(6), jnp.zeros(3)), Config())  # no evaluation
+  mngr.wait_until_finished()
+  assert sorted(mngr.all_steps()) == [2, 6]
+  assert checkpointing.best_step(mngr, "acd") == 2
+  assert checkpointing.best_step(mngr, "fvd") is None

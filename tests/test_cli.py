@@ -8,7 +8,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from mocogan_jax.cli import model_info
+from mocogan_jax.training import model_info
 from mocogan_jax.config import Config
 
 
@@ -62,7 +62,7 @@ def test_train_then_sample(tmp_path, data_dir):
   assert "resuming" in out.stderr + out.stdout
   # Not on a terminal: a header, then plain lines (no carriage-return bar).
   log = out.stderr + out.stdout
-  assert "\r" not in log and "step 6/6" in log and "parameters: G" in log, log
+  assert "\r" not in log and "step 6/6" in log and "mocogan parameters: generator" in log, log
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
   assert [l["step"] for l in lines] == [2, 4, 6]
 

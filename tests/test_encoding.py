@@ -8,7 +8,7 @@ import pytest
 
 from mocogan_jax import baseline, encoding, prediction
 from mocogan_jax.data import pipeline
-from mocogan_jax.models.encoders import VideoEncoder
+from mocogan_jax.models import mocogan
 from mocogan_jax.pixels import to_float
 from mocogan_jax.training import create_train_state
 
@@ -30,7 +30,7 @@ def _videos(config, n, t, seed=0):
 
 def test_encoder_shapes_and_purity(tiny):
   config, _ = tiny
-  encoder = VideoEncoder(config)
+  encoder = mocogan.encoder(config)
   videos = jnp.asarray(to_float(_videos(config, 3, 5)))
   variables = encoder.init(jax.random.key(1), videos, train=False)
   codes = encoder.apply(variables, videos, train=False)
@@ -42,7 +42,7 @@ def test_encoder_shapes_and_purity(tiny):
   assert all(np.array_equal(codes[k], again[k]) for k in codes)
   # Content from the first frame ignores the others; the average does not.
   changed = videos.at[:, 1:].set(-videos[:, 1:])
-  first = VideoEncoder(config, "first")
+  first = mocogan.encoder(config, "first")
   assert np.array_equal(first.apply(variables, videos, train=False)["content"],
                         first.apply(variables, changed, train=False)["content"])
   assert not np.allclose(codes["content"], encoder.apply(variables, changed, train=False)["content"])
@@ -210,10 +210,10 @@ def test_commands(tmp_path, data_dir):
 
   for args, message in [
       (["predict", "--dataset", "test", "--context", "8", "--length", "8"], "--context must be"),
-      (["predict", "--dataset", "test", "--model", "vae"], "--model must be one of"),
+      (["predict", "--dataset", "test", "--model", "vae"], "argument --model: invalid choice"),
       (["predict", "--input", str(tmp_path / "none.gif")], "not found"),
       (["transfer", "--content", str(tmp_path / "v0.gif"), "--motion", "x.gif"], "not found"),
-      (["train-encoder", "--content_from", "middle"], "--content_from must be"),
+      (["train-encoder", "--content_from", "middle"], "argument --content_from: invalid choice"),
   ]:
     status, _, err = cli(args[0], "--workdir", run, *args[1:], *(
         ["--out", str(tmp_path / "x.gif")] if args[0] in ("predict", "transfer") else []),

@@ -241,18 +241,31 @@ def test_classifier_evaluate_and_floor(tmp_path, data_dir):
   assert status == 2 and "not a training workdir" in err
 
 
-def test_periodic_evaluation_during_training(tmp_path, data_dir):
+def test_periodic_evaluation_during_training_and_the_best_checkpoint(tmp_path, data_dir):
+  from mocogan_jax import checkpointing
   run = str(tmp_path / "run")
   cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}", "eval_every=2",
-      "eval_metrics=acd,acd_generic", "eval_num=8", "eval_length=8")
+      "eval_metrics=acd,acd_generic", "eval_num=8", "eval_length=8", "num_steps=6",
+      "checkpoint_every=6", "keep_checkpoints=1", "keep_best=acd_generic")
   lines = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl"))]
-  evals = [l for l in lines if "eval/acd_generic" in l]
-  assert [l["step"] for l in evals] == [2, 4]
-  assert all(l["eval/acd_generic"] > 0 for l in evals)
-  status, _, err = cli("train", "--config", "tiny", "--workdir", str(tmp_path / "b"),
-                       f"data_dir={data_dir}", "eval_every=2", "eval_metrics=fvd,bleu",
+  evals = {l["step"]: l["eval/acd_generic"] for l in lines if "eval/acd_generic" in l}
+  assert list(evals) == [2, 4, 6] and all(v > 0 for v in evals.values())
+  # Each evaluation saved a checkpoint; the newest and the best are kept.
+  best = min(evals, key=evals.get)
+  mngr = checkpointing.manager(os.path.join(run, "checkpoints"))
+  assert sorted(mngr.all_steps()) == sorted({best, 6})
+  assert checkpointing.best_step(mngr, "acd_generic") == best
+  cli("sample", "--workdir", run, "--step", "best", "--num", "2", "--out",
+      str(tmp_path / "best.gif"))
+
+  for changes, message in [(["eval_metrics=fvd,bleu"], "eval_metrics"),
+                           (["eval_metrics=acd,mcs", "keep_best=mcs"], "keep_best must be")]:
+    status, _, err = cli("train", "--config", "tiny", "--workdir", str(tmp_path / "b"),
+                         f"data_dir={data_dir}", "eval_every=2", *changes, check=False)
+    assert status == 2 and message in err, err
+  status, _, err = cli("sample", "--workdir", run, "--step", "last", "--out", "x.gif",
                        check=False)
-  assert status == 2 and "eval_metrics" in err
+  assert status == 2 and "a step number or 'best'" in err, err
 
 
 # ---------------------------------------------------------------------------

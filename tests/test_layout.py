@@ -29,3 +29,15 @@ def test_the_data_pipeline_imports_no_model_and_no_train_step():
   for path in (PACKAGE / "data").glob("*.py"):
     imports = {m for m in _package_imports(path) if not m.startswith("data")}
     assert imports <= allowed, (path.name, imports - allowed)
+
+
+def test_every_model_a_config_can_name_is_registered():
+  from mocogan_jax import config, registry
+  assert set(registry.MODELS) == set(config._CHOICES["model"])
+
+
+def test_model_modules_take_settings_not_the_config():
+  """Only models/mocogan.py turns a Config into module settings."""
+  for path in (PACKAGE / "models").glob("*.py"):
+    if path.name != "mocogan.py":
+      assert "config" not in _package_imports(path), path.name

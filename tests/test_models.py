@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from mocogan_jax.config import Config, ConfigError, validate
-from mocogan_jax.models import layers
-from mocogan_jax.models.discriminators import ImageDiscriminator, VideoDiscriminator
-from mocogan_jax.models.generator import MotionRNN, VideoGenerator, sample_latents
+from mocogan_jax.models import layers, mocogan
+from mocogan_jax.models.generator import MotionRNN
 
 KEY = jax.random.key(0)
 
@@ -37,7 +36,7 @@ def _apply_shapes(module, x):
 def test_official_parameter_counts():
   """Exactly the official src/models.py at its defaults (BN scale and bias counted)."""
   c = Config()
-  g = _init_shapes(VideoGenerator(c), lambda: sample_latents(KEY, c, 2, 16))["params"]
+  g = _init_shapes(mocogan.generator(c), lambda: mocogan.sample_latents(KEY, c, 2, 16))["params"]
   assert _count(g) == 3_298_836
   assert _count(g["motion_rnn"]) == 660
   kernels = [x for path, x in jax.tree_util.tree_leaves_with_path(g["image_generator"])
@@ -53,9 +52,11 @@ def test_official_parameter_counts():
   }
   for (kind, variant), expected in counts.items():
     if kind == "image":
-      params = _init_shapes(ImageDiscriminator(c.replace(image_discriminator=variant)), image)
+      module = mocogan.image_discriminator(c.replace(image_discriminator=variant))
+      params = _init_shapes(module, image)
     else:
-      params = _init_shapes(VideoDiscriminator(c.replace(video_discriminator=variant)), video)
+      module = mocogan.video_discriminator(c.replace(video_discriminator=variant))
+      params = _init_shapes(module, video)
     assert _count(params["params"]) == expected, (kind, variant)
 
 
@@ -63,12 +64,13 @@ def test_official_parameter_counts():
 @pytest.mark.parametrize("length", [8, 16, 24])
 def test_shapes_at_every_size_and_length(size, length):
   c = Config(image_size=size, video_length=length, ngf=8, ndf=8)
-  videos = _apply_shapes(VideoGenerator(c), lambda: sample_latents(KEY, c, 2, length))
+  videos = _apply_shapes(mocogan.generator(c), lambda: mocogan.sample_latents(KEY, c, 2, length))
   chex.assert_shape(videos, (2, length, size, size, 3))
 
   for variant, patch in (("patch", size // 16), ("full", 1)):
     logits, categories = _apply_shapes(
-        ImageDiscriminator(c.replace(image_discriminator=variant)), jnp.zeros((2, size, size, 3)))
+        mocogan.image_discriminator(c.replace(image_discriminator=variant)),
+        jnp.zeros((2, size, size, 3)))
     assert logits.shape == (2, patch, patch) and categories is None
 
   video = jnp.zeros((2, length, size, size, 3))
@@ -77,17 +79,19 @@ def test_shapes_at_every_size_and_length(size, length):
     time_out = length - blocks * (3 - 2 * padding) - 3
     if time_out >= 1:
       break
-  logits, categories = _apply_shapes(VideoDiscriminator(c), video)
+  logits, categories = _apply_shapes(mocogan.video_discriminator(c), video)
   assert logits.shape == (2, time_out, 1, 1) and categories.shape == (2, 6)
-  logits, categories = _apply_shapes(VideoDiscriminator(c.replace(video_discriminator="plain")), video)
+  plain = mocogan.video_discriminator(c.replace(video_discriminator="plain"))
+  logits, categories = _apply_shapes(plain, video)
   assert logits.shape == (2, time_out, 1, 1) and categories is None
-  logits, _ = _apply_shapes(VideoDiscriminator(c.replace(video_discriminator="patch")), video)
+  patch = mocogan.video_discriminator(c.replace(video_discriminator="patch"))
+  logits, _ = _apply_shapes(patch, video)
   assert logits.shape[0] == 2 and logits.shape[2:] == (size // 16, size // 16)
 
 
 def test_official_video_discriminator_is_one_logit_at_16_frames():
   c = Config()
-  logits, categories = _apply_shapes(VideoDiscriminator(c), jnp.zeros((3, 16, 64, 64, 3)))
+  logits, categories = _apply_shapes(mocogan.video_discriminator(c), jnp.zeros((3, 16, 64, 64, 3)))
   assert logits.shape == (3, 1, 1, 1) and categories.shape == (3, 6)
 
 
@@ -170,8 +174,8 @@ def test_only_batch_norm_judges_a_clip_by_the_rest_of_its_batch():
   statistics)."""
   videos = jax.random.uniform(KEY, (4, 8, 16, 16, 3), minval=-1, maxval=1)
   for norm, alone in (("none", True), ("layer", True), ("spectral", True), ("batch", False)):
-    module = VideoDiscriminator(Config(image_size=16, video_length=8, ndf=8, n_categories=4,
-                                       discriminator_norm=norm))
+    module = mocogan.video_discriminator(Config(image_size=16, video_length=8, ndf=8,
+                                                n_categories=4, discriminator_norm=norm))
     variables = module.init({"params": KEY, "noise": KEY}, videos, train=False)
     judge = lambda x: module.apply(variables, x, train=True, mutable=["batch_stats"])[0][0]
     assert np.allclose(judge(videos)[:1], judge(videos[:1]), atol=1e-5) == alone, norm
@@ -181,7 +185,7 @@ def test_spectral_norm_divides_each_kernel_by_its_largest_singular_value():
   """After enough power iterations every conv of the image discriminator acts
   with a kernel, reshaped to (k*k*C_in, C_out), whose spectral norm is 1."""
   config = Config(image_size=16, ndf=8, discriminator_norm="spectral")
-  module = ImageDiscriminator(config)
+  module = mocogan.image_discriminator(config)
   images = jax.random.uniform(KEY, (2, 16, 16, 3), minval=-1, maxval=1)
   variables = module.init({"params": KEY, "noise": KEY}, images, train=False)
   for _ in range(200):  # power iteration, one step per training call
@@ -192,3 +196,11 @@ def test_spectral_norm_divides_each_kernel_by_its_largest_singular_value():
     matrix = np.asarray(kernel["kernel"]).reshape(-1, kernel["kernel"].shape[-1])
     true_sigma = np.linalg.norm(matrix, 2)
     np.testing.assert_allclose(sigma, true_sigma, rtol=1e-2, err_msg=name)
+
+
+def test_the_image_discriminator_can_have_its_own_normalisation():
+  config = Config(image_size=16, video_length=8, ndf=8, n_categories=4,
+                  discriminator_norm="spectral", image_discriminator_norm="batch")
+  assert mocogan.image_discriminator(config).norm == "batch"
+  assert mocogan.video_discriminator(config).norm == "spectral"
+  assert mocogan.image_discriminator(config.replace(image_discriminator_norm="")).norm == "spectral"

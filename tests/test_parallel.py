@@ -24,16 +24,16 @@ RUN = textwrap.dedent("""
     import sys, jax, numpy as np
     sys.path.insert(0, "tests")
     from conftest import tiny_config_with
-    from mocogan_jax import sharding, training
+    from mocogan_jax import registry, sharding
     from mocogan_jax.data import pipeline
     config = tiny_config_with(sys.argv[1], image_batch=8, video_batch=8, mesh_fsdp=int(sys.argv[4]))
     sharding.FSDP_MIN_SIZE = 256  # the tiny model's kernels are small; split them anyway
     mesh = sharding.make_mesh(config)
     assert mesh.size == int(sys.argv[3]), mesh
     source = pipeline.load_source(config)
-    abstract = training.abstract_train_state(config, mesh)
-    state = training.jit_create_train_state(config, abstract)(jax.random.key(0))
-    step = training.jit_train_step(abstract, mesh)
+    abstract = registry.abstract_train_state(config, mesh)
+    state = registry.jit_create_train_state(config, abstract)(jax.random.key(0))
+    step = registry.jit_train_step(config, abstract, mesh)
     rows = sharding.batch_sharding(mesh)
     for i in range(5):
       batch = jax.device_put(pipeline.make_batch(source, config, i), rows)

@@ -14,15 +14,15 @@ import pytest
 
 from mocogan_jax import cli, export, training, video_io
 from mocogan_jax.evaluation import metrics
-from mocogan_jax.models.generator import VideoGenerator, sample_latents
+from mocogan_jax.models import mocogan
 
 ACD_AT_MOST = 20.0  # the model card gives what the shipped model measures here
 NUM, LENGTH = 128, 16
 
 
 def _measure(config, variables):
-  latents = sample_latents(jax.random.key(0), config, NUM, LENGTH)
-  videos = video_io.to_uint8(VideoGenerator(config).apply(variables, latents, train=False))
+  latents = mocogan.sample_latents(jax.random.key(0), config, NUM, LENGTH)
+  videos = video_io.to_uint8(mocogan.generator(config).apply(variables, latents, train=False))
   colours = metrics.shape_colours(videos)
   moved = np.linalg.norm(metrics.shape_displacements(videos), axis=-1)
   return {"acd": float(np.nanmean(metrics.shape_colour_acd(videos))),

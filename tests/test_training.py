@@ -196,3 +196,25 @@ def test_pixels_round_trip_on_host_and_device():
   assert isinstance(on_device, jax.Array)
   np.testing.assert_array_equal(on_device, frames)
   np.testing.assert_array_equal(pixels.to_uint8(np.array([-3.0, 3.0])), [0, 255])
+
+
+def test_video_loss_weight_zero_leaves_the_generator_to_the_image_discriminator(tiny_config):
+  """The image-GAN measurement (RESULTS, "Which discriminator draws colour"):
+  with video_loss_weight=0 and no InfoGAN term, G's update does not depend on
+  the video discriminator; at weight 1 it does."""
+  source = pipeline.load_source(tiny_config)
+  batch = pipeline.make_batch(source, tiny_config, step=0)
+
+  def generator_after(config, shift):
+    state = training.create_train_state(config, jax.random.key(0))
+    dv = state.video_discriminator
+    state = state.replace(video_discriminator=dv.replace(
+        params=jax.tree.map(lambda p: p + shift, dv.params)))
+    g, *_ = training.generator_update(state, state.generator.batch_stats, batch["video"],
+                                      batch["label"], jax.random.key(1))
+    return g.params
+
+  image_gan = tiny_config.replace(video_loss_weight=0.0, use_infogan=False)
+  chex.assert_trees_all_close(generator_after(image_gan, 0.0), generator_after(image_gan, 0.1))
+  assert not np.allclose(generator_after(tiny_config, 0.0)["motion_rnn"]["w_ih"],
+                         generator_after(tiny_config, 0.1)["motion_rnn"]["w_ih"])

@@ -33,6 +33,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image, ImageSequence
 
+from mocogan_jax.config import Config, ConfigError
+
 STRIP_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 FFMPEG_EXTENSIONS = (".mp4", ".avi", ".webm", ".mov", ".mkv")
 VIDEO_EXTENSIONS = STRIP_EXTENSIONS + FFMPEG_EXTENSIONS + (".gif",)
@@ -144,6 +146,18 @@ def read_video(path: str, resolution: int, channels: int) -> np.ndarray:
   if channels == 1:
     return np.stack([np.asarray(f.convert("L"))[..., None] for f in frames])
   return np.stack([np.asarray(f) for f in frames])
+
+
+def read_clip(path: str, config: Config, length: int) -> np.ndarray:
+  """uint8 (1, <= length, S, S, C): the first frames of a video file at the
+  run's stride (every_nth), as the command line's --input / --content read it."""
+  if not os.path.isfile(path):
+    raise ConfigError(f"video {path} not found")
+  try:
+    video = read_video(path, config.image_size, config.channels)
+  except BadFile as e:
+    raise ConfigError(f"cannot read video {e}") from None
+  return video[None, :(length - 1) * config.every_nth + 1:config.every_nth]
 
 
 class VideoFolder(tfds.core.GeneratorBasedBuilder):

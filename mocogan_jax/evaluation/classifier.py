@@ -17,6 +17,7 @@ from `width` (capped at 8x), BatchNorm after the first, LeakyReLU 0.2, down to
 4x4; then the mean over time and space and a linear layer to the classes.
 """
 
+import dataclasses
 import functools
 
 import jax
@@ -26,7 +27,7 @@ import optax
 from flax import linen as nn
 
 from mocogan_jax import checkpointing, sharding, small_trainer
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config, ConfigError, option
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.layers import Conv3d, batch_norm
 from mocogan_jax.pixels import to_float
@@ -81,32 +82,42 @@ def train_step(state: dict, videos, labels, *, model: VideoClassifier, optimizer
           {"loss": loss, "accuracy": acc})
 
 
-def settings(config: Config, length: int, width: int, batch: int, steps: int) -> dict:
+@dataclasses.dataclass(frozen=True)
+class ClassifierSettings:
+  length: int = option(16, "frames per clip (16, as FVD)")
+  steps: int = option(1000, "training steps")
+  batch: int = option(16, "clips per step")
+  width: int = option(16, "channels of the first convolution")
+
+  def check(self, image_size: int) -> "ClassifierSettings":
+    if self.length <= blocks(image_size):
+      raise ConfigError(f"--length {self.length} is too short for the classifier at "
+                        f"{image_size}x{image_size} (needs > {blocks(image_size)})")
+    for name in ("steps", "batch", "width"):
+      if getattr(self, name) < 1:
+        raise ConfigError(f"--{name} must be >= 1, got {getattr(self, name)}")
+    return self
+
+
+def identity(config: Config, settings: ClassifierSettings) -> dict:
   """What a classifier is a function of; stored with it and checked on resume
   and against the videos it is asked to classify."""
   return {"dataset": config.dataset, "label_key": config.label_key,
-          "image_size": config.image_size, "channels": config.channels, "length": length,
-          "every_nth": config.every_nth, "width": width, "batch": batch, "steps": steps,
-          "seed": config.seed}
+          "image_size": config.image_size, "channels": config.channels,
+          "every_nth": config.every_nth, "seed": config.seed, **dataclasses.asdict(settings)}
 
 
-def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int = 1000,
-                     batch: int = 16, width: int = 16) -> dict:
+def train_classifier(config: Config, out_dir: str, settings: ClassifierSettings) -> dict:
   """Trains (or resumes) the classifier of `config`'s dataset and labels into
   out_dir; returns its metadata, held-out accuracy included."""
-  if length <= blocks(config.image_size):
-    raise ConfigError(f"--length {length} is too short for the classifier at "
-                      f"{config.image_size}x{config.image_size} (needs > "
-                      f"{blocks(config.image_size)})")
-  for name, value in (("--steps", steps), ("--batch", batch), ("--width", width)):
-    if value < 1:
-      raise ConfigError(f"{name} must be >= 1, got {value}")
+  settings.check(config.image_size)
+  length, batch, width = settings.length, settings.batch, settings.width
   train, held_out, held_out_name = pipeline.train_and_held_out(config)
   num_classes = pipeline.num_classes(train, config.label_key)
   if not num_classes:
     raise ConfigError(f"{config.dataset!r} has no {config.label_key!r} labels; the MCS and "
                       f"IS classifier needs a labelled dataset")
-  meta = settings(config, length, width, batch, steps) | {"num_classes": num_classes}
+  meta = identity(config, settings) | {"num_classes": num_classes}
   model, optimizer = VideoClassifier(num_classes, width, config.conv_impl), _optimizer()
   step_fn = functools.partial(train_step, model=model, optimizer=optimizer)
 
@@ -129,7 +140,7 @@ def train_classifier(config: Config, out_dir: str, length: int = 16, steps: int 
 
   _, meta = small_trainer.fit(
       "classifier", out_dir, config, meta, functools.partial(_init, model, optimizer, meta),
-      lambda state, batch, key: step_fn(state, *batch), make_batch, steps, batch,
+      lambda state, batch, key: step_fn(state, *batch), make_batch, settings.steps, batch,
       finish=held_out_accuracy)
   return meta
 

@@ -37,7 +37,7 @@ from mocogan_jax.config import EVAL_METRICS, Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.evaluation import classifier as classifier_lib
 from mocogan_jax.evaluation import c3d, i3d, metrics as metrics_lib
-from mocogan_jax.models.generator import VideoGenerator, sample_latents
+from mocogan_jax.models import mocogan
 
 METRICS = EVAL_METRICS + ("is_c3d",)  # is_c3d needs weights the user supplies: not in training
 I3D_METRICS = ("fvd", "kvd")
@@ -168,11 +168,11 @@ def _generate_fn(config: Config, length: int, chunk: int, rows):
   @functools.partial(jax.jit, out_shardings=rows)
   def generate(variables, key, first, categories):
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first + jnp.arange(chunk))
-    latents = jax.vmap(lambda k: sample_latents(k, config, 1, length))(keys)
+    latents = jax.vmap(lambda k: mocogan.sample_latents(k, config, 1, length))(keys)
     latents = jax.tree.map(lambda x: x[:, 0], latents)
     if categories is not None:
       latents["category"] = categories
-    videos = VideoGenerator(config).apply(variables, latents, train=False)
+    videos = mocogan.generator(config).apply(variables, latents, train=False)
     return pixels.to_uint8(videos)
   return generate
 

@@ -13,7 +13,6 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from mocogan_jax.config import Config
 from mocogan_jax.models.layers import Conv2d, ConvTranspose2d
 
 
@@ -38,16 +37,17 @@ class ConvGRUCell(nn.Module):
 class ConvRNNPredictor(nn.Module):
   """frames (N, T, S, S, C) in [-1, 1], the first `context` real -> (N, T - 1,
   S, S, C) predictions of frames 1 .. T-1."""
-  config: Config
+  ndf: int
+  channels: int
   hidden: int = 64
+  conv_impl: str = "auto"
 
   def setup(self):
-    c = self.config
-    self.encode1 = Conv2d(c.ndf, 4, 2, 1, c.conv_impl)
-    self.encode2 = Conv2d(2 * c.ndf, 4, 2, 1, c.conv_impl)
-    self.cell = ConvGRUCell(self.hidden, c.conv_impl)
-    self.decode1 = ConvTranspose2d(c.ndf, 4, 2, 1, c.conv_impl)
-    self.decode2 = ConvTranspose2d(c.channels, 4, 2, 1, c.conv_impl)
+    self.encode1 = Conv2d(self.ndf, 4, 2, 1, self.conv_impl)
+    self.encode2 = Conv2d(2 * self.ndf, 4, 2, 1, self.conv_impl)
+    self.cell = ConvGRUCell(self.hidden, self.conv_impl)
+    self.decode1 = ConvTranspose2d(self.ndf, 4, 2, 1, self.conv_impl)
+    self.decode2 = ConvTranspose2d(self.channels, 4, 2, 1, self.conv_impl)
 
   def step(self, h, frame):
     x = nn.leaky_relu(self.encode1(frame), 0.2)

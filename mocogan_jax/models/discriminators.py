@@ -6,7 +6,7 @@ for the patch variants; category_logits is (N, K) or None. LeakyReLU 0.2,
 optional instance noise x + sigma * N(0, 1) before every conv but the last
 (rng stream "noise").
 
-config.discriminator_norm:
+norm (config.discriminator_norm):
 - batch (official): no biases, BatchNorm on every block but the first.
 - layer: LayerNorm over each example on every block but the first; biases.
 - none: nothing but the convs, with biases.
@@ -22,7 +22,6 @@ import math
 import jax
 from flax import linen as nn
 
-from mocogan_jax.config import Config, video_time_padding
 from mocogan_jax.models.layers import Conv2d, Conv3d, batch_norm
 
 
@@ -52,57 +51,96 @@ def _block(x, conv, norm: str, first: bool, sigma: float, train: bool):
   return nn.leaky_relu(x, 0.2)
 
 
-class ImageDiscriminator(nn.Module):
-  """images (N, S, S, C) -> (logits, None).
+def video_time_steps(video_length: int, image_size: int, patch: bool, time_padding: int) -> int:
+  """Time extent of a video discriminator's output for a given time padding.
 
-  patch (default): four stride-2 convs 64 -> 128 -> 256 -> 1; an (S/16)^2 logit map.
-  full: stride-2 blocks down to 4x4 (64 -> ... -> 512 at S = 64), then k4 s1 p0 -> 1.
+  Every conv has a 4-frame kernel and temporal stride 1. VideoDiscriminator
+  has log2(S) - 2 padded blocks and a final unpadded conv;
+  PatchVideoDiscriminator has four padded convs.
   """
-  config: Config
+  shrink = 3 - 2 * time_padding
+  if patch:
+    return video_length - 4 * shrink
+  return video_length - (int(math.log2(image_size)) - 2) * shrink - 3
+
+
+def video_time_padding(video_length: int, image_size: int, patch: bool) -> int:
+  """Temporal padding of a video discriminator's convolutions.
+
+  The official network pads nothing in time, which needs T >= 16 at 64x64 (one
+  logit at T = 16, a logit per time window above). Shorter clips take the
+  smallest padding, 1 or 2 frames, that leaves at least one output in time.
+  """
+  for padding in (0, 1):
+    if video_time_steps(video_length, image_size, patch, padding) >= 1:
+      return padding
+  return 2
+
+
+class _Discriminator(nn.Module):
+  ndf: int = 64  # channels of the first conv
+  norm: str = "batch"  # batch | layer | none | spectral (module docstring)
+  noise_sigma: float = 0.0  # instance noise before every conv but the last
+  conv_impl: str = "auto"  # models/layers.py
+
+
+class PatchImageDiscriminator(_Discriminator):
+  """images (N, S, S, C) -> (logits (N, S/16, S/16), None): four stride-2 convs
+  ndf -> 2 ndf -> 4 ndf -> 1 (the official default)."""
 
   @nn.compact
   def __call__(self, x, train: bool):
-    c = self.config
-    norm = c.discriminator_norm
-    conv = functools.partial(Conv2d, impl=c.conv_impl, use_bias=norm != "batch")
-    if c.image_discriminator == "patch":
-      for i, width in enumerate((c.ndf, 2 * c.ndf, 4 * c.ndf)):
-        x = _block(x, conv(width, 4, 2, 1), norm, i == 0, c.noise_sigma, train)
-      x = _conv(conv(1, 4, 2, 1), x, norm, train)
-    else:
-      for i in range(int(math.log2(c.image_size)) - 2):
-        x = _block(x, conv(c.ndf * min(2 ** i, 8), 4, 2, 1), norm, i == 0, c.noise_sigma, train)
-      x = _conv(conv(1, 4, 1, 0), x, norm, train)
-    return x[..., 0], None
+    conv = functools.partial(Conv2d, impl=self.conv_impl, use_bias=self.norm != "batch")
+    for i, width in enumerate((self.ndf, 2 * self.ndf, 4 * self.ndf)):
+      x = _block(x, conv(width, 4, 2, 1), self.norm, i == 0, self.noise_sigma, train)
+    return _conv(conv(1, 4, 2, 1), x, self.norm, train)[..., 0], None
 
 
-class VideoDiscriminator(nn.Module):
-  """videos (N, T, S, S, C) -> (logits, category_logits).
-
-  categorical / plain: Conv3d(k4, stride (1, 2, 2)) blocks down to 4x4 spatially
-  (64 -> 128 -> 256 -> 512 at S = 64), then Conv3d(k4, s1, p0) to 1 + K outputs
-  (categorical) or 1. Official at T = 16 and 64x64: one output per video; longer
-  clips give a map of real/fake logits over time and category logits averaged
-  over it; shorter ones pad 1 or 2 frames in time (`video_time_padding`).
-  patch: three blocks (64 -> 128 -> 256), then Conv3d(k4, (1, 2, 2)) -> 1.
-  """
-  config: Config
+class ImageDiscriminator(_Discriminator):
+  """images (N, S, S, C) -> (logits (N, 1, 1), None): stride-2 blocks down to
+  4x4 (64 -> ... -> 512 at S = 64, ndf 64), then k4 s1 p0 -> 1."""
 
   @nn.compact
   def __call__(self, x, train: bool):
-    c = self.config
-    norm, pt = c.discriminator_norm, video_time_padding(c)
-    conv = functools.partial(Conv3d, impl=c.conv_impl, use_bias=norm != "batch")
-    if c.video_discriminator == "patch":
-      for i, width in enumerate((c.ndf, 2 * c.ndf, 4 * c.ndf)):
-        x = _block(x, conv(width, 4, 2, 1, pt), norm, i == 0, c.noise_sigma, train)
-      return _conv(conv(1, 4, 2, 1, pt), x, norm, train)[..., 0], None
-    for i in range(int(math.log2(c.image_size)) - 2):
-      x = _block(x, conv(c.ndf * min(2 ** i, 8), 4, 2, 1, pt), norm, i == 0, c.noise_sigma,
-                 train)
-    n_categories = c.n_categories if c.video_discriminator == "categorical" else 0
-    x = _conv(conv(1 + n_categories, 4, 1, 0, 0), x, norm, train)  # (N, T', 1, 1, 1 + K)
-    logits = x[..., 0]
-    if not n_categories:
-      return logits, None
-    return logits, x[..., 1:].mean(axis=(1, 2, 3))
+    conv = functools.partial(Conv2d, impl=self.conv_impl, use_bias=self.norm != "batch")
+    for i in range(int(math.log2(x.shape[1])) - 2):
+      x = _block(x, conv(self.ndf * min(2 ** i, 8), 4, 2, 1), self.norm, i == 0,
+                 self.noise_sigma, train)
+    return _conv(conv(1, 4, 1, 0), x, self.norm, train)[..., 0], None
+
+
+class VideoDiscriminator(_Discriminator):
+  """videos (N, T, S, S, C) -> (logits (N, T', 1, 1), category_logits (N, K) or
+  None): Conv3d(k4, stride (1, 2, 2)) blocks down to 4x4 spatially (64 -> 128 ->
+  256 -> 512 at S = 64, ndf 64), then Conv3d(k4, s1, p0) to 1 + K outputs.
+  K = n_categories > 0 is the official CategoricalVideoDiscriminator; 0 its
+  VideoDiscriminator. Official at T = 16 and 64x64: one output per video;
+  longer clips give a map of real/fake logits over time and category logits
+  averaged over it; shorter ones pad 1 or 2 frames in time
+  (`video_time_padding`)."""
+  n_categories: int = 0
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    pt = video_time_padding(x.shape[1], x.shape[2], patch=False)
+    conv = functools.partial(Conv3d, impl=self.conv_impl, use_bias=self.norm != "batch")
+    for i in range(int(math.log2(x.shape[2])) - 2):
+      x = _block(x, conv(self.ndf * min(2 ** i, 8), 4, 2, 1, pt), self.norm, i == 0,
+                 self.noise_sigma, train)
+    x = _conv(conv(1 + self.n_categories, 4, 1, 0, 0), x, self.norm, train)  # (N, T', 1, 1, 1 + K)
+    if not self.n_categories:
+      return x[..., 0], None
+    return x[..., 0], x[..., 1:].mean(axis=(1, 2, 3))
+
+
+class PatchVideoDiscriminator(_Discriminator):
+  """videos (N, T, S, S, C) -> (logits (N, T', S/16, S/16), None): three blocks
+  (ndf -> 2 ndf -> 4 ndf), then Conv3d(k4, (1, 2, 2)) -> 1."""
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    pt = video_time_padding(x.shape[1], x.shape[2], patch=True)
+    conv = functools.partial(Conv3d, impl=self.conv_impl, use_bias=self.norm != "batch")
+    for i, width in enumerate((self.ndf, 2 * self.ndf, 4 * self.ndf)):
+      x = _block(x, conv(width, 4, 2, 1, pt), self.norm, i == 0, self.noise_sigma, train)
+    return _conv(conv(1, 4, 2, 1, pt), x, self.norm, train)[..., 0], None

@@ -1,9 +1,9 @@
 """Encoders into MoCoGAN's latent space: real videos -> (content, motion, category).
 
-    codes = VideoEncoder(config).apply(variables, videos, train=False)
-    frames = VideoGenerator(config).apply(g_vars, codes["content"],
-                                          codes["category"], codes["motion"],
-                                          train=False, method="decode")
+    codes = mocogan.encoder(config).apply(variables, videos, train=False)
+    frames = mocogan.generator(config).apply(g_vars, codes["content"],
+                                             codes["category"], codes["motion"],
+                                             train=False, method="decode")
 
 Content encoder E_c: each frame -> a z_content estimate; the video's code is
 their mean over frames (`content_from="average"`, the default) or the first
@@ -33,7 +33,6 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from mocogan_jax.config import Config
 from mocogan_jax.models.layers import Conv2d, batch_norm
 
 CONTENT_FROM = ("average", "first")
@@ -41,13 +40,13 @@ CONTENT_FROM = ("average", "first")
 
 class ImageTrunk(nn.Module):
   """images (M, S, S, C') -> features (M, 16 * width_last)."""
-  config: Config
+  ndf: int
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x, train: bool):
-    c = self.config
-    for i in range(int(math.log2(c.image_size)) - 2):
-      x = Conv2d(c.ndf * min(2 ** i, 8), 4, 2, 1, c.conv_impl)(x)
+    for i in range(int(math.log2(x.shape[1])) - 2):
+      x = Conv2d(self.ndf * min(2 ** i, 8), 4, 2, 1, self.conv_impl)(x)
       if i:
         x = batch_norm(train)(x)
       x = nn.leaky_relu(x, 0.2)
@@ -58,30 +57,34 @@ class VideoEncoder(nn.Module):
   """videos float (N, T, S, S, C) in [-1, 1] -> {"content" (N, dc), the
   per-frame estimates "content_frames" (N, T, dc), "motion" (N, T, dm),
   "category" (N, K) probabilities, "category_logits"}."""
-  config: Config
+  ndf: int
+  dim_z_content: int
+  dim_z_motion: int
+  n_categories: int
   content_from: str = "average"
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, videos, train: bool):
-    c = self.config
+    trunk = lambda name: ImageTrunk(self.ndf, self.conv_impl, name=name)
     n, t = videos.shape[:2]
     frames = videos.reshape((n * t,) + videos.shape[2:])
-    content_features = ImageTrunk(c, name="content_trunk")(frames, train)
-    per_frame = nn.Dense(c.dim_z_content, name="content_head")(content_features)
+    content_features = trunk("content_trunk")(frames, train)
+    per_frame = nn.Dense(self.dim_z_content, name="content_head")(content_features)
     per_frame = per_frame.reshape(n, t, -1)
     content = per_frame[:, 0] if self.content_from == "first" else per_frame.mean(axis=1)
 
     previous = jnp.concatenate([videos[:, :1], videos[:, :-1]], axis=1)
     pairs = jnp.concatenate([previous, videos], axis=-1).reshape((n * t,) + frames.shape[1:-1]
                                                                  + (2 * videos.shape[-1],))
-    motion_features = ImageTrunk(c, name="motion_trunk")(pairs, train)
-    motion = nn.Dense(c.dim_z_motion, name="motion_head")(motion_features).reshape(n, t, -1)
+    motion_features = trunk("motion_trunk")(pairs, train)
+    motion = nn.Dense(self.dim_z_motion, name="motion_head")(motion_features).reshape(n, t, -1)
 
     codes = {"content": content, "content_frames": per_frame, "motion": motion}
-    if c.n_categories:
-      action_features = ImageTrunk(c, name="action_trunk")(pairs, train)
+    if self.n_categories:
+      action_features = trunk("action_trunk")(pairs, train)
       pooled = action_features.reshape(n, t, -1).mean(axis=1)
-      logits = nn.Dense(c.n_categories, name="category_head")(pooled)
+      logits = nn.Dense(self.n_categories, name="category_head")(pooled)
       codes |= {"category_logits": logits, "category": jax.nn.softmax(logits, axis=-1)}
     else:
       codes["category"] = jnp.zeros((n, 0), videos.dtype)

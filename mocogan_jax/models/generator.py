@@ -13,7 +13,6 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from mocogan_jax.config import Config
 from mocogan_jax.models.layers import ConvTranspose2d, batch_norm, torch_uniform
 
 
@@ -75,12 +74,18 @@ class ImageGenerator(nn.Module):
 
 class VideoGenerator(nn.Module):
   """The whole generator. Variables: {"params", "batch_stats"}."""
-  config: Config
+  dim_z_content: int
+  n_categories: int
+  dim_z_motion: int
+  ngf: int
+  channels: int
+  image_size: int
+  conv_impl: str = "auto"
 
   def setup(self):
-    c = self.config
-    self.motion_rnn = MotionRNN(c.dim_z_motion)
-    self.image_generator = ImageGenerator(c.ngf, c.channels, c.image_size, c.conv_impl)
+    self.motion_rnn = MotionRNN(self.dim_z_motion)
+    self.image_generator = ImageGenerator(self.ngf, self.channels, self.image_size,
+                                          self.conv_impl)
 
   def __call__(self, latents, train: bool):
     """latents from `sample_latents` (N videos, T frames) -> videos (N, T, S, S, C)."""
@@ -93,11 +98,10 @@ class VideoGenerator(nn.Module):
     """Frames from given codes instead of noise (the encoders' use):
     content (N, dc); category (N, K) one-hot or class probabilities (ignored
     when K = 0); motion (N, T, dm) motion states h_1..h_T -> (N, T, S, S, C)."""
-    c = self.config
     n, t = motion.shape[:2]
-    parts = [jnp.broadcast_to(content[:, None], (n, t, c.dim_z_content))]
-    if c.n_categories:
-      parts.append(jnp.broadcast_to(category[:, None], (n, t, c.n_categories)))
+    parts = [jnp.broadcast_to(content[:, None], (n, t, self.dim_z_content))]
+    if self.n_categories:
+      parts.append(jnp.broadcast_to(category[:, None], (n, t, self.n_categories)))
     parts.append(motion)
     frames = self.image_generator(jnp.concatenate(parts, -1).reshape(n * t, -1), train)
     return frames.reshape((n, t) + frames.shape[1:])
@@ -114,28 +118,11 @@ class VideoGenerator(nn.Module):
 
   def frame_latents(self, latents):
     """-> (N, T, dim_z) = [content | one-hot category | motion] per frame."""
-    c = self.config
     motion = self.motion_rnn(latents["h0"], latents["eps"])  # (N, T, dm)
     n, t = motion.shape[:2]
-    parts = [jnp.broadcast_to(latents["content"][:, None], (n, t, c.dim_z_content))]
-    if c.n_categories:
-      one_hot = jax.nn.one_hot(latents["category"], c.n_categories, dtype=motion.dtype)
-      parts.append(jnp.broadcast_to(one_hot[:, None], (n, t, c.n_categories)))
+    parts = [jnp.broadcast_to(latents["content"][:, None], (n, t, self.dim_z_content))]
+    if self.n_categories:
+      one_hot = jax.nn.one_hot(latents["category"], self.n_categories, dtype=motion.dtype)
+      parts.append(jnp.broadcast_to(one_hot[:, None], (n, t, self.n_categories)))
     parts.append(motion)
     return jnp.concatenate(parts, axis=-1)
-
-
-def sample_latents(key, config: Config, num_videos: int, length: int):
-  """Draws every random input of the generator for `num_videos` videos.
-
-  Returns {"content": (N, dc), "category": (N,) int32, "h0": (N, dm),
-  "eps": (N, T, dm)}.
-  """
-  k_content, k_category, k_h0, k_eps = jax.random.split(key, 4)
-  n, dm = num_videos, config.dim_z_motion
-  return {
-      "content": jax.random.normal(k_content, (n, config.dim_z_content)),
-      "category": jax.random.randint(k_category, (n,), 0, max(config.n_categories, 1)),
-      "h0": jax.random.normal(k_h0, (n, dm)),
-      "eps": jax.random.normal(k_eps, (n, length, dm)),
-  }

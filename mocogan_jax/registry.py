@@ -1,0 +1,62 @@
+"""The models the training loop runs, selected by `config.model`, and their
+steps compiled for a device mesh.
+
+A model is four functions: its train state, its pure train step, the
+generator variables to sample from, and its sampler. The loop
+(train_loop.py), `evaluate`, `sample` and `export` take them from here, so a
+new model (a baseline, a conditional GAN) is a module with these four, a
+preset in configs/, and one entry in MODELS.
+"""
+
+import functools
+from typing import Callable, NamedTuple
+
+import jax
+
+from mocogan_jax import sampling, sharding, training
+from mocogan_jax.config import Config
+
+
+class Model(NamedTuple):
+  create_train_state: Callable  # (config, key) -> state, one pytree with .step and .config
+  train_step: Callable  # (state, batch, key) -> (state, metrics: dict of scalars)
+  sampling_variables: Callable  # state -> the generator's variables to sample from
+  sample_videos: Callable  # (variables, config, key, num_videos, length) -> (N, T, S, S, C)
+
+
+MODELS = {
+    "mocogan": Model(training.create_train_state, training.train_step,
+                     training.sampling_variables, sampling.sample_videos),
+}
+
+
+def get(config: Config) -> Model:
+  return MODELS[config.model]
+
+
+def abstract_train_state(config: Config, mesh):
+  """The train state as ShapeDtypeStructs carrying their shardings on `mesh`:
+  the target layout for initialising, stepping and restoring checkpoints."""
+  create = get(config).create_train_state
+  shapes = jax.eval_shape(lambda key: create(config, key), jax.random.key(0))
+  return sharding.fsdp_layout(shapes, mesh)
+
+
+def jit_create_train_state(config: Config, abstract_state):
+  """key -> create_train_state(config, key), placed as `abstract_state` says."""
+  return jax.jit(functools.partial(get(config).create_train_state, config),
+                 out_shardings=sharding.shardings_of(abstract_state))
+
+
+def jit_train_step(config: Config, abstract_state, mesh):
+  """train_step(state, batch, key) compiled for `mesh`: the batch split over
+  every device, the state laid out as `abstract_state` and donated."""
+  state, rep = sharding.shardings_of(abstract_state), sharding.replicated(mesh)
+  train_step = get(config).train_step
+
+  def step_on_mesh(state, batch, key):
+    with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):  # for split_over_batch
+      return train_step(state, batch, key)
+
+  return jax.jit(step_on_mesh, in_shardings=(state, sharding.batch_sharding(mesh), rep),
+                 out_shardings=(state, rep), donate_argnums=0)
