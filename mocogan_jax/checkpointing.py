@@ -18,12 +18,11 @@ a checkpoint damaged later is skipped with a warning in favour of the previous.
 
 import dataclasses
 import json
-import os
 import sys
 
 import orbax.checkpoint as ocp
 
-from mocogan_jax import provenance
+from mocogan_jax import files, provenance
 from mocogan_jax.config import Config, ConfigError
 
 
@@ -33,8 +32,8 @@ class CheckpointError(RuntimeError):
 
 def directory(workdir: str, checkpoint_dir: str | None = None) -> str:
   if checkpoint_dir:
-    return checkpoint_dir if "://" in checkpoint_dir else os.path.abspath(checkpoint_dir)
-  return os.path.join(os.path.abspath(workdir), "checkpoints")
+    return files.absolute(checkpoint_dir)
+  return f"{files.absolute(workdir)}/checkpoints"
 
 
 def manager(path: str, keep: int = 3, keep_every: int = 0,
@@ -172,8 +171,8 @@ def read_state(mngr: ocp.CheckpointManager, step: int, target):
 def existing(path: str) -> tuple[ocp.CheckpointManager | None, int | None]:
   """(manager, newest step) of a folder of such checkpoints; (None, None) if
   there is none (the folder is not created)."""
-  path = os.path.abspath(path)
-  if not os.path.isdir(path):
+  path = files.absolute(path)
+  if not files.exists(path):
     return None, None
   mngr = manager(path, keep=1)
   return mngr, mngr.latest_step()

@@ -7,6 +7,8 @@ import os
 import sys
 import traceback
 
+from mocogan_jax import files
+
 
 def _enable_compilation_cache():
   # Compiles dominate short runs on a CPU; a persistent cache makes the second
@@ -22,8 +24,8 @@ def _config_for_workdir(args):
   from mocogan_jax import config as config_lib
   if args.config:
     return config_lib.resolve(args.config, args.overrides)
-  saved = os.path.join(args.workdir, "config.json")
-  if not os.path.exists(saved):
+  saved = f"{args.workdir}/config.json"
+  if not files.exists(saved):
     raise config_lib.ConfigError(f"no --config given and no {saved} to resume from")
   return config_lib.resolve(saved, args.overrides)
 
@@ -36,7 +38,7 @@ def cmd_train(args):
   config = _config_for_workdir(args)
   path = train(config, args.workdir, args.checkpoint_dir)
   if path:  # process 0 writes the samples
-    print(f"samples: {os.path.abspath(path)}")
+    print(f"samples: {files.absolute(path)}")
 
 
 def cmd_prepare(args):
@@ -65,7 +67,7 @@ def cmd_export(args):
     what += " and its encoders"
   export.write(args.out, config, variables, encoders)
   count = sum(x.size for x in jax.tree.leaves(variables["params"]))
-  print(f"wrote {what} ({count:,} generator parameters) to {os.path.abspath(args.out)}")
+  print(f"wrote {what} ({count:,} generator parameters) to {files.absolute(args.out)}")
 
 
 def _check_workdir_or_params(args):
@@ -106,7 +108,7 @@ def cmd_sample(args):
                   args.category)
   grid = video_io.video_grid(video_io.to_uint8(jax.device_get(videos)))
   path = video_io.write_video(args.out, grid, fps=args.fps, scale=max(1, 128 // config.image_size))
-  print(f"wrote {args.num} videos of {length} frames ({args.mode}) to {os.path.abspath(path)}")
+  print(f"wrote {args.num} videos of {length} frames ({args.mode}) to {files.absolute(path)}")
 
 
 def cmd_train_classifier(args):
@@ -118,7 +120,7 @@ def cmd_train_classifier(args):
   print(f"classifier of {config.dataset} {config.label_key} ({meta['num_classes']} classes, "
         f"{meta['length']} frames at every_nth={config.every_nth}): held-out accuracy "
         f"{meta['held_out_accuracy']:.4f} on {meta['held_out_clips']} clips of "
-        f"{meta['held_out']}; wrote {os.path.abspath(out)}")
+        f"{meta['held_out']}; wrote {files.absolute(out)}")
 
 
 def cmd_evaluate(args):
@@ -128,8 +130,8 @@ def cmd_evaluate(args):
   metrics = evaluate.parse_metrics(args.metrics)
   if args.untrained and args.floor:
     raise config_lib.ConfigError("--untrained and --floor exclude each other")
-  saved = os.path.join(args.workdir, "config.json")
-  if not os.path.exists(saved):
+  saved = f"{args.workdir}/config.json"
+  if not files.exists(saved):
     raise config_lib.ConfigError(f"{args.workdir} is not a training workdir (no config.json)")
   config = config_lib.resolve(saved)
   protocol = evaluate.Protocol(metrics, args.num, args.length, args.every_nth or config.every_nth,
@@ -150,11 +152,11 @@ def cmd_evaluate(args):
       config, variables, protocol, what=what, real_dataset=args.real,
       classifier_dir=args.classifier or os.path.join(args.workdir, "classifier"),
       c3d_dir=args.c3d, cache_dir=os.path.join(args.workdir, "eval", "cache"))
-  report["workdir"] = os.path.abspath(args.workdir)
+  report["workdir"] = files.absolute(args.workdir)
   out = args.out or os.path.join(args.workdir, "eval", f"{name}_n{protocol.num}.json")
   evaluate.write_report(report, out)
   print(evaluate.format_table(report))
-  print(f"report: {os.path.abspath(out)}")
+  print(f"report: {files.absolute(out)}")
 
 
 def cmd_train_encoder(args):
@@ -174,7 +176,7 @@ def cmd_train_encoder(args):
         f"{m['reconstruction_ssim']:.3f} ({m['clips']} clips of {meta['held_out']}); "
         f"generated videos: content MSE {m['content_mse_average']:.4f} (average of frames), "
         f"{m['content_mse_first']:.4f} (first frame), motion MSE {m['motion_mse']:.4f}; "
-        f"wrote {os.path.abspath(out)}")
+        f"wrote {files.absolute(out)}")
 
 
 def cmd_train_baseline(args):
@@ -183,7 +185,7 @@ def cmd_train_baseline(args):
   settings = settings_from_args(baseline.BaselineSettings, args).check()
   out = args.out or os.path.join(args.workdir, "baseline")
   baseline.train_baseline(config, out, settings)
-  print(f"baseline: {settings.steps} steps; wrote {os.path.abspath(out)}")
+  print(f"baseline: {settings.steps} steps; wrote {files.absolute(out)}")
 
 
 def cmd_predict(args):
@@ -226,7 +228,7 @@ def cmd_predict(args):
   path = video_io.write_rows(args.out, rows, args.fps)
   print(f"wrote {len(rows)} predictions ({args.model}: {args.context} context frames, "
         f"{args.length - args.context} predicted; left prediction, right ground truth) to "
-        f"{os.path.abspath(path)}")
+        f"{files.absolute(path)}")
 
 
 def cmd_transfer(args):
@@ -245,7 +247,7 @@ def cmd_transfer(args):
   path = video_io.write_rows(args.out, [[to_float(content[0]), to_float(motion[0]), moved[0]]],
                              args.fps)
   print(f"wrote content of {args.content} moving as {args.motion} (left to right: content, "
-        f"motion, result) to {os.path.abspath(path)}")
+        f"motion, result) to {files.absolute(path)}")
 
 
 def cmd_info(args):

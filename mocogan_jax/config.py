@@ -234,9 +234,9 @@ def preset_names() -> list[str]:
 def load(name_or_file: str) -> Config:
   """A preset name, a preset-style .py file, or a saved config.json."""
   if name_or_file.endswith(".json"):
+    from etils import epath  # the saved config of a workdir on gs:// too
     try:
-      with open(name_or_file) as f:
-        values = json.load(f)
+      values = json.loads(epath.Path(name_or_file).read_text())
     except (OSError, json.JSONDecodeError) as e:
       raise ConfigError(f"cannot read config file {name_or_file}: {e}") from None
     return apply_overrides(Config(), values)

@@ -13,7 +13,6 @@ CHECKPOINT_EVERY steps and at the end, and on SIGINT / SIGTERM saves and stops
 (run the same command again to resume). `StopRequest` is the main loop's too.
 """
 
-import json
 import os
 import signal
 import sys
@@ -24,7 +23,7 @@ from jax.experimental import multihost_utils
 import numpy as np
 from tqdm import tqdm
 
-from mocogan_jax import checkpointing, sharding
+from mocogan_jax import checkpointing, files, sharding
 from mocogan_jax.config import Config, ConfigError
 
 LOG_EVERY = 50
@@ -96,7 +95,7 @@ def fit(what: str, out_dir: str, config: Config, meta: dict, init, step_fn, make
   if batch_size % mesh.size:
     raise ConfigError(f"--batch {batch_size} does not divide over {mesh.size} devices")
   replicated, rows = sharding.replicated(mesh), sharding.batch_sharding(mesh)
-  out_dir = os.path.abspath(out_dir)
+  out_dir = files.absolute(out_dir)
   mngr = checkpointing.manager(out_dir, keep=1)
   state = checkpointing.resume(mngr, meta, checkpointing.abstract_like(init, replicated), what)
   if state is None:
@@ -107,12 +106,13 @@ def fit(what: str, out_dir: str, config: Config, meta: dict, init, step_fn, make
     key = jax.random.key(config.seed)
 
   from tensorboardX import SummaryWriter
-  writer = SummaryWriter(os.path.join(out_dir, "tensorboard"))
+  writer = SummaryWriter(f"{out_dir}/tensorboard")
   start = _step_of(state)
+  log = files.MetricsLog(f"{out_dir}/metrics.jsonl", keep_through=start)
   interactive = sys.stderr.isatty()
   progress = tqdm(total=steps, initial=start, desc=what, unit="step", disable=not interactive)
   pending, last_log, stopped = [], time.perf_counter(), None
-  with open(os.path.join(out_dir, "metrics.jsonl"), "a") as log, StopRequest() as stop:
+  with StopRequest() as stop:
     for step in range(start, steps):
       batch = jax.device_put(make_batch(step), rows)
       state, metrics = jitted(state, batch, jax.random.fold_in(key, step))
@@ -125,8 +125,7 @@ def fit(what: str, out_dir: str, config: Config, meta: dict, init, step_fn, make
         now = time.perf_counter()
         means["steps_per_second"] = len(pending) / (now - last_log)
         pending, last_log = [], now
-        log.write(json.dumps({"step": done, **means}) + "\n")
-        log.flush()
+        log.write({"step": done, **means})
         for k, v in means.items():
           writer.add_scalar(k, v, done)
         shown = "  ".join(f"{k} {v:.4g}" for k, v in means.items() if k != "steps_per_second")

@@ -7,7 +7,6 @@ compiled step -> loop (log, sample, checkpoint) -> final checkpoint.
 import dataclasses
 import functools
 import json
-import os
 import sys
 import time
 
@@ -15,7 +14,8 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from mocogan_jax import checkpointing, provenance, registry, sharding, small_trainer, video_io
+from mocogan_jax import (checkpointing, files, provenance, registry, sharding, small_trainer,
+                         video_io)
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 
@@ -69,27 +69,11 @@ def _summarize(pending: list, last_step: int, config: Config, checkpoints: str) 
   return {k: float(np.mean(v)) for k, v in stacked.items()}
 
 
-def _truncate_metrics(path: str, last_step: int) -> None:
-  """Drops the lines a killed run wrote after its last checkpoint: the resumed
-  run writes those steps again."""
-  if not os.path.exists(path):
-    return
-  with open(path) as f:
-    lines = [line for line in f if line.strip() and json.loads(line)["step"] <= last_step]
-  with open(path + ".tmp", "w") as f:
-    f.writelines(lines)
-  os.replace(path + ".tmp", path)
-
-
 def _check_workdir(workdir: str) -> None:
   try:
-    os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, f".write_test.{os.getpid()}")  # one per process
-    with open(probe, "w") as f:
-      f.write("ok")
-    os.remove(probe)
+    files.check_writable(workdir)
   except OSError as e:
-    raise ConfigError(f"workdir {workdir} is not writable: {e.strerror}") from None
+    raise ConfigError(f"workdir {workdir} is not writable: {e.strerror or e}") from None
 
 
 @functools.cache
@@ -119,7 +103,7 @@ def _write_samples(state, config: Config, key, workdir: str, writer) -> str | No
     return None
   grid = video_io.video_grid(video_io.to_uint8(jax.device_get(videos)))
   step = int(state.step)
-  path = video_io.write_video(os.path.join(workdir, "samples", f"step_{step:07d}.gif"), grid,
+  path = video_io.write_video(f"{workdir}/samples/step_{step:07d}.gif", grid,
                               scale=max(1, 128 // config.image_size))
   if writer is not None:
     from tensorboardX.proto.summary_pb2 import Summary
@@ -140,6 +124,7 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   process 0, None on the other processes of a multi-process run.
   """
   # --- Workdir -------------------------------------------------------------------
+  workdir = files.absolute(workdir)
   _check_workdir(workdir)
   checkpoints = checkpointing.directory(workdir, checkpoint_dir)
   mngr = checkpointing.manager(checkpoints, config.keep_checkpoints,
@@ -147,10 +132,8 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   _check_resume(config, mngr, checkpoints)
   is_main = jax.process_index() == 0
   if is_main:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json())
-    with open(os.path.join(workdir, "provenance.json"), "w") as f:
-      json.dump(provenance.record(), f, indent=2)
+    files.write_text(f"{workdir}/config.json", config.to_json())
+    files.write_text(f"{workdir}/provenance.json", json.dumps(provenance.record(), indent=2))
 
   # --- Devices -------------------------------------------------------------------
   mesh = sharding.make_mesh(config)
@@ -184,9 +167,9 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   writer = None
   if is_main:
     from tensorboardX import SummaryWriter
-    writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
-    _truncate_metrics(os.path.join(workdir, "metrics.jsonl"), start)
-  metrics_file = open(os.path.join(workdir, "metrics.jsonl"), "a") if is_main else None
+    writer = SummaryWriter(f"{workdir}/tensorboard")
+  # Lines a killed run logged after its last checkpoint go: this run writes them again.
+  metrics_log = files.MetricsLog(f"{workdir}/metrics.jsonl", start) if is_main else None
   sample_path, sampled_step = None, None
   batches = pipeline.device_batches(source, config, start, data_sharding)
   # A bar on a terminal; under nohup or a scheduler, plain lines at each log.
@@ -204,8 +187,7 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
     means["steps_per_second"] = len(pending) / (now - last_log)
     pending, last_log = [], now
     if is_main:
-      metrics_file.write(json.dumps({"step": done, **means}) + "\n")
-      metrics_file.flush()
+      metrics_log.write({"step": done, **means})
       for k, v in means.items():
         writer.add_scalar(k, v, done)
       losses = ""
@@ -239,11 +221,11 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
           began = time.perf_counter()
           values = evaluate_generator(registry.get(config).sampling_variables(state))
           last_log += time.perf_counter() - began  # steps_per_second counts training only
-          metrics_file.write(json.dumps({"step": done, **values}) + "\n")
-          metrics_file.flush()
-          for k, v in values.items():
-            writer.add_scalar(k, v, done)
-          progress.write(f"step {done}: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
+          if is_main:
+            metrics_log.write({"step": done, **values})
+            for k, v in values.items():
+              writer.add_scalar(k, v, done)
+            progress.write(f"step {done}: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
           evaluation = values
         if (done % config.checkpoint_every == 0 or stopping
             or (config.keep_best and evaluation is not None)):
@@ -256,8 +238,6 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   finally:
     batches.close()
     progress.close()
-    if metrics_file:
-      metrics_file.close()
     if writer is not None:
       writer.close()
 

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from mocogan_jax import pixels
+from mocogan_jax import files, pixels
 
 
 def to_uint8(videos) -> np.ndarray:
@@ -55,16 +55,20 @@ def check_output_path(path: str) -> str:
 def write_video(path: str, frames: np.ndarray, fps: int = 8, scale: int = 1) -> str:
   """frames uint8 (T, H, W, 3) -> `path` (.gif, or .mp4 with the `video` extra)."""
   extension = check_output_path(path)
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   if extension == ".gif":
-    with open(path, "wb") as f:
-      f.write(gif_bytes(frames, fps, scale))
-  else:
-    import imageio.v2 as imageio
-    frames = np.repeat(np.repeat(frames, scale, 1), scale, 2)
-    # H.264 wants even sides.
-    frames = frames[:, :frames.shape[1] // 2 * 2, :frames.shape[2] // 2 * 2]
-    imageio.mimwrite(path, frames, fps=fps, macro_block_size=1)
+    files.write_bytes(path, gif_bytes(frames, fps, scale))
+    return path
+  import tempfile
+
+  import imageio.v2 as imageio
+  frames = np.repeat(np.repeat(frames, scale, 1), scale, 2)
+  # H.264 wants even sides.
+  frames = frames[:, :frames.shape[1] // 2 * 2, :frames.shape[2] // 2 * 2]
+  with tempfile.TemporaryDirectory() as folder:  # ffmpeg writes local files only
+    local = os.path.join(folder, "video.mp4")
+    imageio.mimwrite(local, frames, fps=fps, macro_block_size=1)
+    with open(local, "rb") as f:
+      files.write_bytes(path, f.read())
   return path
 
 

@@ -12,7 +12,7 @@ import os
 
 import jax
 
-from mocogan_jax import checkpointing, config as config_lib, encoding, export, registry
+from mocogan_jax import checkpointing, config as config_lib, encoding, export, files, registry
 
 
 def load_state(path: str, checkpoint_dir: str | None = None, step: int | str | None = None):
@@ -20,8 +20,8 @@ def load_state(path: str, checkpoint_dir: str | None = None, step: int | str | N
   from checkpoint `step`, or with step="best" from the one with the best
   periodic evaluation (config.keep_best). checkpoint_dir: where the run kept
   its checkpoints, when not in the workdir."""
-  saved = os.path.join(path, "config.json")
-  if not os.path.exists(saved):
+  saved = f"{path}/config.json"
+  if not files.exists(saved):
     raise config_lib.ConfigError(f"{path} is not a training workdir (no config.json)")
   config = config_lib.resolve(saved)
   checkpoints = checkpointing.directory(path, checkpoint_dir)

@@ -23,6 +23,7 @@ quantised to uint8 like the real ones before any metric sees them.
 import dataclasses
 import functools
 import hashlib
+import io
 import json
 import os
 import time
@@ -32,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from mocogan_jax import pixels, provenance, sharding
+from mocogan_jax import files, pixels, provenance, sharding
 from mocogan_jax.config import EVAL_METRICS, Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.evaluation import classifier as classifier_lib
@@ -234,16 +235,15 @@ def real_features(config: Config, protocol: Protocol, tools: Tools,
          "num": protocol.num, "length": protocol.length, "every_nth": protocol.every_nth,
          "seed": protocol.seed, "features": "i3d-kinetics-400 logits"}
   name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-  path = os.path.join(cache_dir, f"real_{name}.npz") if cache_dir else None
-  if path and os.path.exists(path):
-    return {"features": np.load(path)["features"]}
+  path = f"{cache_dir}/real_{name}.npz" if cache_dir else None
+  if path and files.exists(path):
+    return {"features": np.load(io.BytesIO(files.read_bytes(path)))["features"]}
   real = describe(real_chunks(train, protocol, protocol.seed, None), protocol.num, I3D_METRICS,
                   tools, "real")
   if path:
-    os.makedirs(cache_dir, exist_ok=True)
-    with open(path + ".tmp", "wb") as f:
-      np.savez(f, features=real["features"], key=json.dumps(key))
-    os.replace(path + ".tmp", path)
+    buffer = io.BytesIO()
+    np.savez(buffer, features=real["features"], key=json.dumps(key))
+    files.write_bytes(path, buffer.getvalue())
   return real
 
 
@@ -327,7 +327,4 @@ def format_table(report: dict) -> str:
 
 
 def write_report(report: dict, path: str) -> None:
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path + ".tmp", "w") as f:
-    json.dump(report, f, indent=2)
-  os.replace(path + ".tmp", path)
+  files.write_text(path, json.dumps(report, indent=2))

@@ -1,0 +1,82 @@
+"""The files of a workdir, on a local disk or on object storage (gs://...).
+
+Paths go through etils.epath, so a pod's workdir can be a bucket that every
+host reaches and that outlives the machines: its config, logs, samples and
+reports as well as its checkpoints (which orbax writes through epath too).
+Reading gs:// needs gcsfs (or TensorFlow) installed; local paths need nothing.
+Object stores cannot append to a file, so `MetricsLog` rewrites its file whole
+(through a temporary file and a rename) each time it writes.
+"""
+
+import json
+import os
+
+from etils import epath
+
+
+def is_remote(path: str) -> bool:
+  return "://" in str(path)
+
+
+def absolute(path: str) -> str:
+  """A local path made absolute; a gs://... path as it is."""
+  return str(path) if is_remote(path) else os.path.abspath(path)
+
+
+def exists(path: str) -> bool:
+  return epath.Path(path).exists()
+
+
+def read_text(path: str) -> str:
+  return epath.Path(path).read_text()
+
+
+def read_bytes(path: str) -> bytes:
+  return epath.Path(path).read_bytes()
+
+
+def write_bytes(path: str, data: bytes) -> None:
+  """Writes `path` whole, creating its folder: a reader never sees half a
+  file (a temporary file renamed over it)."""
+  target = epath.Path(path)
+  target.parent.mkdir(parents=True, exist_ok=True)
+  temporary = target.parent / f".{target.name}.tmp"
+  temporary.write_bytes(data)
+  temporary.replace(target)
+
+
+def write_text(path: str, text: str) -> None:
+  write_bytes(path, text.encode())
+
+
+def check_writable(directory: str) -> None:
+  """Creates `directory`; raises OSError if a file cannot be written there."""
+  folder = epath.Path(directory)
+  folder.mkdir(parents=True, exist_ok=True)
+  probe = folder / f".write_test.{os.getpid()}"  # one per process
+  probe.write_text("ok")
+  probe.unlink()
+
+
+class MetricsLog:
+  """metrics.jsonl: one JSON object per line, each with its "step".
+
+  keep_through: the lines of an earlier run up to this step are kept, those
+  after it dropped (a killed run's lines past its last checkpoint, which the
+  resumed run writes again); None keeps them all.
+  """
+
+  def __init__(self, path: str, keep_through: int | None = None):
+    self.path = path
+    self.lines = []
+    if exists(path):
+      self.lines = [line for line in read_text(path).splitlines() if line.strip()
+                    and (keep_through is None or json.loads(line)["step"] <= keep_through)]
+    self._flush()
+
+  def write(self, record: dict) -> None:
+    self.lines.append(json.dumps(record))
+    self._flush()
+
+  def _flush(self):
+    write_text(self.path, "".join(line + "\n" for line in self.lines))

@@ -1,0 +1,37 @@
+"""Workdir files through etils.epath: the same calls on a local disk and on
+object storage (gs:// mocked onto a local folder by etils' own test helper)."""
+
+import contextlib
+import json
+
+import pytest
+from etils import epath
+from etils.epath import testing as epath_testing
+
+from mocogan_jax import files
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_workdir_files_on_a_local_disk_and_on_object_storage(tmp_path, remote, monkeypatch):
+  monkeypatch.chdir(tmp_path)  # the mock keeps gs://bucket/... as ./gs:/bucket/...
+  with epath_testing.mock_epath() if remote else contextlib.nullcontext():
+    root = "gs://bucket/run" if remote else str(tmp_path / "run")
+    files.check_writable(root)
+    files.write_text(f"{root}/config.json", '{"a": 1}')
+    assert json.loads(files.read_text(f"{root}/config.json")) == {"a": 1}
+    files.write_bytes(f"{root}/samples/step_0000002.gif", b"GIF89a")
+    assert files.read_bytes(f"{root}/samples/step_0000002.gif") == b"GIF89a"
+
+    log = files.MetricsLog(f"{root}/metrics.jsonl")
+    for step in (1, 2, 3):
+      log.write({"step": step, "loss": 0.5})
+    # A resumed run keeps the lines up to its checkpoint and rewrites the rest.
+    resumed = files.MetricsLog(f"{root}/metrics.jsonl", keep_through=2)
+    resumed.write({"step": 3, "loss": 0.25})
+    lines = [json.loads(l) for l in files.read_text(f"{root}/metrics.jsonl").splitlines()]
+    assert lines == [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.5},
+                     {"step": 3, "loss": 0.25}]
+    # No temporary files are left behind.
+    assert sorted(p.name for p in epath.Path(root).iterdir()) == [
+        "config.json", "metrics.jsonl", "samples"]
+  assert files.absolute("gs://bucket/run") == "gs://bucket/run"
