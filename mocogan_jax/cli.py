@@ -51,7 +51,6 @@ def cmd_prepare(args):
 
 
 def cmd_export(args):
-  import dataclasses
   import jax
   from mocogan_jax import checkpointing, encoding, export, workdir
   config, variables = workdir.load_generator(args.workdir, args.checkpoint_dir, args.step)
