@@ -21,7 +21,9 @@ class Model(NamedTuple):
   create_train_state: Callable  # (config, key) -> state, one pytree with .step and .config
   train_step: Callable  # (state, batch, key) -> (state, metrics: dict of scalars)
   sampling_variables: Callable  # state -> the generator's variables to sample from
-  sample_videos: Callable  # (variables, config, key, num_videos, length) -> (N, T, S, S, C)
+  # (variables, config, key, num_videos, length, category=None) -> float (N, T, S, S, C);
+  # category: an int or (N,) ints for the categories of a conditioned model.
+  sample_videos: Callable
 
 
 MODELS = {

@@ -33,12 +33,11 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from mocogan_jax import files, pixels, provenance, sharding
+from mocogan_jax import files, pixels, provenance, registry, sharding
 from mocogan_jax.config import EVAL_METRICS, Config, ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.evaluation import classifier as classifier_lib
 from mocogan_jax.evaluation import c3d, i3d, metrics as metrics_lib
-from mocogan_jax.models import mocogan
 
 METRICS = EVAL_METRICS + ("is_c3d",)  # is_c3d needs weights the user supplies: not in training
 I3D_METRICS = ("fvd", "kvd")
@@ -166,14 +165,17 @@ def _generate_fn(config: Config, length: int, chunk: int, rows):
   videos first .. first + chunk - 1, video i drawn from fold_in(key, i) alone,
   so the N videos do not depend on the chunk size or the number of devices."""
 
+  sample = registry.get(config).sample_videos
+
   @functools.partial(jax.jit, out_shardings=rows)
   def generate(variables, key, first, categories):
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first + jnp.arange(chunk))
-    latents = jax.vmap(lambda k: mocogan.sample_latents(k, config, 1, length))(keys)
-    latents = jax.tree.map(lambda x: x[:, 0], latents)
-    if categories is not None:
-      latents["category"] = categories
-    videos = mocogan.generator(config).apply(variables, latents, train=False)
+    if categories is None:
+      one = lambda k: sample(variables, config, k, 1, length)[0]
+      videos = jax.vmap(one)(keys)
+    else:
+      one = lambda k, c: sample(variables, config, k, 1, length, category=c)[0]
+      videos = jax.vmap(one)(keys, categories)
     return pixels.to_uint8(videos)
   return generate
 
