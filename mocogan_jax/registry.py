@@ -3,9 +3,11 @@ steps compiled for a device mesh.
 
 A model is four functions: its train state, its pure train step, the
 generator variables to sample from, and its sampler. The loop
-(train_loop.py), `evaluate`, `sample` and `export` take them from here, so a
-new model (a baseline, a conditional GAN) is a module with these four, a
-preset in configs/, and one entry in MODELS.
+(train_loop.py), evaluation (evaluation/evaluate.py) and the opening of a
+workdir (workdir.py: sample, export, evaluate, train-encoder) take them from
+here, so a new model (a baseline, a conditional GAN) is a module with these
+four, a preset in configs/, and one entry in MODELS. (`sample --mode
+fixed-content|fixed-motion` is MoCoGAN's own: sampling.sample_with_mode.)
 """
 
 import functools
