@@ -151,12 +151,13 @@ def check_choices(settings) -> None:
 SUPPORTED_IMAGE_SIZES = (16, 32, 64, 128, 256)
 EVAL_METRICS = ("fvd", "kvd", "acd", "acd_generic", "mcs", "is")
 LOWER_IS_BETTER = ("fvd", "kvd", "acd", "acd_generic")
+DISCRIMINATOR_NORMS = ("batch", "layer", "none", "spectral")  # models/discriminators.py
 _CHOICES = {
     "model": ("mocogan",),  # registry.MODELS
     "image_discriminator": ("patch", "full"),
     "video_discriminator": ("categorical", "plain", "patch"),
-    "discriminator_norm": ("batch", "layer", "none", "spectral"),
-    "image_discriminator_norm": ("", "batch", "layer", "none", "spectral"),
+    "discriminator_norm": DISCRIMINATOR_NORMS,
+    "image_discriminator_norm": ("",) + DISCRIMINATOR_NORMS,
     "conv_impl": ("auto", "native", "matmul"),
     "nonfinite": ("stop", "skip"),
     "bad_files": ("skip", "fail"),
@@ -234,9 +235,9 @@ def preset_names() -> list[str]:
 def load(name_or_file: str) -> Config:
   """A preset name, a preset-style .py file, or a saved config.json."""
   if name_or_file.endswith(".json"):
-    from etils import epath  # the saved config of a workdir on gs:// too
+    from mocogan_jax import files  # the saved config of a workdir on gs:// too
     try:
-      values = json.loads(epath.Path(name_or_file).read_text())
+      values = json.loads(files.read_text(name_or_file))
     except (OSError, json.JSONDecodeError) as e:
       raise ConfigError(f"cannot read config file {name_or_file}: {e}") from None
     return apply_overrides(Config(), values)

@@ -21,6 +21,7 @@ from mocogan_jax.config import Config
 from mocogan_jax.encoder_objective import encoder_losses
 from mocogan_jax.models import mocogan
 from mocogan_jax.models.generator import VideoGenerator
+# By name, so that experiments/parity_pytorch.py can record the latents a step draws.
 from mocogan_jax.models.mocogan import sample_latents
 from mocogan_jax.pixels import to_float
 from mocogan_jax.sharding import gather_for_use, split_over_batch
@@ -268,7 +269,7 @@ def generator_update(state: TrainState, g_stats, real_videos, labels, key):
                                            method="continue_motion")
       latent, reconstruction, _, errors, encoder_stats, stats = encoder_losses(
           mocogan.encoder(config), _for_use({"params": encoder_params,
-                                          "batch_stats": e.batch_stats}),
+                                             "batch_stats": e.batch_stats}),
           nets.generator, generator, videos, latents, motion_states, real_videos,
           labels if config.use_categories else None, train_generator=True)
       loss += config.encoder_weight * (latent + reconstruction)
