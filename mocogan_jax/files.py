@@ -8,10 +8,13 @@ Object stores cannot append to a file, so `MetricsLog` rewrites its file whole
 (through a temporary file and a rename) each time it writes.
 """
 
+import contextlib
 import json
 import os
 
 from etils import epath
+
+from mocogan_jax.config import ConfigError
 
 
 def is_remote(path: str) -> bool:
@@ -23,26 +26,40 @@ def absolute(path: str) -> str:
   return str(path) if is_remote(path) else os.path.abspath(path)
 
 
+@contextlib.contextmanager
+def _storage(path: str):
+  """A missing storage package (gcsfs for gs://) as one line, not a traceback."""
+  try:
+    yield
+  except ImportError as e:
+    raise ConfigError(f"cannot reach {path}: {e} (for gs://: pip install "
+                      f"'mocogan-jax[gcs]')") from None
+
+
 def exists(path: str) -> bool:
-  return epath.Path(path).exists()
+  with _storage(path):
+    return epath.Path(path).exists()
 
 
 def read_text(path: str) -> str:
-  return epath.Path(path).read_text()
+  with _storage(path):
+    return epath.Path(path).read_text()
 
 
 def read_bytes(path: str) -> bytes:
-  return epath.Path(path).read_bytes()
+  with _storage(path):
+    return epath.Path(path).read_bytes()
 
 
 def write_bytes(path: str, data: bytes) -> None:
   """Writes `path` whole, creating its folder: a reader never sees half a
   file (a temporary file renamed over it)."""
   target = epath.Path(path)
-  target.parent.mkdir(parents=True, exist_ok=True)
   temporary = target.parent / f".{target.name}.tmp"
-  temporary.write_bytes(data)
-  temporary.replace(target)
+  with _storage(path):
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary.write_bytes(data)
+    temporary.replace(target)
 
 
 def write_text(path: str, text: str) -> None:
@@ -52,10 +69,11 @@ def write_text(path: str, text: str) -> None:
 def check_writable(directory: str) -> None:
   """Creates `directory`; raises OSError if a file cannot be written there."""
   folder = epath.Path(directory)
-  folder.mkdir(parents=True, exist_ok=True)
   probe = folder / f".write_test.{os.getpid()}"  # one per process
-  probe.write_text("ok")
-  probe.unlink()
+  with _storage(directory):
+    folder.mkdir(parents=True, exist_ok=True)
+    probe.write_text("ok")
+    probe.unlink()
 
 
 class MetricsLog:

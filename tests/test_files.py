@@ -35,3 +35,17 @@ def test_workdir_files_on_a_local_disk_and_on_object_storage(tmp_path, remote, m
     assert sorted(p.name for p in epath.Path(root).iterdir()) == [
         "config.json", "metrics.jsonl", "samples"]
   assert files.absolute("gs://bucket/run") == "gs://bucket/run"
+
+
+def test_a_missing_storage_package_is_one_clear_error(tmp_path, monkeypatch):
+  from mocogan_jax.config import ConfigError
+  monkeypatch.chdir(tmp_path)
+
+  def no_gcsfs(*args, **kwargs):
+    raise ImportError("Please install gcsfs to access Google Storage")
+
+  with epath_testing.mock_epath(exists=no_gcsfs, mkdir=no_gcsfs, makedirs=no_gcsfs):
+    with pytest.raises(ConfigError, match=r"cannot reach gs://bucket/run.*mocogan-jax\[gcs\]"):
+      files.check_writable("gs://bucket/run")
+    with pytest.raises(ConfigError, match="cannot reach gs://bucket/run/config.json"):
+      files.exists("gs://bucket/run/config.json")
