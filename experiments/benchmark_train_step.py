@@ -10,7 +10,9 @@ random uint8 batch (the input pipeline is measured separately). Prints a table
 and ends with one JSON line: compile_time_s, step_time_s_median (and p10/p90),
 videos_per_s (real clips consumed), frames_per_s (real frames consumed: clips
 x T + single images), the compiled program's memory per device (arguments,
-outputs, temporaries), with the device and the resolved settings.
+outputs, temporaries), XLA's count of FLOPs per step and the rate achieved
+(and, with --peak_tflops, its fraction of the device's peak), with the device
+and the resolved settings.
 """
 
 import argparse
@@ -29,6 +31,8 @@ def main():
   parser.add_argument("--config", required=True)
   parser.add_argument("--steps", type=int, default=20, help="timed steps after warm-up")
   parser.add_argument("--warmup", type=int, default=3)
+  parser.add_argument("--peak_tflops", type=float, default=0.0,
+                      help="the device's peak rate for the step's dtype: report the fraction reached")
   parser.add_argument("--compile_only", action="store_true",
                       help="only compile and print the per-device memory analysis")
   parser.add_argument("overrides", nargs="*", metavar="key=value")
@@ -51,6 +55,10 @@ def main():
   start = time.perf_counter()
   compiled = step.lower(abstract, batch, jax.random.key(0)).compile()
   compile_time = time.perf_counter() - start
+  cost = compiled.cost_analysis() or {}
+  if isinstance(cost, list):  # older jax: one dict per program
+    cost = cost[0] if cost else {}
+  flops = float(cost.get("flops", 0.0))
   memory = compiled.memory_analysis()
   memory = {f"memory_{k}_mb": round(getattr(memory, f"{k}_size_in_bytes") / 2**20, 1)
             for k in ("argument", "output", "temp", "generated_code")} if memory else {}
@@ -71,13 +79,15 @@ def main():
       times.append(time.perf_counter() - start)
 
   median = statistics.median(times)
-  deciles = statistics.quantiles(times, n=10) if len(times) >= 2 else [median] * 9
+  deciles = (statistics.quantiles(times, n=10, method="inclusive") if len(times) >= 2
+             else [median] * 9)
   result = {
       "config": args.config,
       "overrides": args.overrides,
       "device": f"{jax.device_count()}x {jax.devices()[0].device_kind}",
       "backend": jax.default_backend(),
       "conv_impl": config.conv_impl,
+      "dtype": config.dtype,
       "image_size": s, "video_length": t,
       "image_batch": config.image_batch, "video_batch": config.video_batch,
       "compile_time_s": round(compile_time, 3),
@@ -86,12 +96,16 @@ def main():
       "step_time_s_p90": round(deciles[-1], 5),
       "videos_per_s": round(config.video_batch / median, 3),
       "frames_per_s": round((config.video_batch * t + config.image_batch) / median, 2),
+      "flops_per_step": flops,
+      "tflops_per_s": round(flops / median / 1e12, 3),
+      "fraction_of_peak": round(flops / median / 1e12 / args.peak_tflops, 4)
+                          if args.peak_tflops else None,
       "timed_steps": args.steps,
       "mesh": dict(mesh.shape),
       **memory,
   }
   for key in ("device", "compile_time_s", "step_time_s_median", "step_time_s_p10",
-              "step_time_s_p90", "videos_per_s", "frames_per_s"):
+              "step_time_s_p90", "videos_per_s", "frames_per_s", "tflops_per_s"):
     print(f"{key:20s} {result[key]}")
   print(json.dumps(result))
 

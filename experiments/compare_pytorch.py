@@ -1,6 +1,7 @@
 """Side-by-side iteration time: the official MoCoGAN iteration in PyTorch vs ours.
 
     TORCH_PYTHON experiments/compare_pytorch.py --jax-python .venv/bin/python [--steps 5]
+    python3 experiments/compare_pytorch.py --device cuda --compile   # on a GPU machine
 
 TORCH_PYTHON is any Python with torch (CPU) and numpy, e.g. a venv made with
 `python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy`;
@@ -13,6 +14,9 @@ video-D and generator updates with Adam), written from the architecture
 description in ../shared/reference/official-mocogan.md, with the same batch
 sizes. It checks its parameter counts against the official ones, so both sides
 do the same arithmetic. Run on an idle machine: both sides use every core.
+With --device cuda the PyTorch side runs on the GPU (and JAX on its default
+device, the same GPU); --compile wraps the three networks in torch.compile.
+Ends with one JSON line.
 """
 
 import argparse
@@ -24,9 +28,13 @@ import sys
 import time
 
 
-def torch_iteration_times(image_batch, video_batch, length, steps):
+def torch_iteration_times(image_batch, video_batch, length, steps, device="cpu", compile=False,
+                          warmup=1):
   import torch
   from torch import nn
+
+  torch.set_default_device(device)  # every tensor and parameter below
+  sync = torch.cuda.synchronize if device == "cuda" else lambda: None
 
   ngf = ndf = 64
   dz, dm, k = 50, 10, 6
@@ -81,6 +89,8 @@ def torch_iteration_times(image_batch, video_batch, length, steps):
   adam = lambda *ms: torch.optim.Adam([p for m in ms for p in m.parameters()], lr=2e-4,
                                       betas=(0.5, 0.999), weight_decay=1e-5)
   opt_g, opt_di, opt_dv = adam(image_g, gru), adam(image_d), adam(video_d)
+  if compile:  # the optimisers hold the same parameters
+    image_g, image_d, video_d = map(torch.compile, (image_g, image_d, video_d))
   real_images = torch.rand(image_batch, 3, 64, 64) * 2 - 1
   real_videos = torch.rand(video_batch, 3, length, 64, 64) * 2 - 1
   real_labels = torch.randint(k, (video_batch,))
@@ -90,7 +100,8 @@ def torch_iteration_times(image_batch, video_batch, length, steps):
     return out[:, :1], out[:, 1:]
 
   times = []
-  for i in range(steps + 1):
+  for i in range(warmup + steps):
+    sync()
     start = time.perf_counter()
     opt_di.zero_grad()
     real, fake = image_d(real_images), image_d(fake_images(image_batch).detach())
@@ -105,7 +116,8 @@ def torch_iteration_times(image_batch, video_batch, length, steps):
     fake_v, _ = video_logits(fake_videos(video_batch)[0])
     (bce(fake_i, torch.ones_like(fake_i)) + bce(fake_v, torch.ones_like(fake_v))).backward()
     opt_g.step()
-    if i:  # the first iteration warms up allocators
+    sync()
+    if i >= warmup:  # allocators, autotuning and torch.compile's traces
       times.append(time.perf_counter() - start)
   return times
 
@@ -114,6 +126,10 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--config", default="shapes_64")
   parser.add_argument("--steps", type=int, default=5)
+  parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+  parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
+  parser.add_argument("--jax-result", help="a file whose last line is benchmark_train_step.py's "
+                      "JSON for the same config, instead of running it again")
   parser.add_argument("--jax-python", default=sys.executable,
                       help="the Python of the project's environment")
   args = parser.parse_args()
@@ -126,15 +142,23 @@ def main():
   if (size, ngf, ndf) != (64, 64, 64):
     sys.exit(f"{args.config}: the PyTorch side is the official 64x64, ngf = ndf = 64 network")
   import torch
-  torch_times = torch_iteration_times(image_batch, video_batch, length, args.steps)
-  bench = os.path.join(os.path.dirname(os.path.abspath(__file__)), "benchmark_train_step.py")
-  out = subprocess.run([args.jax_python, bench, "--config", args.config, "--steps", str(args.steps)],
-                       capture_output=True, text=True, check=True)
-  ours = json.loads(out.stdout.strip().splitlines()[-1])
+  torch_times = torch_iteration_times(image_batch, video_batch, length, args.steps, args.device,
+                                      args.compile, warmup=3 if args.compile else 1)
+  if args.jax_result:
+    with open(args.jax_result) as f:
+      ours = json.loads(f.read().strip().splitlines()[-1])
+  else:
+    bench = os.path.join(os.path.dirname(os.path.abspath(__file__)), "benchmark_train_step.py")
+    out = subprocess.run([args.jax_python, bench, "--config", args.config, "--steps",
+                          str(args.steps)], capture_output=True, text=True, check=True)
+    ours = json.loads(out.stdout.strip().splitlines()[-1])
   result = {
       "config": args.config,
       "torch_version": torch.__version__,
+      "torch_device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
+      "torch_compile": args.compile,
       "torch_threads": torch.get_num_threads(),
+      "jax_device": ours["device"],
       "torch_iteration_s_median": round(statistics.median(torch_times), 3),
       "jax_iteration_s_median": ours["step_time_s_median"],
       "jax_compile_time_s": ours["compile_time_s"],

@@ -60,6 +60,10 @@ class Config:
   image_discriminator_norm: str = ""
   noise_sigma: float = 0.0  # instance noise before every conv but the last; 0 = off
   conv_impl: str = "auto"  # auto | native | matmul (see models/layers.py)
+  # The generator's and discriminators' convolutions and activations: float32 |
+  # bfloat16. Parameters, optimiser state, BatchNorm statistics, the motion RNN,
+  # the encoders and the losses stay float32.
+  dtype: str = "float32"
 
   # --- Objective.
   use_categories: bool = True  # D_V learns the real videos' categories
@@ -159,6 +163,7 @@ _CHOICES = {
     "discriminator_norm": DISCRIMINATOR_NORMS,
     "image_discriminator_norm": ("",) + DISCRIMINATOR_NORMS,
     "conv_impl": ("auto", "native", "matmul"),
+    "dtype": ("float32", "bfloat16"),
     "nonfinite": ("stop", "skip"),
     "bad_files": ("skip", "fail"),
 }

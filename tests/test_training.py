@@ -1,5 +1,6 @@
 """train_step: purity, determinism, and learning (a broken objective must fail)."""
 
+import functools
 import chex
 import jax
 import jax.numpy as jnp
@@ -218,3 +219,27 @@ def test_video_loss_weight_zero_leaves_the_generator_to_the_image_discriminator(
   chex.assert_trees_all_close(generator_after(image_gan, 0.0), generator_after(image_gan, 0.1))
   assert not np.allclose(generator_after(tiny_config, 0.0)["motion_rnn"]["w_ih"],
                          generator_after(tiny_config, 0.1)["motion_rnn"]["w_ih"])
+
+
+def test_bfloat16_computes_in_bfloat16_keeps_float32_state_and_still_learns(tiny_config):
+  bf16 = tiny_config.replace(dtype="bfloat16")
+  source = pipeline.load_source(tiny_config)
+  batch = pipeline.make_batch(source, tiny_config, step=0)
+  metrics = {}
+  for config in (tiny_config, bf16):
+    state = training.create_train_state(config, jax.random.key(0))
+    state, metrics[config.dtype] = jax.jit(training.train_step)(state, batch, jax.random.key(1))
+    # Parameters, Adam moments and BatchNorm statistics stay float32.
+    assert {x.dtype for x in jax.tree.leaves(state)} <= {jnp.dtype("float32"),
+                                                        jnp.dtype("int32")}
+  generate = functools.partial(
+      training.networks(bf16).generator.apply, state.generator.variables,
+      training.sample_latents(jax.random.key(2), bf16, 2, 4), train=False)
+  assert generate().dtype == jnp.float32
+  assert "bf16" in str(jax.make_jaxpr(generate)())  # the convolutions run in bfloat16
+  # One step from the same weights, batch and key: the losses agree to bfloat16's
+  # precision (measured: within 2e-3 on the tiny config).
+  for name, value in metrics["float32"].items():
+    assert abs(float(metrics["bfloat16"][name]) - float(value)) < 2e-2, name
+  before, after = _train_and_measure(bf16)
+  assert after < 0.6 * before, (before, after)

@@ -4,10 +4,8 @@
 
 Official train.py flags: image batch 10, video batch 3, 16 frames at stride 2,
 patch image D, categorical video D, z = 50 content + 6 category + 10 motion,
-ngf = ndf = 64, Adam 2e-4 (0.5, 0.999), weight decay 1e-5. One iteration takes
-1.4-1.8 s on a 2-core CPU here: about 9x faster than the official trainer as it
-ships, 1.6x slower than the same networks and iteration in bare PyTorch 2.13
-(experiments/RESULTS.md).
+ngf = ndf = 64, Adam 2e-4 (0.5, 0.999), weight decay 1e-5. Its speed on the CPU
+and against PyTorch: experiments/RESULTS.md, "Side by side with PyTorch".
 """
 
 from mocogan_jax.config import Config

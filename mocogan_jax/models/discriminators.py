@@ -18,8 +18,10 @@ frame it can only say "darker is more real", never "this dark".
 
 import functools
 import math
+from typing import Any
 
 import jax
+import jax.numpy as jnp
 from flax import linen as nn
 
 from mocogan_jax.models.layers import Conv2d, Conv3d, batch_norm
@@ -32,7 +34,8 @@ class InstanceNoise(nn.Module):
   def __call__(self, x):
     if self.sigma <= 0:
       return x
-    return x + self.sigma * jax.random.normal(self.make_rng("noise"), x.shape, x.dtype)
+    # Drawn in float32 whatever x.dtype, so that bfloat16 runs see the same noise.
+    return x + (self.sigma * jax.random.normal(self.make_rng("noise"), x.shape)).astype(x.dtype)
 
 
 def _conv(conv, x, norm: str, train: bool):
@@ -45,10 +48,15 @@ def _block(x, conv, norm: str, first: bool, sigma: float, train: bool):
   """Noise, conv, the normalisation (none on the first block), LeakyReLU."""
   x = _conv(conv, InstanceNoise(sigma)(x), norm, train)
   if norm == "batch" and not first:
-    x = batch_norm(train)(x)
+    x = batch_norm(train, x.dtype)(x)
   elif norm == "layer" and not first:  # each example over all its positions and channels
-    x = nn.LayerNorm(epsilon=1e-5, reduction_axes=tuple(range(1, x.ndim)))(x)
+    x = nn.LayerNorm(epsilon=1e-5, reduction_axes=tuple(range(1, x.ndim)), dtype=x.dtype)(x)
   return nn.leaky_relu(x, 0.2)
+
+
+def _f32(logits):
+  """Logits leave in float32, so the losses are computed in float32."""
+  return logits.astype(jnp.float32)
 
 
 def video_time_steps(video_length: int, image_size: int, patch: bool, time_padding: int) -> int:
@@ -82,6 +90,9 @@ class _Discriminator(nn.Module):
   norm: str = "batch"  # batch | layer | none | spectral (module docstring)
   noise_sigma: float = 0.0  # instance noise before every conv but the last
   conv_impl: str = "auto"  # models/layers.py
+  # The convolutions' and activations' dtype; parameters and the returned
+  # logits are float32.
+  dtype: Any = jnp.float32
 
 
 class PatchImageDiscriminator(_Discriminator):
@@ -90,10 +101,11 @@ class PatchImageDiscriminator(_Discriminator):
 
   @nn.compact
   def __call__(self, x, train: bool):
-    conv = functools.partial(Conv2d, impl=self.conv_impl, use_bias=self.norm != "batch")
+    conv = functools.partial(Conv2d, impl=self.conv_impl, use_bias=self.norm != "batch",
+                             dtype=self.dtype)
     for i, width in enumerate((self.ndf, 2 * self.ndf, 4 * self.ndf)):
       x = _block(x, conv(width, 4, 2, 1), self.norm, i == 0, self.noise_sigma, train)
-    return _conv(conv(1, 4, 2, 1), x, self.norm, train)[..., 0], None
+    return _f32(_conv(conv(1, 4, 2, 1), x, self.norm, train)[..., 0]), None
 
 
 class ImageDiscriminator(_Discriminator):
@@ -102,11 +114,12 @@ class ImageDiscriminator(_Discriminator):
 
   @nn.compact
   def __call__(self, x, train: bool):
-    conv = functools.partial(Conv2d, impl=self.conv_impl, use_bias=self.norm != "batch")
+    conv = functools.partial(Conv2d, impl=self.conv_impl, use_bias=self.norm != "batch",
+                             dtype=self.dtype)
     for i in range(int(math.log2(x.shape[1])) - 2):
       x = _block(x, conv(self.ndf * min(2 ** i, 8), 4, 2, 1), self.norm, i == 0,
                  self.noise_sigma, train)
-    return _conv(conv(1, 4, 1, 0), x, self.norm, train)[..., 0], None
+    return _f32(_conv(conv(1, 4, 1, 0), x, self.norm, train)[..., 0]), None
 
 
 class VideoDiscriminator(_Discriminator):
@@ -123,11 +136,13 @@ class VideoDiscriminator(_Discriminator):
   @nn.compact
   def __call__(self, x, train: bool):
     pt = video_time_padding(x.shape[1], x.shape[2], patch=False)
-    conv = functools.partial(Conv3d, impl=self.conv_impl, use_bias=self.norm != "batch")
+    conv = functools.partial(Conv3d, impl=self.conv_impl, use_bias=self.norm != "batch",
+                             dtype=self.dtype)
     for i in range(int(math.log2(x.shape[2])) - 2):
       x = _block(x, conv(self.ndf * min(2 ** i, 8), 4, 2, 1, pt), self.norm, i == 0,
                  self.noise_sigma, train)
-    x = _conv(conv(1 + self.n_categories, 4, 1, 0, 0), x, self.norm, train)  # (N, T', 1, 1, 1 + K)
+    # (N, T', 1, 1, 1 + K)
+    x = _f32(_conv(conv(1 + self.n_categories, 4, 1, 0, 0), x, self.norm, train))
     if not self.n_categories:
       return x[..., 0], None
     return x[..., 0], x[..., 1:].mean(axis=(1, 2, 3))
@@ -140,7 +155,8 @@ class PatchVideoDiscriminator(_Discriminator):
   @nn.compact
   def __call__(self, x, train: bool):
     pt = video_time_padding(x.shape[1], x.shape[2], patch=True)
-    conv = functools.partial(Conv3d, impl=self.conv_impl, use_bias=self.norm != "batch")
+    conv = functools.partial(Conv3d, impl=self.conv_impl, use_bias=self.norm != "batch",
+                             dtype=self.dtype)
     for i, width in enumerate((self.ndf, 2 * self.ndf, 4 * self.ndf)):
       x = _block(x, conv(width, 4, 2, 1, pt), self.norm, i == 0, self.noise_sigma, train)
-    return _conv(conv(1, 4, 2, 1, pt), x, self.norm, train)[..., 0], None
+    return _f32(_conv(conv(1, 4, 2, 1, pt), x, self.norm, train)[..., 0]), None

@@ -8,6 +8,7 @@ key, so any part of it can be fixed for disentanglement figures.
 """
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -57,19 +58,20 @@ class ImageGenerator(nn.Module):
   channels: int
   image_size: int
   conv_impl: str = "auto"
+  dtype: Any = jnp.float32  # the convolutions' and activations'; the output is float32
 
   @nn.compact
   def __call__(self, z, train: bool):
     n_up = int(math.log2(self.image_size)) - 2  # stride-2 layers after the 4x4 start
     width = lambda i: self.ngf * min(2 ** (n_up - 1 - i), 8)
     x = z[:, None, None, :]
-    x = ConvTranspose2d(width(0), 4, 1, 0, self.conv_impl)(x)
-    x = nn.relu(batch_norm(train)(x))
+    x = ConvTranspose2d(width(0), 4, 1, 0, self.conv_impl, self.dtype)(x)
+    x = nn.relu(batch_norm(train, self.dtype)(x))
     for i in range(1, n_up):
-      x = ConvTranspose2d(width(i), 4, 2, 1, self.conv_impl)(x)
-      x = nn.relu(batch_norm(train)(x))
-    x = ConvTranspose2d(self.channels, 4, 2, 1, self.conv_impl)(x)
-    return jnp.tanh(x)
+      x = ConvTranspose2d(width(i), 4, 2, 1, self.conv_impl, self.dtype)(x)
+      x = nn.relu(batch_norm(train, self.dtype)(x))
+    x = ConvTranspose2d(self.channels, 4, 2, 1, self.conv_impl, self.dtype)(x)
+    return jnp.tanh(x).astype(jnp.float32)
 
 
 class VideoGenerator(nn.Module):
@@ -81,11 +83,12 @@ class VideoGenerator(nn.Module):
   channels: int
   image_size: int
   conv_impl: str = "auto"
+  dtype: Any = jnp.float32  # the image generator's computation; the motion RNN stays float32
 
   def setup(self):
     self.motion_rnn = MotionRNN(self.dim_z_motion)
     self.image_generator = ImageGenerator(self.ngf, self.channels, self.image_size,
-                                          self.conv_impl)
+                                          self.conv_impl, self.dtype)
 
   def __call__(self, latents, train: bool):
     """latents from `sample_latents` (N videos, T frames) -> videos (N, T, S, S, C)."""

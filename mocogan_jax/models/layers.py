@@ -16,7 +16,7 @@ Two implementations compute the same function:
 "auto" picks "matmul" on the CPU and "native" elsewhere. Tests check both agree.
 """
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -143,7 +143,7 @@ def torch_uniform(bound: float):
 
 def _add_bias(module: nn.Module, y, fan_in: int):
   """y + a per-channel bias, PyTorch's default init U(-1/sqrt(fan_in), ...)."""
-  return y + module.param("bias", torch_uniform(fan_in ** -0.5), (y.shape[-1],))
+  return y + module.param("bias", torch_uniform(fan_in ** -0.5), (y.shape[-1],)).astype(y.dtype)
 
 
 class Conv2d(nn.Module):
@@ -155,13 +155,14 @@ class Conv2d(nn.Module):
   padding: int = 1
   impl: str = "auto"
   use_bias: bool = False
+  dtype: Any = jnp.float32  # the computation's; parameters stay float32
 
   @nn.compact
   def __call__(self, x):
     fan_in = x.shape[-1] * self.kernel_size ** 2
     w = self.param("kernel", torch_uniform(fan_in ** -0.5),
                    (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
-    y = conv2d(x, w, self.stride, self.padding, self.impl)
+    y = conv2d(x.astype(self.dtype), w.astype(self.dtype), self.stride, self.padding, self.impl)
     return _add_bias(self, y, fan_in) if self.use_bias else y
 
 
@@ -175,13 +176,14 @@ class Conv3d(nn.Module):
   time_padding: int = 0
   impl: str = "auto"
   use_bias: bool = False
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x):
     k = self.kernel_size
     fan_in = x.shape[-1] * k ** 3
     w = self.param("kernel", torch_uniform(fan_in ** -0.5), (k, k, k, x.shape[-1], self.features))
-    y = conv3d(x, w, (1, self.stride, self.stride),
+    y = conv3d(x.astype(self.dtype), w.astype(self.dtype), (1, self.stride, self.stride),
                (self.time_padding, self.padding, self.padding), self.impl)
     return _add_bias(self, y, fan_in) if self.use_bias else y
 
@@ -196,15 +198,19 @@ class ConvTranspose2d(nn.Module):
   stride: int = 2
   padding: int = 1
   impl: str = "auto"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x):
     k = self.kernel_size
     w = self.param("kernel", torch_uniform((self.features * k * k) ** -0.5),
                    (k, k, x.shape[-1], self.features))
-    return conv_transpose2d(x, w, self.stride, self.padding, self.impl)
+    return conv_transpose2d(x.astype(self.dtype), w.astype(self.dtype), self.stride,
+                            self.padding, self.impl)
 
 
-def batch_norm(train: bool):
-  """BatchNorm with PyTorch's defaults (momentum 0.1 there is 0.9 here, eps 1e-5)."""
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
+def batch_norm(train: bool, dtype=jnp.float32):
+  """BatchNorm with PyTorch's defaults (momentum 0.1 there is 0.9 here, eps 1e-5).
+  Its statistics are reduced in float32 whatever `dtype` (flax's default), and
+  its scale, bias and running averages stay float32; the output is `dtype`."""
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype)

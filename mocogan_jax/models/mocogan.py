@@ -7,6 +7,7 @@ they use.
 """
 
 import jax
+import jax.numpy as jnp
 
 from mocogan_jax.config import Config
 from mocogan_jax.models import discriminators
@@ -19,12 +20,14 @@ IMAGE_DISCRIMINATORS = {"patch": discriminators.PatchImageDiscriminator,
 
 def generator(config: Config) -> VideoGenerator:
   return VideoGenerator(config.dim_z_content, config.n_categories, config.dim_z_motion,
-                        config.ngf, config.channels, config.image_size, config.conv_impl)
+                        config.ngf, config.channels, config.image_size, config.conv_impl,
+                        jnp.dtype(config.dtype))
 
 
 def _discriminator_settings(config: Config) -> dict:
   return {"ndf": config.ndf, "norm": config.discriminator_norm,
-          "noise_sigma": config.noise_sigma, "conv_impl": config.conv_impl}
+          "noise_sigma": config.noise_sigma, "conv_impl": config.conv_impl,
+          "dtype": jnp.dtype(config.dtype)}
 
 
 def image_discriminator(config: Config):
