@@ -7,7 +7,8 @@
 # Writes to OUT, in this order, so that a run stopped early still returns the
 # most important numbers:
 #   results.jsonl  one JSON line per finished step: env, tests, bench (per config
-#                  and dtype), torch (eager, compiled), train, evaluate
+#                  and dtype), input (the pipeline against the fastest step),
+#                  torch (eager, compiled), train, evaluate
 #   log.txt        every step's output
 #   metrics.jsonl, samples.gif   the training run's curves and its last samples
 # Each step has its own time limit; a step that fails or runs out of time is
@@ -98,6 +99,13 @@ for bench in "${benches[@]}"; do
     fi
   done
 done
+
+# --- 3b. Does the input pipeline keep up with the fastest shapes_64_paper step measured?
+fastest=$(grep -h '"shapes_64_paper"' "$scratch"/bench_*.txt 2>/dev/null | grep '^{' | grep -v image_size \
+  | "$python" -c "import json, sys; print(min([json.loads(l)['step_time_s_median'] for l in sys.stdin] or [0.05]))")
+if [ -n "$dry" ]; then input=(--config tiny --steps 5 --workers 1,2); else input=(--config shapes_64_paper --steps 100 --workers 2,4,8); fi
+run input 150 "$python" experiments/benchmark_input.py --sources shape_motion --step_time "${fastest:-0.05}" \
+  "${input[@]}" && record input_result "\"result\": $(last_json input)"
 
 # --- 4. The same iteration in PyTorch on the same device (eager, then torch.compile).
 if "$python" -c "import torch" 2>/dev/null && [ -s "$scratch/jax_shapes_64.json" ]; then
