@@ -10,7 +10,7 @@ Two implementations compute the same function:
   matrix product (im2col); the 3D convolution as XLA's 2D convolution over time
   taps stacked into channels; the stride-2 transposed convolution as four
   sub-pixel matrix products. XLA:CPU runs its built-in transposed and 3D
-  convolutions (with their gradients) 2.8-124x slower than these; for the plain
+  convolutions (with their gradients) 3-150x slower than these; for the plain
   strided 2D convolutions the two are close (experiments/RESULTS.md,
   experiments/benchmark_convolutions.py).
 "auto" picks "matmul" on the CPU and "native" elsewhere. Tests check both agree.
