@@ -58,6 +58,10 @@ class Config:
   # D_I's own normalisation, when it should differ from D_V's ("" = the same;
   # experiments/RESULTS.md, "Which discriminator draws colour").
   image_discriminator_norm: str = ""
+  # > 0: one SAGAN self-attention block in the generator, the image and the
+  # video discriminator, on their features of this spatial size (image_size / 2,
+  # / 4 or / 8, at least 4). Not in the official code; 0 = off.
+  attention_resolution: int = 0
   noise_sigma: float = 0.0  # instance noise before every conv but the last; 0 = off
   conv_impl: str = "auto"  # auto | native | matmul (see models/layers.py)
   # The generator's and discriminators' convolutions and activations: float32 |
@@ -206,6 +210,10 @@ def validate(config: Config) -> Config:
     raise ConfigError(f"r1_gamma must be >= 0 (0 = off), got {config.r1_gamma}")
   if not 0 <= config.ema_decay < 1:
     raise ConfigError(f"ema_decay must be in [0, 1) (0 = off), got {config.ema_decay}")
+  resolutions = [config.image_size // d for d in (2, 4, 8) if config.image_size // d >= 4]
+  if config.attention_resolution and config.attention_resolution not in resolutions:
+    raise ConfigError(f"attention_resolution must be 0 (off) or one of {resolutions} at "
+                      f"image_size={config.image_size}, got {config.attention_resolution}")
   if config.noise_sigma < 0:
     raise ConfigError(f"noise_sigma must be >= 0, got {config.noise_sigma}")
   if (config.use_categories or config.use_infogan) and config.video_discriminator != "categorical":

@@ -204,3 +204,35 @@ def test_the_image_discriminator_can_have_its_own_normalisation():
   assert mocogan.image_discriminator(config).norm == "batch"
   assert mocogan.video_discriminator(config).norm == "spectral"
   assert mocogan.image_discriminator(config.replace(image_discriminator_norm="")).norm == "spectral"
+
+
+@pytest.mark.parametrize("resolution", [8, 4])
+def test_self_attention_changes_no_shape_and_starts_as_the_identity(resolution):
+  base = Config(image_size=16, video_length=8, dim_z_content=8, dim_z_motion=4, n_categories=4,
+                ngf=8, ndf=8, discriminator_norm="none")
+  with_attention = validate(base.replace(attention_resolution=resolution))
+  latents = mocogan.sample_latents(KEY, base, 2, 8)
+  videos = jax.random.uniform(KEY, (2, 8, 16, 16, 3), minval=-1, maxval=1)
+  for build, x in ((mocogan.generator, latents), (mocogan.image_discriminator, videos[:, 0]),
+                   (mocogan.video_discriminator, videos)):
+    plain, attending = build(base), build(with_attention)
+    rngs = {"params": KEY, "noise": KEY}
+    v_plain = plain.init(rngs, x, train=False)
+    v_attending = attending.init(rngs, x, train=False)
+    gammas = [path for path, _ in jax.tree_util.tree_flatten_with_path(v_attending["params"])[0]
+              if "gamma" in jax.tree_util.keystr(path)]
+    assert len(gammas) == 1, build.__name__  # one block, at the features of that size
+    out_plain = plain.apply(v_plain, x, train=False)
+    out_attending = attending.apply(v_attending, x, train=False)
+    chex.assert_trees_all_equal_shapes(out_plain, out_attending)
+    # gamma = 0 at initialisation: the same function as without the block.
+    chex.assert_trees_all_close(out_plain, out_attending, atol=1e-6)
+    opened = jax.tree.map(lambda p: jnp.ones_like(p) if p.shape == () else p, v_attending)
+    changed = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()),
+                           attending.apply(opened, x, train=False), out_attending)
+    assert max(jax.tree.leaves(changed)) > 1e-4, build.__name__
+
+
+def test_attention_resolution_must_exist_in_every_network():
+  with pytest.raises(ConfigError, match="attention_resolution"):
+    validate(Config(image_size=16, attention_resolution=2))

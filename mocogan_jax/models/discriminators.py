@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from mocogan_jax.models.layers import Conv2d, Conv3d, batch_norm
+from mocogan_jax.models.layers import Conv2d, Conv3d, SelfAttention, batch_norm
 
 
 class InstanceNoise(nn.Module):
@@ -93,6 +93,12 @@ class _Discriminator(nn.Module):
   # The convolutions' and activations' dtype; parameters and the returned
   # logits are float32.
   dtype: Any = jnp.float32
+  # > 0: a SelfAttention block after the block whose output has this spatial
+  # size (for video discriminators, over every frame and pixel of the clip).
+  attention_resolution: int = 0
+
+  def _attend(self, x):
+    return SelfAttention(self.dtype)(x) if x.shape[-2] == self.attention_resolution else x
 
 
 class PatchImageDiscriminator(_Discriminator):
@@ -104,7 +110,8 @@ class PatchImageDiscriminator(_Discriminator):
     conv = functools.partial(Conv2d, impl=self.conv_impl, use_bias=self.norm != "batch",
                              dtype=self.dtype)
     for i, width in enumerate((self.ndf, 2 * self.ndf, 4 * self.ndf)):
-      x = _block(x, conv(width, 4, 2, 1), self.norm, i == 0, self.noise_sigma, train)
+      x = self._attend(_block(x, conv(width, 4, 2, 1), self.norm, i == 0, self.noise_sigma,
+                              train))
     return _f32(_conv(conv(1, 4, 2, 1), x, self.norm, train)[..., 0]), None
 
 
@@ -117,8 +124,8 @@ class ImageDiscriminator(_Discriminator):
     conv = functools.partial(Conv2d, impl=self.conv_impl, use_bias=self.norm != "batch",
                              dtype=self.dtype)
     for i in range(int(math.log2(x.shape[1])) - 2):
-      x = _block(x, conv(self.ndf * min(2 ** i, 8), 4, 2, 1), self.norm, i == 0,
-                 self.noise_sigma, train)
+      x = self._attend(_block(x, conv(self.ndf * min(2 ** i, 8), 4, 2, 1), self.norm, i == 0,
+                              self.noise_sigma, train))
     return _f32(_conv(conv(1, 4, 1, 0), x, self.norm, train)[..., 0]), None
 
 
@@ -139,8 +146,8 @@ class VideoDiscriminator(_Discriminator):
     conv = functools.partial(Conv3d, impl=self.conv_impl, use_bias=self.norm != "batch",
                              dtype=self.dtype)
     for i in range(int(math.log2(x.shape[2])) - 2):
-      x = _block(x, conv(self.ndf * min(2 ** i, 8), 4, 2, 1, pt), self.norm, i == 0,
-                 self.noise_sigma, train)
+      x = self._attend(_block(x, conv(self.ndf * min(2 ** i, 8), 4, 2, 1, pt), self.norm,
+                              i == 0, self.noise_sigma, train))
     # (N, T', 1, 1, 1 + K)
     x = _f32(_conv(conv(1 + self.n_categories, 4, 1, 0, 0), x, self.norm, train))
     if not self.n_categories:
@@ -158,5 +165,6 @@ class PatchVideoDiscriminator(_Discriminator):
     conv = functools.partial(Conv3d, impl=self.conv_impl, use_bias=self.norm != "batch",
                              dtype=self.dtype)
     for i, width in enumerate((self.ndf, 2 * self.ndf, 4 * self.ndf)):
-      x = _block(x, conv(width, 4, 2, 1, pt), self.norm, i == 0, self.noise_sigma, train)
+      x = self._attend(_block(x, conv(width, 4, 2, 1, pt), self.norm, i == 0, self.noise_sigma,
+                              train))
     return _f32(_conv(conv(1, 4, 2, 1, pt), x, self.norm, train)[..., 0]), None

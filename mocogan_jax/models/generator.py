@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from mocogan_jax.models.layers import ConvTranspose2d, batch_norm, torch_uniform
+from mocogan_jax.models.layers import ConvTranspose2d, SelfAttention, batch_norm, torch_uniform
 
 
 class MotionRNN(nn.Module):
@@ -59,6 +59,7 @@ class ImageGenerator(nn.Module):
   image_size: int
   conv_impl: str = "auto"
   dtype: Any = jnp.float32  # the convolutions' and activations'; the output is float32
+  attention_resolution: int = 0  # > 0: a SelfAttention block on the features of this size
 
   @nn.compact
   def __call__(self, z, train: bool):
@@ -66,10 +67,12 @@ class ImageGenerator(nn.Module):
     width = lambda i: self.ngf * min(2 ** (n_up - 1 - i), 8)
     x = z[:, None, None, :]
     x = ConvTranspose2d(width(0), 4, 1, 0, self.conv_impl, self.dtype)(x)
-    x = nn.relu(batch_norm(train, self.dtype)(x))
+    attend = lambda x: (SelfAttention(self.dtype)(x) if x.shape[1] == self.attention_resolution
+                        else x)
+    x = attend(nn.relu(batch_norm(train, self.dtype)(x)))
     for i in range(1, n_up):
       x = ConvTranspose2d(width(i), 4, 2, 1, self.conv_impl, self.dtype)(x)
-      x = nn.relu(batch_norm(train, self.dtype)(x))
+      x = attend(nn.relu(batch_norm(train, self.dtype)(x)))
     x = ConvTranspose2d(self.channels, 4, 2, 1, self.conv_impl, self.dtype)(x)
     return jnp.tanh(x).astype(jnp.float32)
 
@@ -84,11 +87,12 @@ class VideoGenerator(nn.Module):
   image_size: int
   conv_impl: str = "auto"
   dtype: Any = jnp.float32  # the image generator's computation; the motion RNN stays float32
+  attention_resolution: int = 0  # ImageGenerator's
 
   def setup(self):
     self.motion_rnn = MotionRNN(self.dim_z_motion)
     self.image_generator = ImageGenerator(self.ngf, self.channels, self.image_size,
-                                          self.conv_impl, self.dtype)
+                                          self.conv_impl, self.dtype, self.attention_resolution)
 
   def __call__(self, latents, train: bool):
     """latents from `sample_latents` (N videos, T frames) -> videos (N, T, S, S, C)."""

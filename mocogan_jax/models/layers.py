@@ -214,3 +214,25 @@ def batch_norm(train: bool, dtype=jnp.float32):
   Its statistics are reduced in float32 whatever `dtype` (flax's default), and
   its scale, bias and running averages stay float32; the output is `dtype`."""
   return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype)
+
+
+class SelfAttention(nn.Module):
+  """SAGAN's non-local block (Zhang et al. 2019): x + gamma * attention(x).
+
+  x (N, ..., C), every position of an example (pixels, or frames x pixels)
+  attending to every other -> the same shape. Queries and keys have C / 8
+  channels; gamma starts at 0, so a network with the block computes at
+  initialisation what it computes without it.
+  """
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    n, c = x.shape[0], x.shape[-1]
+    tokens = x.reshape(n, -1, c).astype(self.dtype)
+    dense = lambda features, name: nn.Dense(features, dtype=self.dtype, name=name)(tokens)
+    query, key = dense(max(c // 8, 1), "query"), dense(max(c // 8, 1), "key")
+    weights = jax.nn.softmax(jnp.einsum("nqd,nkd->nqk", query, key).astype(jnp.float32), axis=-1)
+    attended = jnp.einsum("nqk,nkc->nqc", weights.astype(self.dtype), dense(c, "value"))
+    gamma = self.param("gamma", nn.initializers.zeros, ())
+    return x + (gamma * attended.reshape(x.shape)).astype(x.dtype)

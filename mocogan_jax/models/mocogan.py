@@ -21,13 +21,13 @@ IMAGE_DISCRIMINATORS = {"patch": discriminators.PatchImageDiscriminator,
 def generator(config: Config) -> VideoGenerator:
   return VideoGenerator(config.dim_z_content, config.n_categories, config.dim_z_motion,
                         config.ngf, config.channels, config.image_size, config.conv_impl,
-                        jnp.dtype(config.dtype))
+                        jnp.dtype(config.dtype), config.attention_resolution)
 
 
 def _discriminator_settings(config: Config) -> dict:
   return {"ndf": config.ndf, "norm": config.discriminator_norm,
           "noise_sigma": config.noise_sigma, "conv_impl": config.conv_impl,
-          "dtype": jnp.dtype(config.dtype)}
+          "dtype": jnp.dtype(config.dtype), "attention_resolution": config.attention_resolution}
 
 
 def image_discriminator(config: Config):
