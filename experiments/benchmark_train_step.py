@@ -55,10 +55,7 @@ def main():
   start = time.perf_counter()
   compiled = step.lower(abstract, batch, jax.random.key(0)).compile()
   compile_time = time.perf_counter() - start
-  cost = compiled.cost_analysis() or {}
-  if isinstance(cost, list):  # older jax: one dict per program
-    cost = cost[0] if cost else {}
-  flops = float(cost.get("flops", 0.0))
+  flops = float((compiled.cost_analysis() or {}).get("flops", 0.0))
   memory = compiled.memory_analysis()
   memory = {f"memory_{k}_mb": round(getattr(memory, f"{k}_size_in_bytes") / 2**20, 1)
             for k in ("argument", "output", "temp", "generated_code")} if memory else {}

@@ -18,6 +18,8 @@ from jax.scipy.ndimage import map_coordinates
 
 # Horn and Schunck's neighbourhood average (the centre excluded).
 _AVERAGE = jnp.array([[1 / 12, 1 / 6, 1 / 12], [1 / 6, 0.0, 1 / 6], [1 / 12, 1 / 6, 1 / 12]])
+# Central difference along x (its transpose: along y).
+_DX = jnp.array([[0.0, 0.0, 0.0], [-0.5, 0.0, 0.5], [0.0, 0.0, 0.0]])
 
 
 def _filter(x, kernel):
@@ -41,9 +43,8 @@ def warp(image, flow):
 def _refine(a, b, flow, alpha: float, iterations: int):
   """Horn-Schunck on (a, b warped by flow): flow + the increment, (N, H, W, 2)."""
   b = warp(b, flow)
-  dx = jnp.array([[0.0, 0.0, 0.0], [-0.5, 0.0, 0.5], [0.0, 0.0, 0.0]])
   mean = 0.5 * (a + b)
-  ix, iy, it = _filter(mean, dx), _filter(mean, dx.T), b - a
+  ix, iy, it = _filter(mean, _DX), _filter(mean, _DX.T), b - a
   denominator = alpha ** 2 + ix ** 2 + iy ** 2
 
   def step(_, uv):
@@ -53,6 +54,11 @@ def _refine(a, b, flow, alpha: float, iterations: int):
 
   du = jax.lax.fori_loop(0, iterations, step, jnp.zeros((2,) + a.shape, a.dtype))
   return flow + jnp.moveaxis(du, 0, -1)
+
+
+def _half(x):
+  """(N, H, W) -> (N, H / 2, W / 2), 2x2 means."""
+  return x.reshape(x.shape[0], x.shape[1] // 2, 2, x.shape[2] // 2, 2).mean((2, 4))
 
 
 def optical_flow(frame_a, frame_b, levels: int = 3, iterations: int = 100, alpha: float = 0.2):
@@ -66,11 +72,9 @@ def optical_flow(frame_a, frame_b, levels: int = 3, iterations: int = 100, alpha
   gray = lambda f: (f.mean(axis=-1) + 1.0) / 2.0
   pyramid = [(gray(frame_a), gray(frame_b))]
   for _ in range(levels - 1):
-    a, b = pyramid[-1]
-    half = lambda x: x.reshape(x.shape[0], x.shape[1] // 2, 2, x.shape[2] // 2, 2).mean((2, 4))
-    pyramid.append((half(a), half(b)))
-  a, b = pyramid[-1]
-  flow = jnp.zeros(a.shape + (2,), a.dtype)
+    pyramid.append(tuple(map(_half, pyramid[-1])))
+  coarsest = pyramid[-1][0]
+  flow = jnp.zeros(coarsest.shape + (2,), coarsest.dtype)
   for level, (a, b) in enumerate(reversed(pyramid)):
     if level:  # up one level: twice the size, twice the displacement
       flow = 2.0 * jnp.repeat(jnp.repeat(flow, 2, axis=1), 2, axis=2)

@@ -1,7 +1,8 @@
 """What must hold on an accelerator, checked on whatever JAX's default device is.
 
 `experiments/accelerator_check.sh` runs every test marked `accelerator` on the
-GPU (`pytest -m accelerator`); in the suite they run on the CPU, where the
+GPU (`pytest -m accelerator`): these, and in tests/test_training.py the
+determinism and bfloat16 tests. In the suite they run on the CPU, where the
 default device and the CPU are the same, so they cannot rot between GPU runs.
 """
 
@@ -62,25 +63,3 @@ def test_a_checkpoint_written_on_the_device_restores_on_the_cpu(tmp_path, tiny_c
   assert {leaf.sharding for leaf in jax.tree.leaves(restored)} == {on_cpu}
   for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(state)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-
-
-def test_train_step_is_deterministic_on_the_device(tiny_config):
-  state = training.create_train_state(tiny_config, jax.random.key(0))
-  batch = pipeline.make_batch(pipeline.load_source(tiny_config), tiny_config, step=0)
-  step = jax.jit(training.train_step)
-  first, second = step(state, batch, jax.random.key(7)), step(state, batch, jax.random.key(7))
-  for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(second)):
-    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-
-
-def test_bfloat16_step_on_the_device_stays_close_to_float32(tiny_config):
-  batch = pipeline.make_batch(pipeline.load_source(tiny_config), tiny_config, step=0)
-  metrics = {}
-  for dtype in ("float32", "bfloat16"):
-    config = tiny_config.replace(dtype=dtype)
-    state = training.create_train_state(config, jax.random.key(0))
-    metrics[dtype] = jax.jit(training.train_step)(state, batch, jax.random.key(1))[1]
-  for name, value in metrics["float32"].items():
-    assert abs(float(metrics["bfloat16"][name]) - float(value)) < 2e-2, name
-
-

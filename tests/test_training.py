@@ -1,6 +1,7 @@
 """train_step: purity, determinism, and learning (a broken objective must fail)."""
 
 import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -12,6 +13,7 @@ from mocogan_jax.data import pipeline
 from mocogan_jax.sampling import sample_videos, sample_with_mode
 
 
+@pytest.mark.accelerator  # also run on the GPU by experiments/accelerator_check.sh
 def test_state_is_one_pytree_and_step_is_pure_and_deterministic(tiny_config):
   state = jax.jit(training.create_train_state, static_argnums=0)(tiny_config, jax.random.key(0))
   leaves = jax.tree.leaves(state)
@@ -221,6 +223,7 @@ def test_video_loss_weight_zero_leaves_the_generator_to_the_image_discriminator(
                          generator_after(tiny_config, 0.1)["motion_rnn"]["w_ih"])
 
 
+@pytest.mark.accelerator
 def test_bfloat16_computes_in_bfloat16_keeps_float32_state_and_still_learns(tiny_config):
   bf16 = tiny_config.replace(dtype="bfloat16")
   source = pipeline.load_source(tiny_config)
