@@ -88,7 +88,7 @@ def _check_out(path: str):
 
 def cmd_sample(args):
   import jax
-  from mocogan_jax import export, video_io, workdir
+  from mocogan_jax import export, registry, video_io, workdir
   from mocogan_jax.config import ConfigError
   from mocogan_jax.sampling import sample_with_mode
   _check_out(args.out)
@@ -101,10 +101,17 @@ def cmd_sample(args):
     raise ConfigError(f"--category must be in [0, {config.n_categories}), got {args.category}")
   if args.num < 1 or (args.length is not None and args.length < 1):
     raise ConfigError("--num and --length must be >= 1")
+  if args.mode != "random" and config.model != "mocogan":
+    raise ConfigError(f"--mode {args.mode} fixes MoCoGAN's content or motion code; "
+                      f"model={config.model} has neither (use --mode random)")
   length = args.length or config.video_length
-  sample = jax.jit(sample_with_mode, static_argnums=(1, 3, 4, 5))
-  videos = sample(variables, config, jax.random.key(args.seed), args.num, length, args.mode,
-                  args.category)
+  key = jax.random.key(args.seed)
+  if config.model == "mocogan":
+    sample = jax.jit(sample_with_mode, static_argnums=(1, 3, 4, 5))
+    videos = sample(variables, config, key, args.num, length, args.mode, args.category)
+  else:
+    sample = jax.jit(registry.get(config).sample_videos, static_argnums=(1, 3, 4))
+    videos = sample(variables, config, key, args.num, length)
   grid = video_io.video_grid(video_io.to_uint8(jax.device_get(videos)))
   path = video_io.write_video(args.out, grid, fps=args.fps, scale=max(1, 128 // config.image_size))
   print(f"wrote {args.num} videos of {length} frames ({args.mode}) to {files.absolute(path)}")
@@ -142,11 +149,12 @@ def cmd_evaluate(args):
     model = registry.get(config)
     state = jax.jit(model.create_train_state, static_argnums=0)(config,
                                                                 jax.random.key(config.seed))
-    variables, what, name = state.generator.variables, "the untrained generator", "untrained"
+    variables, what, name = (state.generator.variables, f"the untrained {config.model} generator",
+                             "untrained")
   else:
     config, state = workdir.load_state(args.workdir, args.checkpoint_dir, args.step)
     variables, step = registry.get(config).sampling_variables(state), int(state.step)
-    what, name = f"the generator at step {step}", f"step{step}"
+    what, name = f"the {config.model} generator at step {step}", f"step{step}"
   report = evaluate.evaluate(
       config, variables, protocol, what=what, real_dataset=args.real,
       classifier_dir=args.classifier or os.path.join(args.workdir, "classifier"),
@@ -161,6 +169,7 @@ def cmd_evaluate(args):
 def cmd_train_encoder(args):
   from mocogan_jax import encoding, registry, workdir
   config, state = workdir.load_state(args.workdir, args.checkpoint_dir)
+  encoding.check_model(config)
   settings = settings_from_args(encoding.EncoderSettings, args).check()
   out = args.out or os.path.join(args.workdir, "encoder")
   joint = state.encoder.variables if state.encoder is not None else None
@@ -250,20 +259,18 @@ def cmd_transfer(args):
 
 
 def cmd_info(args):
-  from mocogan_jax import config as config_lib
-  from mocogan_jax.training import model_info
-  info = model_info(config_lib.resolve(args.config, args.overrides))
+  from mocogan_jax import config as config_lib, registry
+  config = config_lib.resolve(args.config, args.overrides)
+  info = {"model": config.model, **registry.get(config).info(config)}
   if args.json:
     print(json.dumps(info))
     return
+  print(f"{'model':22s} {config.model}")
   for name, n in info["parameters"].items():
     print(f"{name:22s} {n:>13,d} parameters")
-  lat = info["latent"]
-  print(f"{'latent per frame':22s} {lat['per_frame']} = content {lat['content']} + "
-        f"category {lat['category']} + motion {lat['motion']}")
+  print(f"{'latent':22s} {info['latent']}")
   print(f"{'video':22s} {' x '.join(map(str, info['video_shape']))} (T x H x W x C)")
-  print(f"{'discriminators':22s} image {info['image_discriminator']}, "
-        f"video {info['video_discriminator']}")
+  print(f"{'discriminators':22s} {info['discriminators']}")
   print(f"{'FLOPs per train step':22s} {info['flops_per_step']:.3e}")
 
 

@@ -36,10 +36,13 @@ class Config:
   bad_files: str = "skip"  # an unreadable file in a folder dataset: skip (warn, count) | fail
   data_workers: int = 2  # threads building upcoming batches (experiments/benchmark_input.py)
 
-  # --- The model (registry.py): its networks, objective and sampler.
+  # --- The model (registry.py): mocogan | vgan | tgan (models/vgan.py,
+  # models/tgan.py: unconditional, fixed-length baselines from the MoCoGAN paper's table).
   model: str = "mocogan"
 
   # --- Latent code: [z_content | one-hot category | z_motion] per frame.
+  # VGAN's one latent is dim_z_content; TGAN's z0 is dim_z_content, its
+  # per-frame z1 dim_z_motion.
   dim_z_content: int = 50
   dim_z_motion: int = 10
   n_categories: int = 6
@@ -79,6 +82,8 @@ class Config:
   # has weight 1). 1 = official; 0 with use_infogan=false trains an image GAN,
   # the measurement of what D_I alone teaches.
   video_loss_weight: float = 1.0
+  # VGAN: the weight of the L1 term on its mask (0.1 published).
+  mask_l1_weight: float = 0.1
 
   # > 0: R1 penalty (Mescheder et al. 2018) on both discriminators' real
   # inputs, gamma / 2 * E|grad_x D(x)|^2. Not in the official code; 0 = off.
@@ -161,7 +166,6 @@ EVAL_METRICS = ("fvd", "kvd", "acd", "acd_generic", "mcs", "is")
 LOWER_IS_BETTER = ("fvd", "kvd", "acd", "acd_generic")
 DISCRIMINATOR_NORMS = ("batch", "layer", "none", "spectral")  # models/discriminators.py
 _CHOICES = {
-    "model": ("mocogan",),  # registry.MODELS
     "image_discriminator": ("patch", "full"),
     "video_discriminator": ("categorical", "plain", "patch"),
     "discriminator_norm": DISCRIMINATOR_NORMS,
@@ -216,12 +220,6 @@ def validate(config: Config) -> Config:
                       f"image_size={config.image_size}, got {config.attention_resolution}")
   if config.noise_sigma < 0:
     raise ConfigError(f"noise_sigma must be >= 0, got {config.noise_sigma}")
-  if (config.use_categories or config.use_infogan) and config.video_discriminator != "categorical":
-    raise ConfigError("use_categories and use_infogan need video_discriminator=categorical")
-  if (config.use_categories or config.use_infogan) and config.n_categories < 1:
-    raise ConfigError("use_categories and use_infogan need n_categories >= 1")
-  if config.video_discriminator == "categorical" and config.n_categories < 1:
-    raise ConfigError("video_discriminator=categorical needs n_categories >= 1")
   if config.eval_every < 0:
     raise ConfigError(f"eval_every must be >= 0 (0 = never), got {config.eval_every}")
   if config.eval_num < 2 or config.eval_length < 1:
@@ -237,6 +235,10 @@ def validate(config: Config) -> Config:
                       f"{config.keep_best!r}")
   if not (config.learning_rate > 0 and math.isfinite(config.learning_rate)):
     raise ConfigError(f"learning_rate must be a positive number, got {config.learning_rate}")
+  if not config.mask_l1_weight >= 0:
+    raise ConfigError(f"mask_l1_weight must be >= 0, got {config.mask_l1_weight}")
+  from mocogan_jax import registry  # imports the models, which import this module
+  registry.check(config)
   return config
 
 

@@ -249,6 +249,13 @@ def score_transfer(generator_variables, encoder_variables, config: Config, conte
 CHECK_CLIPS = 256
 
 
+def check_model(config: Config) -> None:
+  """The encoders read MoCoGAN's codes (content, category, motion states)."""
+  if config.model != "mocogan":
+    raise ConfigError(f"the encoders read MoCoGAN's content and motion codes; this run is "
+                      f"model={config.model}")
+
+
 def train_encoder(config: Config, generator_variables, out_dir: str,
                   settings: EncoderSettings, feature_variables=None,
                   encoder_variables=None) -> dict:

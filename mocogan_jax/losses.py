@@ -1,5 +1,6 @@
 """The official trainer's losses (BCE with logits and cross-entropy, batch
-means) and the encoders' (latent regression, reconstruction)."""
+means), the encoders' (latent regression, reconstruction) and TGAN's
+(Wasserstein)."""
 
 import jax.numpy as jnp
 import optax
@@ -46,3 +47,15 @@ def latent_regression(codes, latents, motion_states, real_codes=None, real_label
 def reconstruction(decoded, real):
   """L1 in pixels between decoded and real videos, both in [-1, 1]."""
   return jnp.mean(jnp.abs(decoded - real))
+
+
+def wasserstein_critic_loss(real_logits, fake_logits):
+  """The WGAN critic's loss, D(fake) - D(real): each example's logits (a map
+  over time, for TGAN) summed, then the batch mean, as TGAN's updater."""
+  per_example = lambda logits: logits.reshape(logits.shape[0], -1).sum(axis=1).mean()
+  return per_example(fake_logits) - per_example(real_logits)
+
+
+def wasserstein_generator_loss(fake_logits):
+  """-D(fake), summed and averaged as wasserstein_critic_loss."""
+  return -fake_logits.reshape(fake_logits.shape[0], -1).sum(axis=1).mean()

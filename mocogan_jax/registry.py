@@ -1,13 +1,14 @@
 """The models the training loop runs, selected by `config.model`, and their
 steps compiled for a device mesh.
 
-A model is four functions: its train state, its pure train step, the
-generator variables to sample from, and its sampler. The loop
-(train_loop.py), evaluation (evaluation/evaluate.py) and the opening of a
-workdir (workdir.py: sample, export, evaluate, train-encoder) take them from
-here, so a new model (a baseline, a conditional GAN) is a module with these
-four, a preset in configs/, and one entry in MODELS. (`sample --mode
-fixed-content|fixed-motion` is MoCoGAN's own: sampling.sample_with_mode.)
+A model is six functions: its train state, its pure train step, the
+generator variables to sample from, its sampler, its config checks and its
+`info`. The loop (train_loop.py), evaluation (evaluation/evaluate.py), the
+opening of a workdir (workdir.py: sample, export, evaluate) and `info` take
+them from here, so a new model is a module with these six, a preset in
+configs/, and one entry in MODELS. MoCoGAN's own extras (`sample --mode
+fixed-content|fixed-motion`, the encoders, predict and transfer) check
+`config.model` themselves.
 """
 
 import functools
@@ -15,8 +16,9 @@ from typing import Callable, NamedTuple
 
 import jax
 
-from mocogan_jax import sampling, sharding, training
-from mocogan_jax.config import Config
+from mocogan_jax import gan, sampling, sharding, training
+from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.models import tgan, vgan
 
 
 class Model(NamedTuple):
@@ -26,16 +28,30 @@ class Model(NamedTuple):
   # (variables, config, key, num_videos, length, category=None) -> float (N, T, S, S, C);
   # category: an int or (N,) ints for the categories of a conditioned model.
   sample_videos: Callable
+  check_config: Callable  # config -> None, or ConfigError naming a setting the model cannot take
+  info: Callable  # config -> {"parameters": {network: count}, "latent", "video_shape", ...}
 
 
 MODELS = {
     "mocogan": Model(training.create_train_state, training.train_step,
-                     training.sampling_variables, sampling.sample_videos),
+                     training.sampling_variables, sampling.sample_videos,
+                     training.check_config, training.model_info),
+    "vgan": Model(vgan.create_train_state, vgan.train_step, gan.sampling_variables,
+                  vgan.sample_videos, vgan.check_config, vgan.model_info),
+    "tgan": Model(tgan.create_train_state, tgan.train_step, gan.sampling_variables,
+                  tgan.sample_videos, tgan.check_config, tgan.model_info),
 }
 
 
 def get(config: Config) -> Model:
   return MODELS[config.model]
+
+
+def check(config: Config) -> None:
+  """config.validate's model part: the name, then the model's own checks."""
+  if config.model not in MODELS:
+    raise ConfigError(f"model must be one of {tuple(MODELS)}, got {config.model!r}")
+  MODELS[config.model].check_config(config)
 
 
 def abstract_train_state(config: Config, mesh):

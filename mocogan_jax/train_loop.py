@@ -20,6 +20,11 @@ from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 
 
+# The losses on the progress line, where a model reports them.
+LOSSES_SHOWN = (("G", "loss/generator"), ("D_I", "loss/image_discriminator"),
+                ("D_V", "loss/video_discriminator"))
+
+
 class TrainingError(RuntimeError):
   """Training cannot continue (e.g. a loss became NaN); the message says why."""
 
@@ -190,10 +195,10 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
       metrics_log.write({"step": done, **means})
       for k, v in means.items():
         writer.add_scalar(k, v, done)
-      losses = ""
-      if "loss/generator" in means:  # absent when every step was skipped
-        losses = (f"G {means['loss/generator']:.3f} D_I {means['loss/image_discriminator']:.3f} "
-                  f"D_V {means['loss/video_discriminator']:.3f}")
+      # Absent when every step was skipped; D_I is MoCoGAN's alone.
+      losses = " ".join(f"{short} {means[name]:.3f}" for short, name in LOSSES_SHOWN
+                        if name in means)
+      if losses:
         progress.set_postfix_str(losses)
       if not interactive:
         progress.write(f"step {done}/{config.num_steps}  {means['steps_per_second']:.2f} "

@@ -8,23 +8,23 @@ config; `train_step` is pure, so it can be `jax.jit`-ed with the state donated,
 given shardings, or called inside a caller's own jit.
 """
 
-import zlib
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 from flax import struct
 
-from mocogan_jax import losses
-from mocogan_jax.config import Config
+from mocogan_jax import gan, losses
+from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.encoder_objective import encoder_losses
 from mocogan_jax.models import mocogan
 from mocogan_jax.models.generator import VideoGenerator
 # By name, so that experiments/parity_pytorch.py can record the latents a step draws.
 from mocogan_jax.models.mocogan import sample_latents
+# Re-exported: the functional API (mocogan_jax.__init__) and the registry name them here.
+from mocogan_jax.gan import NetworkState, sampling_variables, stream, update_ema  # noqa: F401
 from mocogan_jax.pixels import to_float
-from mocogan_jax.sharding import gather_for_use, split_over_batch
+from mocogan_jax.sharding import split_over_batch
 
 
 class Networks(NamedTuple):
@@ -38,26 +38,17 @@ def networks(config: Config) -> Networks:
                   mocogan.video_discriminator(config))
 
 
-def optimizer(config: Config) -> optax.GradientTransformation:
-  """torch.optim.Adam(lr, betas, weight_decay): the L2 term joins the gradient
-  before the moments, unlike AdamW."""
-  return optax.chain(
-      optax.add_decayed_weights(config.weight_decay),
-      optax.scale_by_adam(b1=config.adam_b1, b2=config.adam_b2, eps=1e-8),
-      optax.scale(-config.learning_rate),
-  )
+def check_config(config: Config) -> None:
+  """MoCoGAN's settings that only make sense together (config.validate's model part)."""
+  if (config.use_categories or config.use_infogan) and config.video_discriminator != "categorical":
+    raise ConfigError("use_categories and use_infogan need video_discriminator=categorical")
+  if (config.use_categories or config.use_infogan) and config.n_categories < 1:
+    raise ConfigError("use_categories and use_infogan need n_categories >= 1")
+  if config.video_discriminator == "categorical" and config.n_categories < 1:
+    raise ConfigError("video_discriminator=categorical needs n_categories >= 1")
 
 
-@struct.dataclass
-class NetworkState:
-  """One network: params, BatchNorm running statistics, Adam state."""
-  params: Any
-  batch_stats: Any
-  opt_state: Any
-
-  @property
-  def variables(self):
-    return {"params": self.params, "batch_stats": self.batch_stats}
+optimizer = gan.adam
 
 
 @struct.dataclass
@@ -85,23 +76,6 @@ class TrainState:
   generator_ema: Any = None
 
 
-def sampling_variables(state: TrainState):
-  """The generator's {"params", "batch_stats"} to sample, evaluate and export
-  with: the moving average when the run keeps one, else the trained weights."""
-  if state.generator_ema is not None:
-    return state.generator_ema
-  return state.generator.variables
-
-
-def update_ema(ema, generator: NetworkState, step, decay: float):
-  """ema <- d * ema + (1 - d) * generator's variables, d = min(decay, (1 + step)
-  / (10 + step)): the warm-up keeps the average from holding on to the random
-  initial weights for thousands of steps. The BatchNorm running statistics are
-  averaged too, so the averaged weights meet averaged statistics."""
-  d = jnp.minimum(decay, (1.0 + step) / (10.0 + step)).astype(jnp.float32)
-  return jax.tree.map(lambda e, x: d * e + (1.0 - d) * x, ema, generator.variables)
-
-
 def create_train_state(config: Config, key) -> TrainState:
   """Initialises all three networks (and the encoders, with encoder_weight)
   and their optimisers from one key."""
@@ -110,11 +84,7 @@ def create_train_state(config: Config, key) -> TrainState:
   tx = optimizer(config)
   s, c, t = config.image_size, config.channels, config.video_length
 
-  def init(module, k, x):
-    variables = module.init({"params": k, "noise": k}, x, train=False)
-    params = variables["params"]
-    return NetworkState(params, variables.get("batch_stats", {}), tx.init(params))
-
+  init = lambda module, k, x: gan.init_network(module, k, x, tx)
   generator = init(nets.generator, k_g, sample_latents(k_lat, config, 1, t))
   return TrainState(
       step=jnp.zeros((), jnp.int32),
@@ -129,28 +99,13 @@ def create_train_state(config: Config, key) -> TrainState:
   )
 
 
-def _update(net: NetworkState, grads, batch_stats, tx) -> NetworkState:
-  updates, opt_state = tx.update(grads, net.opt_state, net.params)
-  return NetworkState(optax.apply_updates(net.params, updates), batch_stats, opt_state)
-
-
-def stream(key, name: str):
-  """The random stream `name` of `key`: fold_in(key, crc32(name)). Each draw of
-  a step takes its own named stream, so adding a draw never shifts the others."""
-  return jax.random.fold_in(key, zlib.crc32(name.encode()))
-
-
-def _for_use(variables):
-  return {"params": gather_for_use(variables["params"]), "batch_stats": variables["batch_stats"]}
-
-
 def _fake_images(generator: VideoGenerator, variables, config: Config, key):
   """-> (images (Bi, S, S, C), the generator's updated batch_stats). As the
   official sampler: one frame at a random position of each of Bi new videos."""
   bi, t = config.image_batch, config.video_length
   latents = split_over_batch(sample_latents(stream(key, "latents"), config, bi, t))
   frame = split_over_batch(jax.random.randint(stream(key, "frame"), (bi,), 0, t))
-  images, updated = generator.apply(_for_use(variables), latents, frame, train=True,
+  images, updated = generator.apply(gan.for_use(variables), latents, frame, train=True,
                                     method=VideoGenerator.images, mutable=["batch_stats"])
   return images, updated["batch_stats"]
 
@@ -159,7 +114,7 @@ def _fake_videos(generator: VideoGenerator, variables, config: Config, key):
   """-> (videos (Bv, T, S, S, C), their latents, the updated batch_stats)."""
   latents = split_over_batch(
       sample_latents(stream(key, "latents"), config, config.video_batch, config.video_length))
-  videos, updated = generator.apply(_for_use(variables), latents, train=True,
+  videos, updated = generator.apply(gan.for_use(variables), latents, train=True,
                                     mutable=["batch_stats"])
   return videos, latents, updated["batch_stats"]
 
@@ -167,7 +122,7 @@ def _fake_videos(generator: VideoGenerator, variables, config: Config, key):
 def _discriminate(module, variables, x, key):
   """D in training mode -> (logits, category_logits, updated batch_stats)."""
   (logits, category_logits), updated = module.apply(
-      _for_use(variables), x, train=True, rngs={"noise": key}, mutable=["batch_stats"])
+      gan.for_use(variables), x, train=True, rngs={"noise": key}, mutable=["batch_stats"])
   return logits, category_logits, updated["batch_stats"]
 
 
@@ -204,7 +159,7 @@ def _discriminator_update(module, net: NetworkState, real, fake, config: Config,
 
   (loss, (stats, category, p_real, p_fake)), grads = jax.value_and_grad(
       loss_fn, has_aux=True)(net.params)
-  return _update(net, grads, stats, optimizer(config)), loss, category, p_real, p_fake
+  return gan.apply_gradients(net, grads, stats, optimizer(config)), loss, category, p_real, p_fake
 
 
 def image_discriminator_update(state: TrainState, g_stats, real_images, key):
@@ -264,11 +219,11 @@ def generator_update(state: TrainState, g_stats, real_videos, labels, key):
             + config.video_loss_weight * losses.generator_loss(video_logits) + infogan)
     metrics, encoder_stats = {"loss/infogan": infogan}, None
     if config.encoder_weight:
-      generator = _for_use({"params": params, "batch_stats": stats})
+      generator = gan.for_use({"params": params, "batch_stats": stats})
       motion_states = nets.generator.apply(generator, latents["h0"], latents["eps"],
                                            method="continue_motion")
       latent, reconstruction, _, errors, encoder_stats, stats = encoder_losses(
-          mocogan.encoder(config), _for_use({"params": encoder_params,
+          mocogan.encoder(config), gan.for_use({"params": encoder_params,
                                              "batch_stats": e.batch_stats}),
           nets.generator, generator, videos, latents, motion_states, real_videos,
           labels if config.use_categories else None, train_generator=True)
@@ -281,9 +236,9 @@ def generator_update(state: TrainState, g_stats, real_videos, labels, key):
       loss_fn, argnums=(0, 1), has_aux=True)(state.generator.params,
                                              e.params if e is not None else None)
   tx = optimizer(config)
-  g = _update(state.generator, grads[0], stats, tx)
+  g = gan.apply_gradients(state.generator, grads[0], stats, tx)
   if e is not None:
-    e = _update(e, grads[1], encoder_stats, tx)
+    e = gan.apply_gradients(e, grads[1], encoder_stats, tx)
   return g, e, di_stats, dv_stats, {"loss/generator": loss, **metrics}
 
 
@@ -324,30 +279,15 @@ def train_step(state: TrainState, batch, key):
       step=state.step + 1, generator=g, encoder=e, generator_ema=ema,
       image_discriminator=di.replace(batch_stats=di_stats),
       video_discriminator=dv.replace(batch_stats=dv_stats))
-  metrics = image_metrics | video_metrics | generator_metrics
-  if config.nonfinite == "skip":
-    # Keep the networks as they were, move on to the next batch, report it.
-    finite = jnp.all(jnp.isfinite(jnp.stack(
-        [v for k, v in metrics.items() if k.startswith("loss/")])))
-    kept = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_state, state)
-    new_state = kept.replace(step=new_state.step)
-    metrics["skipped"] = 1.0 - finite.astype(jnp.float32)
-  return new_state, metrics
+  return gan.keep_if_nonfinite(new_state, state, image_metrics | video_metrics
+                               | generator_metrics, config)
 
 
 def model_info(config: Config) -> dict:
   """Parameter counts, latent sizes, shapes and FLOPs per step (XLA's cost
   analysis of the compiled train_step), without running anything."""
-  key = jax.random.key(0)
-  state = jax.eval_shape(lambda key: create_train_state(config, key), key)
-  count = lambda tree: int(sum(x.size for x in jax.tree.leaves(tree)))
-  s, c, t = config.image_size, config.channels, config.video_length
-  batch = {
-      "video": jax.ShapeDtypeStruct((config.video_batch, t, s, s, c), jnp.uint8),
-      "label": jax.ShapeDtypeStruct((config.video_batch,), jnp.int32),
-      "image": jax.ShapeDtypeStruct((config.image_batch, s, s, c), jnp.uint8),
-  }
-  cost = jax.jit(train_step).lower(state, batch, key).cost_analysis() or {}
+  state = jax.eval_shape(lambda key: create_train_state(config, key), jax.random.key(0))
+  count = gan.count_parameters
   return {
       "parameters": {
           "generator": count(state.generator.params),
@@ -355,10 +295,10 @@ def model_info(config: Config) -> dict:
           "image_discriminator": count(state.image_discriminator.params),
           "video_discriminator": count(state.video_discriminator.params),
       },
-      "latent": {"content": config.dim_z_content, "category": config.n_categories,
-                 "motion": config.dim_z_motion, "per_frame": config.dim_z},
-      "video_shape": [t, s, s, c],
-      "image_discriminator": config.image_discriminator,
-      "video_discriminator": config.video_discriminator,
-      "flops_per_step": float(cost.get("flops", float("nan"))),
+      "latent": (f"{config.dim_z} per frame = content {config.dim_z_content} + category "
+                 f"{config.n_categories} + motion {config.dim_z_motion}"),
+      "video_shape": [config.video_length, config.image_size, config.image_size, config.channels],
+      "discriminators": (f"image {config.image_discriminator}, "
+                         f"video {config.video_discriminator}"),
+      "flops_per_step": gan.flops_per_step(train_step, state, config),
   }

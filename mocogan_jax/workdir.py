@@ -60,6 +60,7 @@ def load_encoders(path: str | None, checkpoint_dir: str | None = None, params: s
   encoders."""
   if path is not None:
     config, variables = load_generator(path, checkpoint_dir)
+    encoding.check_model(config)
     settings, encoder_variables, variables, _ = encoding.load(
         os.path.join(path, "encoder"), config, variables)
     return config, settings, encoder_variables, variables

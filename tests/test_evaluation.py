@@ -192,7 +192,7 @@ def test_classifier_evaluate_and_floor(tmp_path, data_dir):
   path = out.strip().splitlines()[-1].removeprefix("report: ")
   assert path == os.path.join(run, "eval", "step4_n2.json")
   report = json.load(open(path))
-  assert report["evaluated"] == "the generator at step 4"
+  assert report["evaluated"] == "the mocogan generator at step 4"
   assert report["provenance"]["versions"]["flax"] and report["provenance"]["devices"]["count"] >= 1
   assert report["protocol"] == {"metrics": ["fvd", "kvd", "acd", "acd_generic", "mcs", "is"],
                                 "num": 2, "length": 9, "every_nth": 1, "batch": 16, "seed": 0}

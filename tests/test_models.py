@@ -140,6 +140,9 @@ def _grad_pair(fn, x, w):
     ("convT s2 thin", lambda x, w, i: layers.conv_transpose2d(x, w, 2, 1, i), (2, 4, 4, 6), (4, 4, 6, 3)),
     ("conv3d", lambda x, w, i: layers.conv3d(x, w, (1, 2, 2), (0, 1, 1), i), (2, 6, 8, 8, 3), (4, 4, 4, 3, 5)),
     ("conv3d time pad", lambda x, w, i: layers.conv3d(x, w, (1, 2, 2), (1, 1, 1), i), (2, 4, 8, 8, 3), (4, 4, 4, 3, 5)),
+    ("conv3d s2 in time", lambda x, w, i: layers.conv3d(x, w, (2, 2, 2), (1, 1, 1), i), (2, 8, 8, 8, 3), (4, 4, 4, 3, 5)),
+    ("convT3d s2", lambda x, w, i: layers.conv_transpose3d(x, w, (2, 2, 2), (1, 1, 1), i), (2, 3, 4, 4, 6), (4, 4, 4, 6, 16)),
+    ("convT3d 1x1x1", lambda x, w, i: layers.conv_transpose3d(x, w, (1, 1, 1), (0, 0, 0), i), (2, 1, 1, 1, 6), (2, 4, 4, 6, 5)),
 ], ids=lambda c: c[0])
 def test_matmul_and_native_convolutions_agree(case):
   _, fn, x_shape, w_shape = case
@@ -165,6 +168,34 @@ def test_transposed_conv_matches_pytorch_definition():
             out[0, oy, ox] += x[0, iy, ix] @ w[ky, kx]
   for impl in ("native", "matmul"):
     np.testing.assert_allclose(layers.conv_transpose2d(x, w, s, p, impl), out, rtol=1e-5, atol=1e-5)
+
+
+def test_3d_and_1d_transposed_convs_match_pytorch_definition():
+  """The same definition in every dimension: out[o] += x[i] * w[o + p - s*i]."""
+  x = np.asarray(jax.random.normal(jax.random.key(3), (1, 3, 2, 2, 2)))
+  w = np.asarray(jax.random.normal(jax.random.key(4), (4, 4, 4, 2, 3)))
+  s, p = 2, 1
+  out = np.zeros((1, 6, 4, 4, 3))
+  for i in np.ndindex(3, 2, 2):
+    for o in np.ndindex(6, 4, 4):
+      k = tuple(oj + p - s * ij for oj, ij in zip(o, i))
+      if all(0 <= kj < 4 for kj in k):
+        out[(0, *o)] += x[(0, *i)] @ w[k]
+  for impl in ("native", "matmul"):
+    np.testing.assert_allclose(layers.conv_transpose3d(x, w, (s, s, s), (p, p, p), impl), out,
+                               rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(layers.conv_transpose1d(x[:, :, 0, 0], w[:, 0, 0], s, p),
+                             _transpose_1d(x[:, :, 0, 0], w[:, 0, 0], s, p), rtol=1e-5, atol=1e-5)
+
+
+def _transpose_1d(x, w, s, p):
+  length = (x.shape[1] - 1) * s - 2 * p + w.shape[0]
+  out = np.zeros((x.shape[0], length, w.shape[2]))
+  for i in range(x.shape[1]):
+    for o in range(length):
+      if 0 <= o + p - s * i < w.shape[0]:
+        out[:, o] += x[:, i] @ w[o + p - s * i]
+  return out
 
 
 def test_only_batch_norm_judges_a_clip_by_the_rest_of_its_batch():

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from mocogan_jax.models.layers import Conv2d, Conv3d, SelfAttention, batch_norm
+from mocogan_jax.models.layers import Conv, Conv2d, Conv3d, SelfAttention, batch_norm
 
 
 class InstanceNoise(nn.Module):
@@ -168,3 +168,35 @@ class PatchVideoDiscriminator(_Discriminator):
       x = self._attend(_block(x, conv(width, 4, 2, 1, pt), self.norm, i == 0, self.noise_sigma,
                               train))
     return _f32(_conv(conv(1, 4, 2, 1, pt), x, self.norm, train)[..., 0]), None
+
+
+class StridedVideoDiscriminator(nn.Module):
+  """VGAN's and TGAN's video discriminator: videos (N, T, S, S, C) -> logits
+  (N,) with one_logit (VGAN), else (N, T / 2^n) (TGAN: a logit per frame left).
+
+  n = log2(S) - 2 Conv3d(k4, s2, p1) blocks, stride 2 in time too, widths ndf,
+  2 ndf, .. (capped at 8 ndf), LeakyReLU 0.2 and BatchNorm from the second
+  block; then one conv over the (T / 2^n, 4, 4) that is left, all time at once
+  (one_logit) or frame by frame. Every conv has a bias, as published.
+  """
+  ndf: int
+  kernel_init: Any
+  bn_epsilon: float
+  bn_offset: bool  # TGAN's BatchNorm has no offset (beta)
+  one_logit: bool
+  conv_impl: str = "auto"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    conv = functools.partial(Conv, kernel_init=self.kernel_init, impl=self.conv_impl,
+                             dtype=self.dtype)
+    for i in range(int(math.log2(x.shape[2])) - 2):
+      x = conv(self.ndf * min(2 ** i, 8), (4, 4, 4), (2, 2, 2), (1, 1, 1))(x)
+      if i:
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=self.bn_epsilon,
+                         use_bias=self.bn_offset, dtype=self.dtype)(x)
+      x = nn.leaky_relu(x, 0.2)
+    time = x.shape[1] if self.one_logit else 1
+    logits = _f32(conv(1, (time, 4, 4), (1, 1, 1), (0, 0, 0))(x))  # (N, T', 1, 1, 1)
+    return logits[:, 0, 0, 0, 0] if self.one_logit else logits[:, :, 0, 0, 0]

@@ -59,28 +59,65 @@ def conv2d(x, w, stride: int, padding: int, impl: str):
 def conv3d(x, w, stride: Sequence[int], padding: Sequence[int], impl: str):
   """Conv3d, no bias. x (N, T, H, W, C), w (kt, k, k, C, O) -> (N, To, Ho, Wo, O).
 
-  stride = (1, s, s): the temporal stride is always 1 in MoCoGAN.
+  stride = (st, s, s), padding = (pt, p, p): MoCoGAN strides 1 in time, VGAN
+  and TGAN 2.
   """
   st, s, s2 = stride
   pt, p, p2 = padding
-  if st != 1 or s != s2 or p != p2:
-    raise ValueError(f"conv3d supports stride (1, s, s) and padding (pt, p, p), got {stride}, {padding}")
+  if s != s2 or p != p2:
+    raise ValueError(f"conv3d supports stride (st, s, s) and padding (pt, p, p), got {stride}, {padding}")
   if resolve_impl(impl) == "native":
     return jax.lax.conv_general_dilated(
-        x, w, (1, s, s), [(pt, pt), (p, p), (p, p)],
+        x, w, (st, s, s), [(pt, pt), (p, p), (p, p)],
         dimension_numbers=("NDHWC", "DHWIO", "NDHWC"))
   kt, kh, kw, c, o = w.shape
   x = jnp.pad(x, ((0, 0), (pt, pt), (0, 0), (0, 0), (0, 0)))
   n, t = x.shape[:2]
-  to = t - kt + 1
-  # Frame t of the output sees frames t..t+kt-1: stack them into channels.
-  stacked = jnp.concatenate([x[:, k:k + to] for k in range(kt)], axis=-1)
+  to = (t - kt) // st + 1
+  # Frame t of the output sees frames st*t .. st*t+kt-1: stack them into channels.
+  stacked = jnp.concatenate([x[:, k:k + st * (to - 1) + 1:st] for k in range(kt)], axis=-1)
   stacked = stacked.reshape((n * to,) + stacked.shape[2:])
   w2d = jnp.transpose(w, (1, 2, 0, 3, 4)).reshape(kh, kw, kt * c, o)
   # Once the time axis is folded away, XLA:CPU's own 2D convolution beat im2col
   # here (fwd + bwd of the official video D's first three layers: 350 vs 520 ms).
   y = conv2d(stacked, w2d, s, p, "native")
   return y.reshape((n, to) + y.shape[1:])
+
+
+def conv_transpose3d(x, w, stride: Sequence[int], padding: Sequence[int], impl: str):
+  """PyTorch ConvTranspose3d, no bias. x (N, T, H, W, C), w (kt, k, k, C, O),
+  stride (st, s, s), padding (pt, p, p). Output time (T - 1) * st - 2 pt + kt,
+  space as conv_transpose2d."""
+  st, s, _ = stride
+  pt, p, _ = padding
+  kt = w.shape[0]
+  if resolve_impl(impl) == "native":
+    k = w.shape[1]
+    return jax.lax.conv_general_dilated(
+        x, jnp.flip(w, (0, 1, 2)), (1, 1, 1),
+        [(kt - 1 - pt, kt - 1 - pt)] + [(k - 1 - p, k - 1 - p)] * 2,
+        lhs_dilation=(st, s, s), dimension_numbers=("NDHWC", "DHWIO", "NDHWC"))
+  # In time, the direct form: dilate by st, pad by kt - 1 - pt, and let output
+  # frame o take frames o .. o + kt - 1 with the kernel flipped in time; those
+  # taps go into channels of one 2D transposed convolution (its CPU form).
+  n, t, h, wd, c = x.shape
+  dilated = jnp.zeros((n, (t - 1) * st + 1, h, wd, c), x.dtype).at[:, ::st].set(x)
+  dilated = jnp.pad(dilated, ((0, 0), (kt - 1 - pt, kt - 1 - pt), (0, 0), (0, 0), (0, 0)))
+  to = (t - 1) * st - 2 * pt + kt
+  stacked = jnp.concatenate([dilated[:, j:j + to] for j in range(kt)], axis=-1)
+  w2d = jnp.transpose(jnp.flip(w, 0), (1, 2, 0, 3, 4)).reshape(w.shape[1], w.shape[2], kt * c, -1)
+  y = conv_transpose2d(stacked.reshape((n * to, h, wd, kt * c)), w2d, s, p, impl)
+  return y.reshape((n, to) + y.shape[1:])
+
+
+def conv_transpose1d(x, w, stride: int, padding: int):
+  """PyTorch ConvTranspose1d, no bias. x (N, L, C), w (k, C, O) -> (N, L', O),
+  L' = (L - 1) * stride - 2 * padding + k. XLA's own form everywhere: TGAN's
+  temporal generator, its one user, is a few thousand FLOPs per video."""
+  k = w.shape[0]
+  return jax.lax.conv_general_dilated(
+      x, jnp.flip(w, 0), (1,), [(k - 1 - padding, k - 1 - padding)], lhs_dilation=(stride,),
+      dimension_numbers=("NWC", "WIO", "NWC"))
 
 
 # Below this many output channels the sub-pixel GEMMs are too thin: XLA:CPU's own
@@ -236,3 +273,43 @@ class SelfAttention(nn.Module):
     attended = jnp.einsum("nqk,nkc->nqc", weights.astype(self.dtype), dense(c, "value"))
     gamma = self.param("gamma", nn.initializers.zeros, ())
     return x + (gamma * attended.reshape(x.shape)).astype(x.dtype)
+
+
+class Conv(nn.Module):
+  """A convolution or transposed convolution over time, space or both, with
+  the kernel initialiser of the network it belongs to (VGAN's and TGAN's
+  published inits are not PyTorch's). Square in space.
+
+  kernel: (k,) in time over (N, L, C); (k, k) over images (N, H, W, C);
+    (kt, k, k) over videos (N, T, H, W, C). Kernels are kernel + (C_in, C_out).
+  stride, padding: one int per kernel dimension, as kernel.
+  transpose: PyTorch's ConvTranspose (1D only as transpose).
+  """
+  features: int
+  kernel: Sequence[int]
+  stride: Sequence[int]
+  padding: Sequence[int]
+  transpose: bool = False
+  use_bias: bool = True
+  kernel_init: Any = nn.initializers.normal(0.02)
+  impl: str = "auto"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    w = self.param("kernel", self.kernel_init, (*self.kernel, x.shape[-1], self.features))
+    x, w = x.astype(self.dtype), w.astype(self.dtype)
+    stride, padding = tuple(self.stride), tuple(self.padding)
+    if len(self.kernel) == 3:
+      op = conv_transpose3d if self.transpose else conv3d
+      y = op(x, w, stride, padding, self.impl)
+    elif len(self.kernel) == 2:
+      op = conv_transpose2d if self.transpose else conv2d
+      y = op(x, w, stride[0], padding[0], self.impl)
+    elif self.transpose:
+      y = conv_transpose1d(x, w, stride[0], padding[0])
+    else:
+      raise ValueError("a 1D Conv is transposed only (TGAN's temporal generator)")
+    if self.use_bias:
+      y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(y.dtype)
+    return y
