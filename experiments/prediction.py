@@ -5,7 +5,8 @@
 
 For each run (a training workdir with train-encoder outputs in the folders
 named by --encoders, those it has, and `baseline/` from train-baseline if
-the ConvRNN is to be scored there):
+the ConvRNN is to be scored there; or a model=conditional run, scored as its
+own predictor):
 per-frame PSNR and SSIM of the 12 frames predicted from K = 4 context frames
 of `num` held-out clips (16 frames at the run's every_nth), for the MoCoGAN
 predictor of each encoder folder (motion noise sampled, and at its mean), the
@@ -57,11 +58,19 @@ def main():
            else f"{config.dataset}, unconditional")
     if config.encoder_weight:
       run += f", encoders in the GAN (weight {config.encoder_weight:g})"
-    if shapes:
+    if config.model == "conditional":
+      off = [w for w in ("adversarial_weight", "content_loss_weight", "motion_loss_weight")
+             if not getattr(config, w)]
+      run += ", conditional" + (f" ({', '.join(off)} 0)" if off else "")
+    if shapes and config.model == "mocogan":
       records = [held_out[i] for i in range(len(held_out))]  # read once for every encoder
       transfers.append((run, "GAN generator, codes swapped",
                         check_generator_swap(config, generator)))
     predictors = []
+    if config.model == "conditional":
+      for noise in ("sample", "mean"):
+        predictors.append((f"conditional ({noise} motion noise)", prediction.load_predictor(
+            "conditional", workdir, config, generator, noise)))
     for name in args.encoders.split(","):
       if not os.path.isdir(os.path.join(workdir, name)):
         continue
@@ -69,8 +78,8 @@ def main():
           os.path.join(workdir, name), config, generator)
       encoders.append((run, name, meta))
       for noise in ("sample", "mean"):
-        predictor = prediction.mocogan_predictor(config, settings, encoder_variables,
-                                                 decoder_variables, noise)
+        predictor = prediction.mocogan_predictor(
+            config, settings.content_from, encoder_variables, decoder_variables, noise)
         predictors.append((f"mocogan, {name}/ ({noise} motion noise)", predictor))
       if shapes:
         transfers.append((run, f"transfer, {name}/", encoding.score_transfer(

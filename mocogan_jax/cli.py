@@ -90,7 +90,7 @@ def cmd_sample(args):
   import jax
   from mocogan_jax import export, registry, video_io, workdir
   from mocogan_jax.config import ConfigError
-  from mocogan_jax.sampling import sample_with_mode
+  from mocogan_jax.sampling import MOCOGAN_GENERATORS, sample_with_mode
   _check_out(args.out)
   _check_workdir_or_params(args)
   if args.params:
@@ -101,12 +101,12 @@ def cmd_sample(args):
     raise ConfigError(f"--category must be in [0, {config.n_categories}), got {args.category}")
   if args.num < 1 or (args.length is not None and args.length < 1):
     raise ConfigError("--num and --length must be >= 1")
-  if args.mode != "random" and config.model != "mocogan":
+  if args.mode != "random" and config.model not in MOCOGAN_GENERATORS:
     raise ConfigError(f"--mode {args.mode} fixes MoCoGAN's content or motion code; "
                       f"model={config.model} has neither (use --mode random)")
   length = args.length or config.video_length
   key = jax.random.key(args.seed)
-  if config.model == "mocogan":
+  if config.model in MOCOGAN_GENERATORS:
     sample = jax.jit(sample_with_mode, static_argnums=(1, 3, 4, 5))
     videos = sample(variables, config, key, args.num, length, args.mode, args.category)
   else:
@@ -212,8 +212,8 @@ def cmd_predict(args):
   if args.model == "mocogan":
     config, settings, encoder_variables, variables = workdir.load_encoders(
         args.workdir, args.checkpoint_dir, args.params)
-    predictor = prediction.mocogan_predictor(config, settings, encoder_variables, variables,
-                                             args.noise)
+    predictor = prediction.mocogan_predictor(config, settings.content_from, encoder_variables,
+                                             variables, args.noise)
   elif args.params:
     raise ConfigError(f"--params holds no {args.model} model: give its --workdir")
   else:
@@ -456,8 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--context", type=int, default=4)
   p.add_argument("--length", type=int, default=16)
   p.add_argument("--model", default="mocogan", choices=prediction.PREDICTORS,
-                 help="mocogan (--workdir or --params with encoders) or, from a --workdir, its "
-                      "convrnn baseline or copy-last")
+                 help="mocogan (--workdir or --params with encoders) or, from a --workdir, "
+                      "conditional (a model=conditional run), its convrnn baseline or copy-last")
   p.add_argument("--noise", default="sample", choices=prediction.NOISE,
                  help="motion RNN inputs (default sample)")
   p.add_argument("--seed", type=int, default=0)

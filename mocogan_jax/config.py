@@ -37,7 +37,8 @@ class Config:
   data_workers: int = 2  # threads building upcoming batches (experiments/benchmark_input.py)
 
   # --- The model (registry.py): mocogan | vgan | tgan (models/vgan.py,
-  # models/tgan.py: unconditional, fixed-length baselines from the MoCoGAN paper's table).
+  # models/tgan.py: unconditional, fixed-length baselines from the MoCoGAN
+  # paper's table) | conditional (models/conditional.py: the future from the past).
   model: str = "mocogan"
 
   # --- Latent code: [z_content | one-hot category | z_motion] per frame.
@@ -84,6 +85,15 @@ class Config:
   video_loss_weight: float = 1.0
   # VGAN: the weight of the L1 term on its mask (0.1 published).
   mask_l1_weight: float = 0.1
+  # model=conditional (models/conditional.py): the generator continues the
+  # first context_frames real frames of each clip; its loss weighs the
+  # adversarial terms, the L1 distance to the true future (content) and the
+  # L1 distance between the optical flow of the predicted and the true frames
+  # (motion). A weight of 0 turns its term off (the ablations).
+  context_frames: int = 4
+  adversarial_weight: float = 1.0
+  content_loss_weight: float = 10.0
+  motion_loss_weight: float = 1.0
 
   # > 0: R1 penalty (Mescheder et al. 2018) on both discriminators' real
   # inputs, gamma / 2 * E|grad_x D(x)|^2. Not in the official code; 0 = off.

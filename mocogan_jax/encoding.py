@@ -251,6 +251,9 @@ CHECK_CLIPS = 256
 
 def check_model(config: Config) -> None:
   """The encoders read MoCoGAN's codes (content, category, motion states)."""
+  if config.model == "conditional":
+    raise ConfigError("a model=conditional run trains its own encoders with it; predict with "
+                      "'predict --model conditional --workdir RUN'")
   if config.model != "mocogan":
     raise ConfigError(f"the encoders read MoCoGAN's content and motion codes; this run is "
                       f"model={config.model}")

@@ -16,17 +16,21 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.ndimage import map_coordinates
 
+# 3x3 kernels as Python floats: a jnp array here would start JAX's backend at
+# import, before a multi-process run can call jax.distributed.initialize.
 # Horn and Schunck's neighbourhood average (the centre excluded).
-_AVERAGE = jnp.array([[1 / 12, 1 / 6, 1 / 12], [1 / 6, 0.0, 1 / 6], [1 / 12, 1 / 6, 1 / 12]])
-# Central difference along x (its transpose: along y).
-_DX = jnp.array([[0.0, 0.0, 0.0], [-0.5, 0.0, 0.5], [0.0, 0.0, 0.0]])
+_AVERAGE = ((1 / 12, 1 / 6, 1 / 12), (1 / 6, 0.0, 1 / 6), (1 / 12, 1 / 6, 1 / 12))
+# Central differences along x and along y.
+_DX = ((0.0, 0.0, 0.0), (-0.5, 0.0, 0.5), (0.0, 0.0, 0.0))
+_DY = ((0.0, -0.5, 0.0), (0.0, 0.0, 0.0), (0.0, 0.5, 0.0))
 
 
 def _filter(x, kernel):
   """x (N, H, W) correlated with a 3x3 kernel, edges replicated."""
   padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1)), mode="edge")
   h, w = x.shape[1:]
-  return sum(kernel[i, j] * padded[:, i:i + h, j:j + w] for i in range(3) for j in range(3))
+  return sum(kernel[i][j] * padded[:, i:i + h, j:j + w] for i in range(3) for j in range(3)
+             if kernel[i][j])
 
 
 def warp(image, flow):
@@ -44,7 +48,7 @@ def _refine(a, b, flow, alpha: float, iterations: int):
   """Horn-Schunck on (a, b warped by flow): flow + the increment, (N, H, W, 2)."""
   b = warp(b, flow)
   mean = 0.5 * (a + b)
-  ix, iy, it = _filter(mean, _DX), _filter(mean, _DX.T), b - a
+  ix, iy, it = _filter(mean, _DX), _filter(mean, _DY), b - a
   denominator = alpha ** 2 + ix ** 2 + iy ** 2
 
   def step(_, uv):
@@ -69,6 +73,17 @@ def optical_flow(frame_a, frame_b, levels: int = 3, iterations: int = 100, alpha
   alpha: smoothness weight (intensities in [0, 1]); larger suits smooth,
   rigid motion (tests/test_flow.py measures the error on known translations).
   """
+  if frame_a.shape != frame_b.shape or frame_a.ndim != 4:
+    raise ValueError(f"optical_flow takes two frame batches of one shape (N, H, W, C), got "
+                     f"{frame_a.shape} and {frame_b.shape}")
+  if levels < 1 or iterations < 0:
+    raise ValueError(f"optical_flow needs levels >= 1 and iterations >= 0, got {levels} and "
+                     f"{iterations}")
+  scale = 2 ** (levels - 1)
+  if frame_a.shape[1] % scale or frame_a.shape[2] % scale:
+    raise ValueError(f"optical_flow with levels={levels} halves H and W {levels - 1} times: "
+                     f"they must be multiples of {scale}, got {frame_a.shape[1]}x"
+                     f"{frame_a.shape[2]}")
   gray = lambda f: (f.mean(axis=-1) + 1.0) / 2.0
   pyramid = [(gray(frame_a), gray(frame_b))]
   for _ in range(levels - 1):

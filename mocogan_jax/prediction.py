@@ -1,8 +1,10 @@
-"""Video prediction with three predictors behind one interface, and its scores.
+"""Video prediction with four predictors behind one interface, and its scores.
 
-  mocogan    the run's generator continued from its encoders' codes (encoding.py)
-  convrnn    the ConvRNN baseline (baseline.py)
-  copy-last  the last context frame, repeated: the floor any predictor must beat
+  mocogan      the run's generator continued from its encoders' codes (encoding.py)
+  conditional  a model=conditional run: its generator and encoders, trained to
+               predict (models/conditional.py)
+  convrnn      the ConvRNN baseline (baseline.py)
+  copy-last    the last context frame, repeated: the floor any predictor must beat
 
 A predictor is predict(context uint8 (N, K, S, S, C), length, key) -> float
 (N, length, S, S, C) in [-1, 1], whose first K frames are the context.
@@ -19,7 +21,7 @@ from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.evaluation import metrics
 from mocogan_jax.pixels import to_float
 
-PREDICTORS = ("mocogan", "convrnn", "copy-last")
+PREDICTORS = ("mocogan", "conditional", "convrnn", "copy-last")
 NOISE = ("sample", "mean")
 
 
@@ -40,23 +42,33 @@ def load_predictor(name: str, workdir: str, config: Config, generator_variables,
   if name == "copy-last":
     fn = jax.jit(copy_last, static_argnums=1)
     return lambda context, length, key: fn(context, length)
+  if name == "conditional":
+    from mocogan_jax import workdir as workdir_lib  # it opens workdirs through encoding
+    config, state = workdir_lib.load_state(workdir)
+    if config.model != "conditional":
+      raise ConfigError(f"--model conditional needs a model=conditional run; {workdir} is "
+                        f"model={config.model}")
+    # "average": the encoders' default, as models/conditional.py trains them.
+    return mocogan_predictor(config, "average", state.encoder.variables, generator_variables,
+                             noise)
   if name == "convrnn":
     settings, params = baseline.load(os.path.join(workdir, "baseline"), config)
     fn = jax.jit(baseline.predict, static_argnums=(1, 2, 4))
     return lambda context, length, key: fn(params, config, settings, context, length)
   settings, encoder_variables, generator_variables, _ = encoding.load(
       os.path.join(workdir, "encoder"), config, generator_variables)
-  return mocogan_predictor(config, settings, encoder_variables, generator_variables, noise)
+  return mocogan_predictor(config, settings.content_from, encoder_variables, generator_variables,
+                           noise)
 
 
-def mocogan_predictor(config: Config, settings, encoder_variables, generator_variables,
+def mocogan_predictor(config: Config, content_from: str, encoder_variables, generator_variables,
                       noise: str = "sample"):
   """The MoCoGAN predictor from encoders and the generator they decode with."""
   if noise not in NOISE:
     raise ConfigError(f"--noise must be one of {NOISE}, got {noise!r}")
   fn = jax.jit(encoding.predict, static_argnums=(2, 3, 5, 7))
   return lambda context, length, key: fn(generator_variables, encoder_variables, config,
-                                         settings.content_from, context, length, key, noise)
+                                         content_from, context, length, key, noise)
 
 
 def score(predictor, clips, context: int, key, batch: int = 32) -> dict:

@@ -18,7 +18,7 @@ import jax
 
 from mocogan_jax import gan, sampling, sharding, training
 from mocogan_jax.config import Config, ConfigError
-from mocogan_jax.models import tgan, vgan
+from mocogan_jax.models import conditional, tgan, vgan
 
 
 class Model(NamedTuple):
@@ -40,6 +40,9 @@ MODELS = {
                   vgan.sample_videos, vgan.check_config, vgan.model_info),
     "tgan": Model(tgan.create_train_state, tgan.train_step, gan.sampling_variables,
                   tgan.sample_videos, tgan.check_config, tgan.model_info),
+    "conditional": Model(conditional.create_train_state, conditional.train_step,
+                         training.sampling_variables, conditional.sample_videos,
+                         conditional.check_config, conditional.model_info),
 }
 
 

@@ -7,6 +7,8 @@ from mocogan_jax.config import Config
 from mocogan_jax.models import mocogan
 
 MODES = ("random", "fixed-content", "fixed-motion")
+# The models whose generator is MoCoGAN's, so that sample_with_mode applies.
+MOCOGAN_GENERATORS = ("mocogan", "conditional")
 
 
 def sample_videos(generator_variables, config: Config, key, num_videos: int,

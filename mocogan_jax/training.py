@@ -119,7 +119,7 @@ def _fake_videos(generator: VideoGenerator, variables, config: Config, key):
   return videos, latents, updated["batch_stats"]
 
 
-def _discriminate(module, variables, x, key):
+def discriminate(module, variables, x, key):
   """D in training mode -> (logits, category_logits, updated batch_stats)."""
   (logits, category_logits), updated = module.apply(
       gan.for_use(variables), x, train=True, rngs={"noise": key}, mutable=["batch_stats"])
@@ -127,21 +127,21 @@ def _discriminate(module, variables, x, key):
 
 
 def _discriminate_real(module, variables, x, key, r1_gamma: float):
-  """_discriminate on real data, plus the R1 penalty: gamma / 2 times the
+  """discriminate on real data, plus the R1 penalty: gamma / 2 times the
   squared norm of the gradient of each example's mean logit with respect to its
   pixels, averaged over the batch (0 when r1_gamma is 0)."""
   if not r1_gamma:
-    return (*_discriminate(module, variables, x, key), jnp.zeros(()))
+    return (*discriminate(module, variables, x, key), jnp.zeros(()))
 
   def summed(x):
-    logits, category_logits, stats = _discriminate(module, variables, x, key)
+    logits, category_logits, stats = discriminate(module, variables, x, key)
     return logits.reshape(logits.shape[0], -1).mean(axis=1).sum(), (logits, category_logits, stats)
 
   (_, (logits, category_logits, stats)), grad = jax.value_and_grad(summed, has_aux=True)(x)
   return logits, category_logits, stats, 0.5 * r1_gamma * jnp.sum(jnp.square(grad)) / x.shape[0]
 
 
-def _discriminator_update(module, net: NetworkState, real, fake, config: Config, key,
+def discriminator_update(module, net: NetworkState, real, fake, config: Config, key,
                           category_loss=None):
   """One Adam step of a discriminator: real -> 1, fake -> 0 (+ R1), and
   category_loss(category logits on real) when given.
@@ -150,7 +150,7 @@ def _discriminator_update(module, net: NetworkState, real, fake, config: Config,
     real_logits, real_categories, stats, r1 = _discriminate_real(
         module, {"params": params, "batch_stats": net.batch_stats}, real,
         stream(key, "noise/real"), config.r1_gamma)
-    fake_logits, _, stats = _discriminate(module, {"params": params, "batch_stats": stats}, fake,
+    fake_logits, _, stats = discriminate(module, {"params": params, "batch_stats": stats}, fake,
                                           stream(key, "noise/fake"))
     category = category_loss(real_categories) if category_loss else jnp.zeros(())
     loss = losses.discriminator_loss(real_logits, fake_logits) + r1 + category
@@ -170,7 +170,7 @@ def image_discriminator_update(state: TrainState, g_stats, real_images, key):
   images, g_stats = _fake_images(
       nets.generator, {"params": state.generator.params, "batch_stats": g_stats}, config,
       stream(key, "fakes"))
-  di, loss, _, p_real, p_fake = _discriminator_update(
+  di, loss, _, p_real, p_fake = discriminator_update(
       nets.image_discriminator, state.image_discriminator, real_images,
       jax.lax.stop_gradient(images), config, key)
   return di, g_stats, {"loss/image_discriminator": loss, "d_prob/image_real": p_real,
@@ -187,7 +187,7 @@ def video_discriminator_update(state: TrainState, g_stats, real_videos, labels, 
       stream(key, "fakes"))
   category_loss = ((lambda logits: losses.category_ce(logits, labels))
                    if config.use_categories else None)
-  dv, loss, category, p_real, p_fake = _discriminator_update(
+  dv, loss, category, p_real, p_fake = discriminator_update(
       nets.video_discriminator, state.video_discriminator, real_videos,
       jax.lax.stop_gradient(videos), config, key, category_loss)
   return dv, g_stats, {"loss/video_discriminator": loss, "loss/video_category": category,
@@ -209,9 +209,9 @@ def generator_update(state: TrainState, g_stats, real_videos, labels, key):
                                  config, stream(key, "images"))
     videos, latents, stats = _fake_videos(nets.generator, {"params": params, "batch_stats": stats},
                                           config, stream(key, "videos"))
-    image_logits, _, di_stats = _discriminate(nets.image_discriminator, di.variables, images,
+    image_logits, _, di_stats = discriminate(nets.image_discriminator, di.variables, images,
                                               stream(key, "noise/image"))
-    video_logits, category_logits, dv_stats = _discriminate(
+    video_logits, category_logits, dv_stats = discriminate(
         nets.video_discriminator, dv.variables, videos, stream(key, "noise/video"))
     infogan = (losses.category_ce(category_logits, latents["category"])
                if config.use_infogan else jnp.zeros(()))

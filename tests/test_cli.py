@@ -104,7 +104,7 @@ def test_config_prints_the_resolved_preset_and_version_and_help_name_the_presets
   assert json.loads(out)["num_steps"] == 7
   version = run_cli("--version").stdout.split()
   assert version[0] == "mocogan-jax" and version[1][0].isdigit(), version
-  assert "presets: demo, shapes_64" in " ".join(run_cli("--help").stdout.split())
+  assert "presets: conditional_demo, demo, shapes_64" in " ".join(run_cli("--help").stdout.split())
 
 
 def test_user_errors_are_one_line(tmp_path):

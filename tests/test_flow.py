@@ -40,3 +40,13 @@ def test_identical_frames_have_zero_flow_and_the_flow_is_differentiable():
   moved = _frames(warp(_texture(jax.random.key(1)), jnp.ones((2, 64, 64, 2))))
   grad = jax.grad(lambda b: jnp.sum(optical_flow(frames, b)))(moved)
   assert np.isfinite(grad).all() and np.abs(grad).sum() > 0
+
+
+@pytest.mark.parametrize("shape_a,shape_b,levels,message", [
+    ((2, 32, 32, 3), (2, 30, 32, 3), 3, "of one shape"),
+    ((2, 30, 32, 3), (2, 30, 32, 3), 3, "must be multiples of 4, got 30x32"),
+    ((2, 32, 32, 3), (2, 32, 32, 3), 0, "levels >= 1"),
+])
+def test_inputs_the_pyramid_cannot_take_are_one_clear_error(shape_a, shape_b, levels, message):
+  with pytest.raises(ValueError, match=message):
+    optical_flow(jnp.zeros(shape_a), jnp.zeros(shape_b), levels=levels)

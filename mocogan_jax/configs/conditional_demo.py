@@ -1,0 +1,20 @@
+"""Conditional MoCoGAN (models/conditional.py) at the CPU demo's scale: the
+future from the past on shape_motion at 32x32.
+
+    mocogan-jax train --config conditional_demo --workdir workdirs/conditional_demo
+    mocogan-jax predict --model conditional --workdir workdirs/conditional_demo \
+        --dataset test --context 4 --length 16 --out predicted.gif
+
+The demo's networks and recipe (configs/demo.py) on 16-frame clips at every
+2nd frame, the prediction protocol's K = 4 context and 12 predicted frames;
+loss weights adversarial 1, content (L1) 10, motion (optical flow) 1.
+Ablations: one weight at 0 (e.g. motion_loss_weight=0). Its numbers are in
+experiments/RESULTS.md, "Prediction".
+"""
+
+from mocogan_jax.configs import demo
+
+
+def get_config():
+  return demo.get_config().replace(
+      model="conditional", video_length=16, every_nth=2, context_frames=4)
