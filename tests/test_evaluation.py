@@ -347,3 +347,18 @@ def test_c3d_matches_the_chainer_protocol(tmp_path):
   assert np.allclose(probabilities.sum(-1), 1.0, atol=1e-5)
   with pytest.raises(Exception, match="conv3d_deepnetA_ucf.npz"):
     c3d.load(str(tmp_path / "missing"))
+
+
+def test_an_unconditional_model_is_evaluated_with_the_classifier(tmp_path, data_dir):
+  """IS reads an unconditional generator's own draws: no category is forced on it."""
+  run = str(tmp_path / "tgan")
+  cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}", "model=tgan",
+      "n_categories=0", "use_categories=false", "use_infogan=false", "noise_sigma=0",
+      "every_nth=1", "num_steps=2")
+  cli("train-classifier", "--workdir", run, "--length", "8", "--steps", "10", "--batch", "8",
+      "--width", "8")
+  _, out, _ = cli("evaluate", "--workdir", run, "--metrics", "acd,is", "--num", "2", "--length",
+                  "8")
+  report = json.load(open(out.strip().splitlines()[-1].removeprefix("report: ")))
+  assert report["evaluated"] == "the tgan generator at step 2"
+  assert 1.0 <= report["metrics"]["is"] <= 4.0

@@ -7,6 +7,11 @@ configs): z0 and z1 of 100, z0 ~ U(-1, 1), batch 32, RMSprop 5e-5, singular
 value clipping every 5 steps. The paper table at the CPU demo's scale is
 experiments/paper_table.sh; its numbers are in experiments/RESULTS.md,
 "The paper's table".
+
+Expected at the CPU demo's scale (experiments/paper_table.sh: 32x32, 2050
+steps, 10 CPU minutes): not yet shapes: grey blotches, FVD 920, IS 1.00
+(ACD 5.4 only because nothing moves); WGAN at 5e-5 needs far more steps.
+Not yet trained at 64x64 here.
 """
 
 from mocogan_jax.config import Config

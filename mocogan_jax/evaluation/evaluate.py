@@ -278,7 +278,10 @@ def evaluate(config: Config, generator_variables, protocol: Protocol, *, what: s
     videos = describe(clips, protocol.num, protocol.metrics, tools, "held-out real")
     evaluated = f"held-out real videos ({held_out_name})"
   else:
-    videos = describe(generated_chunks(generator_variables, config, protocol, num_classes),
+    # An unconditional generator (n_categories 0) draws its own videos; the
+    # classifier still reads them (IS).
+    conditioned_on = num_classes if config.n_categories else None
+    videos = describe(generated_chunks(generator_variables, config, protocol, conditioned_on),
                       protocol.num, protocol.metrics, tools, "generated")
     evaluated = what
   values, details = compute_metrics(protocol, videos, real, tools.classifier_meta)
