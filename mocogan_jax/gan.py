@@ -167,14 +167,17 @@ def check_unconditional(config: Config, frames_per_step: int) -> None:
                       f"frames; set eval_length={config.video_length}")
 
 
-def check_length(config: Config, length: int | None, category) -> int:
-  """The length a fixed-length unconditional sampler can give, or a ConfigError."""
+def sample_fixed_length(generator, latents, generator_variables, config: Config,
+                        length: int | None, category):
+  """An unconditional, fixed-length model's sampler (VGAN, TGAN): its
+  generator in inference mode on `latents`, or a ConfigError for a length
+  other than video_length or a category. -> (N, T, S, S, C) in [-1, 1]."""
   if category is not None:
     raise ConfigError(f"model={config.model} is unconditional: it takes no category")
   if length not in (None, config.video_length):
     raise ConfigError(f"model={config.model} generates exactly video_length="
                       f"{config.video_length} frames, not {length}")
-  return config.video_length
+  return generator.apply(generator_variables, latents, train=False)
 
 
 def count_parameters(tree) -> int:

@@ -283,22 +283,26 @@ def train_step(state: TrainState, batch, key):
                                | generator_metrics, config)
 
 
-def model_info(config: Config) -> dict:
+def model_info(config: Config, create=create_train_state, step=train_step) -> dict:
   """Parameter counts, latent sizes, shapes and FLOPs per step (XLA's cost
-  analysis of the compiled train_step), without running anything."""
-  state = jax.eval_shape(lambda key: create_train_state(config, key), jax.random.key(0))
+  analysis of the compiled `step`), without running anything. create, step:
+  another model's on this TrainState (models/conditional.py)."""
+  state = jax.eval_shape(lambda key: create(config, key), jax.random.key(0))
   count = gan.count_parameters
+  parameters = {
+      "generator": count(state.generator.params),
+      "motion_rnn": count(state.generator.params["motion_rnn"]),
+      "image_discriminator": count(state.image_discriminator.params),
+      "video_discriminator": count(state.video_discriminator.params),
+  }
+  if state.encoder is not None:
+    parameters["encoders"] = count(state.encoder.params)
   return {
-      "parameters": {
-          "generator": count(state.generator.params),
-          "motion_rnn": count(state.generator.params["motion_rnn"]),
-          "image_discriminator": count(state.image_discriminator.params),
-          "video_discriminator": count(state.video_discriminator.params),
-      },
+      "parameters": parameters,
       "latent": (f"{config.dim_z} per frame = content {config.dim_z_content} + category "
                  f"{config.n_categories} + motion {config.dim_z_motion}"),
       "video_shape": [config.video_length, config.image_size, config.image_size, config.channels],
       "discriminators": (f"image {config.image_discriminator}, "
                          f"video {config.video_discriminator}"),
-      "flops_per_step": gan.flops_per_step(train_step, state, config),
+      "flops_per_step": gan.flops_per_step(step, state, config),
   }

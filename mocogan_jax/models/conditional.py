@@ -167,8 +167,5 @@ sample_videos = sampling.sample_videos  # unconditional draws of the same genera
 
 
 def model_info(config: Config) -> dict:
-  info = training.model_info(config)
-  state = jax.eval_shape(lambda key: create_train_state(config, key), jax.random.key(0))
-  info["parameters"]["encoders"] = gan.count_parameters(state.encoder.params)
-  info["flops_per_step"] = gan.flops_per_step(train_step, state, config)
+  info = training.model_info(config, create_train_state, train_step)
   return info | {"latent": info["latent"] + f"; conditioned on {config.context_frames} frames"}

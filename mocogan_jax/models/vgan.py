@@ -175,9 +175,8 @@ def sample_videos(generator_variables, config: Config, key, num_videos: int,
                   length: int | None = None, category=None):
   """Videos (N, T, S, S, C) in [-1, 1] from the generator in inference mode.
   VGAN draws exactly video_length frames and has no categories."""
-  gan.check_length(config, length, category)
-  return generator(config).apply(generator_variables, sample_latents(key, config, num_videos),
-                                 train=False)
+  return gan.sample_fixed_length(generator(config), sample_latents(key, config, num_videos),
+                                 generator_variables, config, length, category)
 
 
 def model_info(config: Config) -> dict:
