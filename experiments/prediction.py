@@ -1,17 +1,26 @@
-"""The prediction table of experiments/RESULTS.md ("Prediction and encoders").
+"""The prediction table of experiments/RESULTS.md: every predictor on the same
+held-out clips.
 
     python experiments/prediction.py --workdir RUN [--workdir RUN2 ...]
-        [--encoders encoder,encoder_swap] [--num 256]
+        [--encoders encoder,encoder_latent_only] [--num 256]
+        [--context 4 --length 16] [--samples 10] [--fvd]
 
-For each run (a training workdir with train-encoder outputs in the folders
-named by --encoders, those it has, and `baseline/` from train-baseline if
-the ConvRNN is to be scored there; or a model=conditional run, scored as its
-own predictor):
-per-frame PSNR and SSIM of the 12 frames predicted from K = 4 context frames
-of `num` held-out clips (16 frames at the run's every_nth), for the MoCoGAN
-predictor of each encoder folder (motion noise sampled, and at its mean), the
-ConvRNN baseline and copy-last-frame; the encoders' held-out reconstruction and
-latent recovery as train-encoder measured them; on shape_motion, motion
+For each run (a training workdir, or a workdir of baselines alone that
+train-baseline made) every predictor it holds, on `num` held-out clips of
+`length` frames at the run's every_nth, K = `context` of them given:
+- copy-last-frame, once per dataset and protocol (the floor);
+- the ConvRNN and SVG-LP baselines (WORKDIR/convrnn, WORKDIR/svg);
+- the MoCoGAN predictor of each encoder folder named by --encoders that the
+  run has (train-encoder), and a model=conditional run's own predictor.
+Stochastic predictors (MoCoGAN, conditional, SVG) get three rows: one draw,
+the best of `samples` draws per clip by mean SSIM (SVG's protocol), and the
+noise at its mean. Columns: PSNR, SSIM and per-frame MSE (squared error
+summed over a frame's pixels in [0, 1], as in the OpenSTL tables) averaged
+over clips and predicted frames, with --fvd the FVD of the clips
+[context | prediction] against the true clips (I3D, at least 9 frames), then
+PSNR and SSIM at the first, middle and last predicted frame.
+For MoCoGAN runs with encoders also the encoders' held-out reconstruction and
+latent recovery as train-encoder measured them, and on shape_motion motion
 transfer (read with the dataset's colour and motion labels), for the GAN's
 generator alone and for each set of encoders.
 Everything is seeded: a second run prints the same tables on the same machine.
@@ -27,12 +36,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mocogan_jax import encoding, prediction, video_io  # noqa: E402
-from mocogan_jax.workdir import load_generator  # noqa: E402
+from mocogan_jax.workdir import load_config, load_generator  # noqa: E402
 from mocogan_jax.data import pipeline  # noqa: E402
-from mocogan_jax.evaluation import metrics  # noqa: E402
+from mocogan_jax.evaluation import i3d, metrics  # noqa: E402
 from mocogan_jax.models import mocogan  # noqa: E402
-
-CONTEXT, LENGTH = 4, 16
 
 
 def main():
@@ -41,61 +48,111 @@ def main():
   parser.add_argument("--encoders", default="encoder",
                       help="comma-separated folders of each run written by train-encoder")
   parser.add_argument("--num", type=int, default=256)
+  parser.add_argument("--context", type=int, default=4)
+  parser.add_argument("--length", type=int, default=16)
+  parser.add_argument("--samples", type=int, default=10,
+                      help="draws per clip for the best-of rows of stochastic predictors")
+  parser.add_argument("--fvd", action="store_true", help="also FVD (I3D; slow on a CPU)")
   args = parser.parse_args()
-  print(f"K = {CONTEXT} context frames, {LENGTH - CONTEXT} predicted, {args.num} held-out "
-        f"clips per dataset; PSNR (dB) / SSIM averaged over clips and predicted frames, then "
-        f"at the first, 6th and last predicted frame\n")
-  print("| run | predictor | PSNR | SSIM | PSNR t=1 / 6 / 12 | SSIM t=1 / 6 / 12 |")
-  print("|---|---|---|---|---|---|")
-  encoders, transfers = [], []
+  k, length = args.context, args.length
+  if args.fvd and length < i3d.MIN_FRAMES:
+    parser.error(f"--fvd needs --length >= {i3d.MIN_FRAMES} (I3D)")
+  middle = (length - k) // 2
+  print(f"K = {k} context frames, {length - k} predicted, {args.num} held-out clips per "
+        f"dataset; PSNR (dB), SSIM and per-frame MSE averaged over clips and predicted frames"
+        f"{', FVD of the whole clips' if args.fvd else ''}, then PSNR and SSIM at predicted "
+        f"frames 1 / {middle} / {length - k}; best of N: each clip's best of {args.samples} "
+        f"draws by SSIM\n")
+  fvd_column = ("FVD | ", "---|") if args.fvd else ("", "")
+  print(f"| run | predictor | PSNR | SSIM | MSE | {fvd_column[0]}PSNR t=1 / {middle} / "
+        f"{length - k} | SSIM t=1 / {middle} / {length - k} |")
+  print(f"|---|---|---|---|---|{fvd_column[1]}---|---|")
+  encoders, transfers, floors, i3d_fn = [], [], set(), None
   for workdir in args.workdir:
-    config, generator = load_generator(workdir)
+    config = load_config(workdir)
     _, held_out, _ = pipeline.train_and_held_out(config)
-    clips, _ = pipeline.sample_clips(held_out, args.num, LENGTH, config.every_nth,
+    clips, _ = pipeline.sample_clips(held_out, args.num, length, config.every_nth,
                                      [config.seed, pipeline.ClipStream.PREDICTION_TABLE])
     shapes = config.dataset.startswith("shape_motion")
-    run = (f"{config.dataset}, {config.n_categories} categories" if config.use_categories
-           else f"{config.dataset}, unconditional")
-    if config.encoder_weight:
-      run += f", encoders in the GAN (weight {config.encoder_weight:g})"
-    if config.model == "conditional":
-      off = [w for w in ("adversarial_weight", "content_loss_weight", "motion_loss_weight")
-             if not getattr(config, w)]
-      run += ", conditional" + (f" ({', '.join(off)} 0)" if off else "")
-    if shapes and config.model == "mocogan":
-      records = [held_out[i] for i in range(len(held_out))]  # read once for every encoder
-      transfers.append((run, "GAN generator, codes swapped",
-                        check_generator_swap(config, generator)))
-    predictors = []
-    if config.model == "conditional":
-      for noise in ("sample", "mean"):
-        predictors.append((f"conditional ({noise} motion noise)", prediction.load_predictor(
-            "conditional", workdir, config, generator, noise)))
+    has_gan = os.path.isdir(os.path.join(workdir, "checkpoints"))
+    run = describe(config) if has_gan else config.dataset
+    predictors = []  # (label, name, folder or None)
+    if has_gan and config.model == "conditional":
+      predictors.append(("conditional", "conditional", None))
     for name in args.encoders.split(","):
-      if not os.path.isdir(os.path.join(workdir, name)):
-        continue
-      settings, encoder_variables, decoder_variables, meta = encoding.load(
-          os.path.join(workdir, name), config, generator)
-      encoders.append((run, name, meta))
-      for noise in ("sample", "mean"):
-        predictor = prediction.mocogan_predictor(
-            config, settings.content_from, encoder_variables, decoder_variables, noise)
-        predictors.append((f"mocogan, {name}/ ({noise} motion noise)", predictor))
+      if has_gan and os.path.isdir(os.path.join(workdir, name)):
+        predictors.append((f"mocogan, {name}/", "mocogan", name))
+    predictors += [(name, name, None) for name in ("convrnn", "svg")
+                   if os.path.isdir(os.path.join(workdir, name))]
+    if (config.dataset, config.every_nth) not in floors:
+      floors.add((config.dataset, config.every_nth))
+      predictors.append(("copy-last", "copy-last", None))
+    if has_gan and config.model == "mocogan":
+      _, generator = load_generator(workdir)
       if shapes:
-        transfers.append((run, f"transfer, {name}/", encoding.score_transfer(
-            decoder_variables, encoder_variables, config, settings.content_from, records,
-            pairs=128, length=LENGTH)))
-    for name in ("convrnn", "copy-last"):
-      if name == "convrnn" and not os.path.isdir(os.path.join(workdir, "baseline")):
-        continue  # the same baseline as another run's on this dataset
-      predictors.append((name, prediction.load_predictor(name, workdir, config, generator)))
-    for label, predictor in predictors:
-      scores = prediction.score(predictor, clips, CONTEXT, jax.random.key(0))
-      p, s = scores["psnr"], scores["ssim"]
-      print(f"| {run} | {label} | {p.mean():.2f} | {s.mean():.3f} | "
-            f"{p[0]:.2f} / {p[5]:.2f} / {p[-1]:.2f} | {s[0]:.3f} / {s[5]:.3f} / {s[-1]:.3f} |",
-            flush=True)
+        records = [held_out[i] for i in range(len(held_out))]  # read once for every encoder
+        transfers.append((run, "GAN generator, codes swapped",
+                          check_generator_swap(config, generator, length)))
+    real_features = None
+    if args.fvd:
+      i3d_fn = i3d_fn or jax.jit(i3d.features)
+      real_features = video_features(i3d_fn, clips)
+    for label, name, folder in predictors:
+      stochastic = name in ("mocogan", "conditional", "svg")
+      if name == "mocogan":
+        settings, encoder_variables, decoder_variables, meta = encoding.load(
+            os.path.join(workdir, folder), config, generator)
+      for noise, samples in ([("sample", 1), ("sample", args.samples), ("mean", 1)]
+                             if stochastic else [("sample", 1)]):
+        if name == "mocogan":
+          predictor = prediction.mocogan_predictor(
+              config, settings.content_from, encoder_variables, decoder_variables, noise)
+        else:
+          _, predictor = prediction.load_predictor(name, workdir, noise)
+        scores = prediction.score(predictor, clips, k, jax.random.key(0), samples=samples)
+        p, s, m = scores["psnr"], scores["ssim"], scores["mse"]
+        how = ("" if not stochastic else " (mean noise)" if noise == "mean" else
+               f" (best of {samples})" if samples > 1 else " (one draw)")
+        fvd = ""
+        if args.fvd:
+          predicted = video_features(i3d_fn, scores["videos"])
+          fvd = f"{metrics.frechet_distance(predicted, real_features):.1f} | "
+        print(f"| {run} | {label}{how} | {p.mean():.2f} | {s.mean():.3f} | {m.mean():.1f} | "
+              f"{fvd}{p[0]:.2f} / {p[middle - 1]:.2f} / {p[-1]:.2f} | "
+              f"{s[0]:.3f} / {s[middle - 1]:.3f} / {s[-1]:.3f} |", flush=True)
+      if name == "mocogan":
+        encoders.append((run, folder, meta))
+        if shapes:
+          transfers.append((run, f"transfer, {folder}/", encoding.score_transfer(
+              decoder_variables, encoder_variables, config, settings.content_from, records,
+              pairs=128, length=length)))
+  if encoders:
+    print_encoders(encoders)
+  if transfers:
+    print_transfers(transfers)
 
+
+def describe(config) -> str:
+  """A GAN run's row label: its dataset and what sets it apart."""
+  run = (f"{config.dataset}, {config.n_categories} categories" if config.use_categories
+         else f"{config.dataset}, unconditional")
+  if config.encoder_weight:
+    run += f", encoders in the GAN (weight {config.encoder_weight:g})"
+  if config.model == "conditional":
+    off = [w for w in ("adversarial_weight", "content_loss_weight", "motion_loss_weight")
+           if not getattr(config, w)]
+    run += ", conditional" + (f" ({', '.join(off)} 0)" if off else "")
+  return run
+
+
+def video_features(i3d_fn, videos, batch: int = 16):
+  """uint8 videos (N, T, S, S, C) -> I3D features (N, 400)."""
+  variables = i3d.load_variables()
+  return np.concatenate([np.asarray(i3d_fn(variables, videos[i:i + batch]))
+                         for i in range(0, len(videos), batch)])
+
+
+def print_encoders(encoders):
   print("\nEncoders (train-encoder's own measurement: held-out real clips encoded and "
         "decoded, their category against the labels; generated videos' codes recovered)\n")
   print("| run | encoders | reconstruction PSNR | SSIM | real category accuracy | "
@@ -110,6 +167,8 @@ def main():
           f"{m['content_mse_average']:.4f} | {m['content_mse_first']:.4f} | "
           f"{m['motion_mse']:.4f} | {optional('category_accuracy')} |")
 
+
+def print_transfers(transfers):
   print("\nMotion transfer on shape_motion: the content of video A moving as video B, for "
         "pairs whose colours and directions differ. GAN generator: generated videos A and B, "
         "A's z_content decoded with B's category and motion states (no encoders). "
@@ -122,14 +181,14 @@ def main():
           f"{t['direction_of_b']:.2f} | {t['direction_of_a']:.2f} | {t['colour_error']:.1f} |")
 
 
-def check_generator_swap(config, generator, pairs: int = 128) -> dict:
+def check_generator_swap(config, generator, length: int, pairs: int = 128) -> dict:
   """Generated video i's z_content with video i+1's category and motion states:
   does the generator keep the colour with the content and the direction with
   the motion? Colours and directions are read from the unswapped videos; pairs
   whose directions agree, or whose colours are within 64 on every channel
   (or unreadable), are left out, as for real pairs."""
   g = mocogan.generator(config)
-  latents = mocogan.sample_latents(jax.random.key(config.seed + 2), config, pairs, LENGTH)
+  latents = mocogan.sample_latents(jax.random.key(config.seed + 2), config, pairs, length)
   motion = g.apply(generator, latents["h0"], latents["eps"], method="continue_motion")
   category = jax.nn.one_hot(latents["category"], config.n_categories)
   decode = jax.jit(lambda *codes: g.apply(generator, *codes, train=False, method="decode"))

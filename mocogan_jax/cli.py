@@ -191,9 +191,11 @@ def cmd_train_baseline(args):
   from mocogan_jax import baseline
   config = _config_for_workdir(args)
   settings = settings_from_args(baseline.BaselineSettings, args).check()
-  out = args.out or os.path.join(args.workdir, "baseline")
+  out = args.out or os.path.join(args.workdir, settings.model)
+  if not files.exists(f"{args.workdir}/config.json"):  # a workdir of baselines alone
+    files.write_text(f"{args.workdir}/config.json", config.to_json())
   baseline.train_baseline(config, out, settings)
-  print(f"baseline: {settings.steps} steps; wrote {files.absolute(out)}")
+  print(f"{settings.model}: {settings.steps} steps; wrote {files.absolute(out)}")
 
 
 def cmd_predict(args):
@@ -209,16 +211,16 @@ def cmd_predict(args):
   if not 1 <= args.context < args.length:
     raise ConfigError(f"--context must be in [1, --length), got {args.context} and {args.length}")
   _check_workdir_or_params(args)
-  if args.model == "mocogan":
+  if args.model == "mocogan" and args.params:
     config, settings, encoder_variables, variables = workdir.load_encoders(
-        args.workdir, args.checkpoint_dir, args.params)
+        None, params=args.params)
     predictor = prediction.mocogan_predictor(config, settings.content_from, encoder_variables,
                                              variables, args.noise)
   elif args.params:
     raise ConfigError(f"--params holds no {args.model} model: give its --workdir")
   else:
-    config, variables = workdir.load_generator(args.workdir, args.checkpoint_dir)
-    predictor = prediction.load_predictor(args.model, args.workdir, config, variables, args.noise)
+    config, predictor = prediction.load_predictor(args.model, args.workdir, args.noise,
+                                                  args.checkpoint_dir)
   if args.input:
     clips = video_folder.read_clip(args.input, config, args.length)
     if clips.shape[1] < args.context:
@@ -442,10 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--out", help="default WORKDIR/encoder")
   add_settings_flags(p, encoding.EncoderSettings)
 
-  p = command("train-baseline", cmd_train_baseline, "train the ConvRNN frame-prediction "
-              "baseline on the run's dataset; writes WORKDIR/baseline", "run",
+  p = command("train-baseline", cmd_train_baseline, "train a frame-prediction baseline "
+              "(ConvRNN or SVG-LP) on the run's dataset; writes WORKDIR/MODEL", "run",
               "optional_config", "overrides")
-  p.add_argument("--out", help="default WORKDIR/baseline")
+  p.add_argument("--out", help="default WORKDIR/MODEL (convrnn or svg)")
   add_settings_flags(p, baseline.BaselineSettings)
 
   p = command("predict", cmd_predict, "continue videos: encode K frames, generate the rest",
@@ -457,9 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--length", type=int, default=16)
   p.add_argument("--model", default="mocogan", choices=prediction.PREDICTORS,
                  help="mocogan (--workdir or --params with encoders) or, from a --workdir, "
-                      "conditional (a model=conditional run), its convrnn baseline or copy-last")
+                      "conditional (a model=conditional run), its convrnn or svg baseline "
+                      "or copy-last")
   p.add_argument("--noise", default="sample", choices=prediction.NOISE,
-                 help="motion RNN inputs (default sample)")
+                 help="motion RNN inputs, SVG's z (default sample)")
   p.add_argument("--seed", type=int, default=0)
 
   p = command("transfer", cmd_transfer, "the content of one video moving as another",

@@ -1,6 +1,6 @@
 """The official trainer's losses (BCE with logits and cross-entropy, batch
-means), the encoders' (latent regression, reconstruction) and TGAN's
-(Wasserstein)."""
+means), the encoders' (latent regression, reconstruction), TGAN's
+(Wasserstein), and SVG's KL term."""
 
 import jax.numpy as jnp
 import optax
@@ -59,3 +59,11 @@ def wasserstein_critic_loss(real_logits, fake_logits):
 def wasserstein_generator_loss(fake_logits):
   """-D(fake), summed and averaged as wasserstein_critic_loss."""
   return -fake_logits.reshape(fake_logits.shape[0], -1).sum(axis=1).mean()
+
+
+def gaussian_kl(mean_q, log_var_q, mean_p, log_var_p):
+  """KL(N(mean_q, var_q) || N(mean_p, var_p)) of diagonal Gaussians, summed
+  over the last axis: (..., d) -> (...)."""
+  return 0.5 * jnp.sum(log_var_p - log_var_q
+                       + (jnp.exp(log_var_q) + jnp.square(mean_q - mean_p)) / jnp.exp(log_var_p)
+                       - 1.0, axis=-1)

@@ -1,6 +1,7 @@
 """Opening a training workdir: its config and its newest checkpoint, and the
 encoders trained for it.
 
+    config = workdir.load_config("workdirs/demo")
     config, state = workdir.load_state("workdirs/demo")
     config, generator_variables = workdir.load_generator("workdirs/demo")
     config, settings, encoder_variables, generator_variables = workdir.load_encoders(
@@ -15,15 +16,20 @@ import jax
 from mocogan_jax import checkpointing, config as config_lib, encoding, export, files, registry
 
 
+def load_config(path: str) -> config_lib.Config:
+  """The config a workdir was made with (its config.json)."""
+  saved = f"{path}/config.json"
+  if not files.exists(saved):
+    raise config_lib.ConfigError(f"{path} is not a training workdir (no config.json)")
+  return config_lib.resolve(saved)
+
+
 def load_state(path: str, checkpoint_dir: str | None = None, step: int | str | None = None):
   """(config, the whole train state) from the newest checkpoint of a workdir,
   from checkpoint `step`, or with step="best" from the one with the best
   periodic evaluation (config.keep_best). checkpoint_dir: where the run kept
   its checkpoints, when not in the workdir."""
-  saved = f"{path}/config.json"
-  if not files.exists(saved):
-    raise config_lib.ConfigError(f"{path} is not a training workdir (no config.json)")
-  config = config_lib.resolve(saved)
+  config = load_config(path)
   checkpoints = checkpointing.directory(path, checkpoint_dir)
   create = registry.get(config).create_train_state
   abstract = jax.eval_shape(lambda key: create(config, key), jax.random.key(0))

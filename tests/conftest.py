@@ -34,6 +34,23 @@ def data_dir(tmp_path_factory):
   return path
 
 
+def step_twice_and_check_purity(step, state, *args):
+  """Runs the jitted step twice on the same inputs -> (state, metrics) of the
+  first, after checking that the input state is untouched, the two runs are
+  bit-identical and the new state has the old one's structure, shapes and dtypes."""
+  import chex
+  import jax
+  import numpy as np
+  before = jax.tree.map(np.array, state)
+  s1, m1 = step(state, *args)
+  s2, m2 = step(state, *args)
+  chex.assert_trees_all_equal(before, jax.tree.map(np.array, state))
+  chex.assert_trees_all_equal(s1, s2)
+  chex.assert_trees_all_equal(m1, m2)
+  chex.assert_trees_all_equal_shapes_and_dtypes(s1, state)
+  return s1, m1
+
+
 def tiny_config_with(data_dir: str, **overrides) -> config_lib.Config:
   return config_lib.load("tiny").replace(data_dir=data_dir, **overrides)
 

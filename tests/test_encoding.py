@@ -1,4 +1,5 @@
-"""Encoders, their train step, prediction, transfer and the ConvRNN baseline."""
+"""Encoders, their train step, prediction, transfer, the ConvRNN baseline and
+the prediction commands (SVG-LP itself: test_svg.py)."""
 
 import chex
 import jax
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from mocogan_jax import baseline, encoding, prediction
+from mocogan_jax.config import ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models import mocogan
 from mocogan_jax.pixels import to_float
@@ -122,7 +124,7 @@ def test_predictions_keep_the_context(tiny):
 
   settings = baseline.BaselineSettings(context=3, length=7, hidden=8, batch=2)
   base = baseline.create_baseline_state(config, settings, jax.random.key(0))
-  out = baseline.predict(base.params, config, settings, context, 7)
+  out = baseline.predict(base.params, config, settings, context, 7, jax.random.key(0))
   assert out.shape == (2, 7) + context.shape[2:]
   assert np.array_equal(out[:, :3], to_float(context))
 
@@ -137,7 +139,7 @@ def test_baseline_step_learns(tiny):
   step = jax.jit(baseline.baseline_train_step)
   losses = []
   for _ in range(60):
-    state, metrics = step(state, batch)
+    state, metrics = step(state, batch, jax.random.key(0))
     losses.append(float(metrics["loss"]))
   assert losses[-1] < 0.5 * losses[0]
 
@@ -165,10 +167,20 @@ def test_commands(tmp_path, data_dir):
   assert "reconstruction PSNR" in out
   _, out, _ = cli("train-encoder", "--workdir", run, "--steps", "4", "--batch", "4")
   assert "resuming from step 3" in out
-  cli("train-baseline", "--workdir", run, "--steps", "2", "--batch", "4", "--length", "8",
-      "--hidden", "8")
+  for model in ("convrnn", "svg"):
+    _, out, _ = cli("train-baseline", "--workdir", run, "--model", model, "--steps", "2",
+                    "--batch", "4", "--length", "8", "--hidden", "8")
+    assert f"wrote {run}/{model}" in out
+  with pytest.raises(ConfigError, match="holds a convrnn baseline, not svg"):
+    baseline.load(f"{run}/convrnn", config, "svg")
+  # A workdir of a baseline alone: train-baseline writes its config.json, predict reads it.
+  alone = str(tmp_path / "svg_alone")
+  cli("train-baseline", "--config", "tiny", f"data_dir={data_dir}", "--workdir", alone,
+      "--model", "svg", "--steps", "1", "--batch", "2", "--length", "6", "--hidden", "8")
+  cli("predict", "--workdir", alone, "--model", "svg", "--dataset", "test", "--num", "2",
+      "--context", "2", "--length", "6", "--noise", "mean", "--out", str(tmp_path / "svg.gif"))
 
-  for model in ("mocogan", "convrnn", "copy-last"):
+  for model in ("mocogan", "convrnn", "svg", "copy-last"):
     gif = str(tmp_path / f"{model}.gif")
     cli("predict", "--workdir", run, "--dataset", "test", "--num", "3", "--context", "4",
         "--length", "8", "--model", model, "--out", gif)
@@ -211,6 +223,8 @@ def test_commands(tmp_path, data_dir):
   for args, message in [
       (["predict", "--dataset", "test", "--context", "8", "--length", "8"], "--context must be"),
       (["predict", "--dataset", "test", "--model", "vae"], "argument --model: invalid choice"),
+      (["train-baseline", "--model", "vae"], "argument --model: invalid choice"),
+      (["train-baseline", "--model", "svg", "--kl_weight", "-1"], "--kl_weight must be >= 0"),
       (["predict", "--input", str(tmp_path / "none.gif")], "not found"),
       (["transfer", "--content", str(tmp_path / "v0.gif"), "--motion", "x.gif"], "not found"),
       (["train-encoder", "--content_from", "middle"], "argument --content_from: invalid choice"),
