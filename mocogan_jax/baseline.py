@@ -135,7 +135,7 @@ def predict(params, config: Config, settings: BaselineSettings, context, length:
   n, k = frames.shape[:2]
   padded = jnp.concatenate([frames, jnp.zeros((n, length - k) + frames.shape[2:])], axis=1)
   predicted = _model(config, settings).apply({"params": params}, padded, k)
-  return jnp.concatenate([frames, predicted[:, k - 1:]], axis=1)
+  return jnp.concatenate([frames, jnp.clip(predicted[:, k - 1:], -1.0, 1.0)], axis=1)
 
 
 def train_baseline(config: Config, out_dir: str, settings: BaselineSettings) -> dict:

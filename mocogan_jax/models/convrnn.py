@@ -6,7 +6,11 @@ the resolution and writes the next frame. It reads the real frame while t < K
 
   encoder  Conv2d(k4, s2, p1) ndf -> LeakyReLU -> Conv2d(k4, s2, p1) 2 ndf -> LeakyReLU
   ConvGRU  3x3 gates over [input, state], `hidden` channels
-  decoder  ConvT(k4, s2, p1) ndf -> ReLU -> ConvT(k4, s2, p1) C -> tanh
+  decoder  ConvT(k4, s2, p1) ndf -> ReLU -> ConvT(k4, s2, p1) C, linear
+
+The output is linear and clipped to [-1, 1] where it is read back or used,
+not a tanh: on a black background a tanh saturates at -1, and its vanishing
+gradient held the network at all-black frames (experiments/RESULTS.md).
 """
 
 import jax
@@ -36,7 +40,7 @@ class ConvGRUCell(nn.Module):
 
 class ConvRNNPredictor(nn.Module):
   """frames (N, T, S, S, C) in [-1, 1], the first `context` real -> (N, T - 1,
-  S, S, C) predictions of frames 1 .. T-1."""
+  S, S, C) predictions of frames 1 .. T-1 (unclipped)."""
   ndf: int
   channels: int
   hidden: int = 64
@@ -53,7 +57,7 @@ class ConvRNNPredictor(nn.Module):
     x = nn.leaky_relu(self.encode1(frame), 0.2)
     x = nn.leaky_relu(self.encode2(x), 0.2)
     h = self.cell(h, x)
-    return h, jnp.tanh(self.decode2(nn.relu(self.decode1(h))))
+    return h, self.decode2(nn.relu(self.decode1(h)))
 
   def __call__(self, frames, context: int):
     n, t, s = frames.shape[:3]
@@ -62,5 +66,5 @@ class ConvRNNPredictor(nn.Module):
     for i in range(t - 1):
       h, predicted = self.step(h, frame)
       predictions.append(predicted)
-      frame = frames[:, i + 1] if i + 1 < context else predicted
+      frame = frames[:, i + 1] if i + 1 < context else jnp.clip(predicted, -1.0, 1.0)
     return jnp.stack(predictions, axis=1)

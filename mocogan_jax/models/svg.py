@@ -15,7 +15,8 @@ state is parameters alone; biases instead): the encoder halves the image with
 Conv(k4, s2, p1) blocks down to 4x4 (ndf, 2 ndf, .. capped at 8 ndf,
 LeakyReLU 0.2), then Conv(k4, s1, p0) -> dim and tanh; the decoder mirrors
 it with transposed convolutions, each block reading the skip of its size
-concatenated to its input.
+concatenated to its input, and ends linear (predictions are clipped to
+[-1, 1]).
 """
 
 import math
@@ -59,7 +60,7 @@ class FrameEncoder(nn.Module):
 
 
 class FrameDecoder(nn.Module):
-  """codes (M, dim) and the encoder's skips -> frames (M, S, S, C) in [-1, 1]."""
+  """codes (M, dim) and the encoder's skips -> frames (M, S, S, C), about [-1, 1]."""
   ndf: int
   channels: int
   conv_impl: str = "auto"
@@ -73,7 +74,10 @@ class FrameDecoder(nn.Module):
       width = _width(self.ndf, i - 1) if i else self.channels
       x = ConvTranspose2d(width, 4, 2, 1, self.conv_impl)(jnp.concatenate([x, skips[i]], -1))
       x = Bias()(x)
-      x = nn.leaky_relu(x, 0.2) if i else jnp.tanh(x)
+      x = nn.leaky_relu(x, 0.2) if i else x
+    # Linear, not tanh: frames of a black background sit where a tanh
+    # saturates, and its vanishing gradient held the model at all-black
+    # predictions (experiments/RESULTS.md). SVG.generate clips to [-1, 1].
     return x
 
 
@@ -177,7 +181,7 @@ class SVG(nn.Module):
         continue
       predictor, predicted = self.predictor(predictor,
                                             jnp.concatenate([code, draw(*gaussian)], -1))
-      frame = self.decoder(predicted, last_skips)
+      frame = jnp.clip(self.decoder(predicted, last_skips), -1.0, 1.0)
       frames.append(frame)
       code = self.encoder(frame)[0]
     return jnp.stack(frames, 1)
