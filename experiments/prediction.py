@@ -57,6 +57,8 @@ def main():
   k, length = args.context, args.length
   if args.fvd and length < i3d.MIN_FRAMES:
     parser.error(f"--fvd needs --length >= {i3d.MIN_FRAMES} (I3D)")
+  if args.samples < 1:
+    parser.error(f"--samples must be >= 1, got {args.samples}")
   middle = (length - k) // 2
   print(f"K = {k} context frames, {length - k} predicted, {args.num} held-out clips per "
         f"dataset; PSNR (dB), SSIM and per-frame MSE averaged over clips and predicted frames"
@@ -67,7 +69,8 @@ def main():
   print(f"| run | predictor | PSNR | SSIM | MSE | {fvd_column[0]}PSNR t=1 / {middle} / "
         f"{length - k} | SSIM t=1 / {middle} / {length - k} |")
   print(f"|---|---|---|---|---|{fvd_column[1]}---|---|")
-  encoders, transfers, floors, i3d_fn = [], [], set(), None
+  encoders, transfers, floors = [], [], set()
+  features = video_features(i3d.load_variables()) if args.fvd else None
   for workdir in args.workdir:
     config = load_config(workdir)
     _, held_out, _ = pipeline.train_and_held_out(config)
@@ -93,10 +96,7 @@ def main():
         records = [held_out[i] for i in range(len(held_out))]  # read once for every encoder
         transfers.append((run, "GAN generator, codes swapped",
                           check_generator_swap(config, generator, length)))
-    real_features = None
-    if args.fvd:
-      i3d_fn = i3d_fn or jax.jit(i3d.features)
-      real_features = video_features(i3d_fn, clips)
+    real_features = features(clips) if args.fvd else None
     for label, name, folder in predictors:
       stochastic = name in ("mocogan", "conditional", "svg")
       if name == "mocogan":
@@ -115,8 +115,7 @@ def main():
                f" (best of {samples})" if samples > 1 else " (one draw)")
         fvd = ""
         if args.fvd:
-          predicted = video_features(i3d_fn, scores["videos"])
-          fvd = f"{metrics.frechet_distance(predicted, real_features):.1f} | "
+          fvd = f"{metrics.frechet_distance(features(scores['videos']), real_features):.1f} | "
         print(f"| {run} | {label}{how} | {p.mean():.2f} | {s.mean():.3f} | {m.mean():.1f} | "
               f"{fvd}{p[0]:.2f} / {p[middle - 1]:.2f} / {p[-1]:.2f} | "
               f"{s[0]:.3f} / {s[middle - 1]:.3f} / {s[-1]:.3f} |", flush=True)
@@ -145,11 +144,11 @@ def describe(config) -> str:
   return run
 
 
-def video_features(i3d_fn, videos, batch: int = 16):
-  """uint8 videos (N, T, S, S, C) -> I3D features (N, 400)."""
-  variables = i3d.load_variables()
-  return np.concatenate([np.asarray(i3d_fn(variables, videos[i:i + batch]))
-                         for i in range(0, len(videos), batch)])
+def video_features(variables, batch: int = 16):
+  """The I3D feature function: uint8 videos (N, T, S, S, C) -> (N, 400)."""
+  fn = jax.jit(i3d.features)
+  return lambda videos: np.concatenate([np.asarray(fn(variables, videos[i:i + batch]))
+                                        for i in range(0, len(videos), batch)])
 
 
 def print_encoders(encoders):

@@ -74,7 +74,8 @@ class FrameDecoder(nn.Module):
       width = _width(self.ndf, i - 1) if i else self.channels
       x = ConvTranspose2d(width, 4, 2, 1, self.conv_impl)(jnp.concatenate([x, skips[i]], -1))
       x = Bias()(x)
-      x = nn.leaky_relu(x, 0.2) if i else x
+      if i:
+        x = nn.leaky_relu(x, 0.2)
     # Linear, not tanh: frames of a black background sit where a tanh
     # saturates, and its vanishing gradient held the model at all-black
     # predictions (experiments/RESULTS.md). SVG.generate clips to [-1, 1].

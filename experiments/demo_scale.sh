@@ -1,0 +1,10 @@
+# Sourced by paper_table.sh, attention_ablation.sh and prediction.sh: the CPU
+# demo's scale on 16-frame clips, written once because each script reuses
+# the others' runs (the same settings resume a finished run; different ones
+# would be refused or train another).
+DEMO_SCALE="image_size=32 video_length=16 ngf=32 ndf=16 video_batch=8 ema_decay=0.999
+  log_every=100 sample_every=1000 checkpoint_every=500"
+SHAPES="dataset=shape_motion/32 every_nth=2"
+# Unconditional: Moving MNIST has no action labels.
+MNIST="dataset=moving_mnist_offline/32 channels=1 every_nth=1 n_categories=0
+  use_categories=false use_infogan=false video_discriminator=plain"
