@@ -69,11 +69,43 @@ def cmd_export(args):
   print(f"wrote {what} ({count:,} generator parameters) to {files.absolute(args.out)}")
 
 
+def cmd_import_torch(args):
+  import jax
+  from mocogan_jax import config as config_lib, export, torch_interop
+  if not args.out.endswith(".msgpack"):
+    raise config_lib.ConfigError(f"--out must end in .msgpack, got {args.out}")
+  config = config_lib.resolve(args.config, args.overrides)
+  paths = {name: getattr(args, name) for name in torch_interop.NETWORKS if getattr(args, name)}
+  networks = torch_interop.import_files(paths, config)
+  export.write(args.out, config, networks["generator"], discriminators={
+      k: v for k, v in networks.items() if k != "generator"})
+  counts = ", ".join(f"{name.replace('_', ' ')} ({sum(x.size for x in jax.tree.leaves(v['params'])):,}"
+                     f" parameters)" for name, v in networks.items())
+  print(f"wrote the {counts} to {files.absolute(args.out)}")
+
+
+def cmd_export_torch(args):
+  from mocogan_jax import export, registry, torch_interop, workdir
+  _check_workdir_or_params(args)
+  if args.params:
+    config, networks = export.load_networks(args.params)
+  else:
+    config, state = workdir.load_state(args.workdir, args.checkpoint_dir, args.step)
+    torch_interop.check_mappable(config, ())
+    networks = {"generator": registry.get(config).sampling_variables(state),
+                "image_discriminator": state.image_discriminator.variables,
+                "video_discriminator": state.video_discriminator.variables}
+  written = torch_interop.write_files(args.out, config, networks)
+  print("wrote " + ", ".join(files.absolute(p) for p in written))
+  for note in torch_interop.unofficial_shapes(config, networks):
+    print(f"note: {note}")
+
+
 def _check_workdir_or_params(args):
   from mocogan_jax.config import ConfigError
   if (args.workdir is None) == (args.params is None):
     raise ConfigError(f"{args.command} needs one of --workdir (a training run) or --params "
-                      f"(a file written by 'mocogan-jax export')")
+                      f"(a file written by 'mocogan-jax export' or 'import-torch')")
 
 
 def _check_out(path: str):
@@ -136,10 +168,24 @@ def cmd_evaluate(args):
   metrics = evaluate.parse_metrics(args.metrics)
   if args.untrained and args.floor:
     raise config_lib.ConfigError("--untrained and --floor exclude each other")
-  saved = f"{args.workdir}/config.json"
-  if not files.exists(saved):
-    raise config_lib.ConfigError(f"{args.workdir} is not a training workdir (no config.json)")
-  config = config_lib.resolve(saved)
+  _check_workdir_or_params(args)
+  if args.params:  # an exported or imported generator: no workdir to read or write
+    from mocogan_jax import export
+    if args.untrained:
+      raise config_lib.ConfigError("--untrained evaluates a workdir's config; with --params "
+                                   "the file's generator is evaluated")
+    if set(metrics) & set(evaluate.CLASSIFIER_METRICS) and not args.classifier:
+      raise config_lib.ConfigError("mcs and is with --params need --classifier (a folder "
+                                   "train-classifier wrote)")
+    config, params_variables, _ = export.load(args.params)
+    name = os.path.splitext(os.path.basename(args.params))[0]
+    workdir_out = "eval"
+  else:
+    saved = f"{args.workdir}/config.json"
+    if not files.exists(saved):
+      raise config_lib.ConfigError(f"{args.workdir} is not a training workdir (no config.json)")
+    config = config_lib.resolve(saved)
+    workdir_out = os.path.join(args.workdir, "eval")
   protocol = evaluate.Protocol(metrics, args.num, args.length, args.every_nth or config.every_nth,
                                args.batch, args.seed)
   evaluate.check_protocol(protocol)
@@ -151,16 +197,19 @@ def cmd_evaluate(args):
                                                                 jax.random.key(config.seed))
     variables, what, name = (state.generator.variables, f"the untrained {config.model} generator",
                              "untrained")
+  elif args.params:
+    variables, what = params_variables, f"the {config.model} generator of {args.params}"
   else:
     config, state = workdir.load_state(args.workdir, args.checkpoint_dir, args.step)
     variables, step = registry.get(config).sampling_variables(state), int(state.step)
     what, name = f"the {config.model} generator at step {step}", f"step{step}"
   report = evaluate.evaluate(
       config, variables, protocol, what=what, real_dataset=args.real,
-      classifier_dir=args.classifier or os.path.join(args.workdir, "classifier"),
-      c3d_dir=args.c3d, cache_dir=os.path.join(args.workdir, "eval", "cache"))
-  report["workdir"] = files.absolute(args.workdir)
-  out = args.out or os.path.join(args.workdir, "eval", f"{name}_n{protocol.num}.json")
+      classifier_dir=args.classifier or (args.workdir and os.path.join(args.workdir,
+                                                                        "classifier")),
+      c3d_dir=args.c3d, cache_dir=os.path.join(workdir_out, "cache"))
+  report["workdir" if args.workdir else "params"] = files.absolute(args.workdir or args.params)
+  out = args.out or os.path.join(workdir_out, f"{name}_n{protocol.num}.json")
   evaluate.write_report(report, out)
   print(evaluate.format_table(report))
   print(f"report: {files.absolute(out)}")
@@ -354,8 +403,8 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
   run_or_file = parent()
   run_or_file.add_argument("--workdir", help="a training workdir (its newest checkpoint)")
   run_or_file.add_argument("--params", help="instead of --workdir: a file written by "
-                                            "'mocogan-jax export', or the name of a shipped "
-                                            "model (shape_motion)")
+                                            "'mocogan-jax export' or 'import-torch', or the "
+                                            "name of a shipped model (shape_motion)")
   video_out = parent()
   video_out.add_argument("--out", required=True, help="output video, .gif or .mp4")
   video_out.add_argument("--fps", type=int, default=8)
@@ -412,13 +461,30 @@ def build_parser() -> argparse.ArgumentParser:
               "run", "checkpoint_dir", "step")
   p.add_argument("--out", required=True, help="output file (msgpack), e.g. generator.msgpack")
 
+  p = command("import-torch", cmd_import_torch, "read the official PyTorch MoCoGAN's "
+              "generator (and discriminators) into an exported file", "overrides")
+  p.add_argument("--generator", required=True,
+                 help="a state_dict or a whole pickled VideoGenerator (torch.save)")
+  p.add_argument("--image_discriminator", help="its image discriminator, the same way")
+  p.add_argument("--video_discriminator", help="its video discriminator, the same way")
+  p.add_argument("--config", default="shapes_64",
+                 help="the preset or config file the weights fit (default shapes_64, the "
+                      "official defaults); key=value changes it")
+  p.add_argument("--out", required=True, help="output file, e.g. official.msgpack")
+
+  p = command("export-torch", cmd_export_torch, "write a run's (or an exported file's) "
+              "networks as state_dicts the official PyTorch classes load", "run_or_file",
+              "checkpoint_dir", "step")
+  p.add_argument("--out", required=True, help="output folder")
+
   p = command("train-classifier", cmd_train_classifier, "train the video classifier behind "
               "MCS and IS on the run's labelled dataset", "run", "optional_config", "overrides")
   p.add_argument("--out", help="where the classifier goes (default WORKDIR/classifier)")
   add_settings_flags(p, classifier.ClassifierSettings)
 
-  p = command("evaluate", cmd_evaluate, "FVD, KVD, ACD, MCS, IS of a run's generator; writes a "
-                                        "JSON report", "run", "checkpoint_dir", "step")
+  p = command("evaluate", cmd_evaluate, "FVD, KVD, ACD, MCS, IS of a run's (or an exported "
+                                        "file's) generator; writes a JSON report",
+              "run_or_file", "checkpoint_dir", "step")
   p.add_argument("--metrics", default="fvd,kvd,acd",
                  help="comma-separated, from fvd,kvd,acd,acd_generic,mcs,is,is_c3d (default "
                       "fvd,kvd,acd)")
@@ -437,7 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "each metric can reach at this N")
   p.add_argument("--batch", type=int, default=16, help="videos per device call")
   p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--out", help="report path (default WORKDIR/eval/<what>_n<N>.json)")
+  p.add_argument("--out", help="report path (default WORKDIR/eval/<what>_n<N>.json; with "
+                               "--params eval/<file name>_n<N>.json)")
 
   p = command("train-encoder", cmd_train_encoder, "train content and motion encoders for a "
               "run's generator; writes WORKDIR/encoder", "run", "checkpoint_dir")

@@ -118,6 +118,10 @@ class Config:
   # --- Loop.
   num_steps: int = 100_000
   seed: int = 0
+  # A file written by export or import-torch (or a shipped model's name): a new
+  # run starts from its networks instead of random weights (export.start_from);
+  # model=mocogan only.
+  init_from: str = ""
   log_every: int = 100
   sample_every: int = 1000
   checkpoint_every: int = 5000
@@ -247,6 +251,9 @@ def validate(config: Config) -> Config:
     raise ConfigError(f"learning_rate must be a positive number, got {config.learning_rate}")
   if not config.mask_l1_weight >= 0:
     raise ConfigError(f"mask_l1_weight must be >= 0, got {config.mask_l1_weight}")
+  if config.init_from and config.model != "mocogan":
+    raise ConfigError(f"init_from starts a MoCoGAN from an exported one; model={config.model} "
+                      f"has no such file")
   from mocogan_jax import registry  # imports the models, which import this module
   registry.check(config)
   return config

@@ -3,15 +3,19 @@
 An exported file is one msgpack file (flax.serialization), readable without
 orbax or a workdir: the generator's variables with the config it needs, and
 the run's encoders when it has them (with the generator they decode with, when
-train-encoder fine-tuned it). `mocogan-jax export` writes it; `--params FILE`
-reads it, and `--params NAME` reads a shipped model (mocogan_jax/pretrained/,
-each described in pretrained/README.md).
+train-encoder fine-tuned it), and the discriminators when the file came from
+the official PyTorch code (import-torch). `mocogan-jax export` writes it;
+`--params FILE` reads it, `--params NAME` reads a shipped model
+(mocogan_jax/pretrained/, each described in pretrained/README.md), and
+`train ... init_from=FILE` starts a run from its networks (`start_from`).
 """
 
 import json
 import os
 
-from flax import serialization
+import jax
+import numpy as np
+from flax import serialization, traverse_util
 
 from mocogan_jax import config as config_lib
 
@@ -24,12 +28,18 @@ def pretrained_path(name: str) -> str:
                       f"{name}.msgpack")
 
 
-def write(path: str, config: config_lib.Config, variables, encoders=None) -> None:
+DISCRIMINATORS = ("image_discriminator", "video_discriminator")
+
+
+def write(path: str, config: config_lib.Config, variables, encoders=None,
+          discriminators=None) -> None:
   """Writes host arrays atomically. encoders: {"settings": json str,
-  "variables": ..., optionally "generator": ...} or None."""
+  "variables": ..., optionally "generator": ...} or None; discriminators:
+  {"image_discriminator" and/or "video_discriminator": variables} or None."""
   payload = {"format": FORMAT, "config": config.to_json(), "variables": variables}
   if encoders is not None:
     payload["encoders"] = encoders
+  payload |= discriminators or {}
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path + ".tmp", "wb") as f:
     f.write(serialization.msgpack_serialize(payload))
@@ -39,6 +49,47 @@ def write(path: str, config: config_lib.Config, variables, encoders=None) -> Non
 def load(path_or_name: str):
   """(config, generator variables, encoders dict or None) from an exported
   file, or from a shipped model's name (PRETRAINED)."""
+  config, payload = _read(path_or_name)
+  return config, payload["variables"], payload.get("encoders")
+
+
+def load_networks(path_or_name: str):
+  """(config, {"generator": variables, and each discriminator the file has})."""
+  config, payload = _read(path_or_name)
+  return config, {"generator": payload["variables"]} | {
+      name: payload[name] for name in DISCRIMINATORS if name in payload}
+
+
+def start_from(state, path: str):
+  """A fresh MoCoGAN train state with the networks of an exported file in
+  place of its initial weights: the generator (and its moving average), and
+  the discriminators where the file has them. The optimiser states stay as
+  initialised. Works on sharded states, on one host or many."""
+  _, networks = load_networks(path)
+  replaced = {}
+  for name, variables in networks.items():
+    network = getattr(state, name)
+    ours = traverse_util.flatten_dict(network.variables, sep="/")
+    theirs = traverse_util.flatten_dict(variables, sep="/")
+    for key in sorted(ours.keys() | theirs.keys()):
+      if key not in ours or key not in theirs or np.shape(theirs[key]) != ours[key].shape:
+        raise config_lib.ConfigError(
+            f"init_from {path}: {name} {key} is "
+            f"{np.shape(theirs[key]) if key in theirs else 'missing'} there and "
+            f"{ours[key].shape if key in ours else 'absent'} in this run's config")
+    placed = {k: jax.make_array_from_callback(
+        ours[k].shape, ours[k].sharding,
+        lambda index, v=np.asarray(theirs[k], ours[k].dtype): v[index]) for k in ours}
+    placed = traverse_util.unflatten_dict(placed, sep="/")
+    replaced[name] = network.replace(params=placed["params"],
+                                     batch_stats=placed["batch_stats"])
+  if state.generator_ema is not None:
+    replaced["generator_ema"] = replaced["generator"].variables
+  return state.replace(**replaced)
+
+
+def _read(path_or_name: str):
+  """(config, the whole payload) of an exported file or a shipped model."""
   path = path_or_name
   if path in PRETRAINED and not os.path.exists(path):
     path = pretrained_path(path)
@@ -58,4 +109,4 @@ def load(path_or_name: str):
                                  f"'mocogan-jax export'")
   config = config_lib.validate(config_lib.apply_overrides(config_lib.Config(),
                                                          json.loads(payload["config"])))
-  return config, payload["variables"], payload.get("encoders")
+  return config, payload

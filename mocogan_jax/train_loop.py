@@ -14,8 +14,8 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from mocogan_jax import (checkpointing, files, provenance, registry, sharding, small_trainer,
-                         video_io)
+from mocogan_jax import (checkpointing, export, files, provenance, registry, sharding,
+                         small_trainer, video_io)
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 
@@ -155,6 +155,8 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   state = checkpointing.restore_latest(mngr, abstract_state)
   if state is None:
     state = registry.jit_create_train_state(config, abstract_state)(init_key)
+    if config.init_from:
+      state = export.start_from(state, config.init_from)
   start = int(state.step)
   if is_main and start:
     tqdm.write(f"resuming from step {start} in {checkpoints}")

@@ -215,6 +215,14 @@ def test_classifier_evaluate_and_floor(tmp_path, data_dir):
   for name, value in one.items():
     assert eight[name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
 
+  # An exported generator, without its workdir: the same numbers.
+  exported = str(tmp_path / "generator.msgpack")
+  cli("export", "--workdir", run, "--out", exported)
+  cli("evaluate", "--params", exported, "--metrics", "acd,acd_generic,mcs,is", "--num", "5",
+      *CLIP, "--batch", "3", "--classifier", os.path.join(run, "classifier"),
+      "--out", str(tmp_path / "file.json"))
+  assert json.load(open(tmp_path / "file.json"))["metrics"] == one
+
   # The C3D score with weights the user supplies (narrow random ones here).
   c3d_dir = tmp_path / "c3d"
   c3d_dir.mkdir()
