@@ -53,9 +53,10 @@ def load(path_or_name: str):
   return config, payload["variables"], payload.get("encoders")
 
 
-def load_networks(path_or_name: str):
-  """(config, {"generator": variables, and each discriminator the file has})."""
-  config, payload = _read(path_or_name)
+def load_networks(path_or_name: str, flag: str = "--params"):
+  """(config, {"generator": variables, and each discriminator the file has});
+  `flag` names the setting the path came from, in errors."""
+  config, payload = _read(path_or_name, flag)
   return config, {"generator": payload["variables"]} | {
       name: payload[name] for name in DISCRIMINATORS if name in payload}
 
@@ -65,7 +66,7 @@ def start_from(state, path: str):
   place of its initial weights: the generator (and its moving average), and
   the discriminators where the file has them. The optimiser states stay as
   initialised. Works on sharded states, on one host or many."""
-  _, networks = load_networks(path)
+  _, networks = load_networks(path, "init_from")
   replaced = {}
   for name, variables in networks.items():
     network = getattr(state, name)
@@ -88,24 +89,24 @@ def start_from(state, path: str):
   return state.replace(**replaced)
 
 
-def _read(path_or_name: str):
+def _read(path_or_name: str, flag: str = "--params"):
   """(config, the whole payload) of an exported file or a shipped model."""
   path = path_or_name
   if path in PRETRAINED and not os.path.exists(path):
     path = pretrained_path(path)
   elif not os.path.exists(path) and os.sep not in path and "." not in path:
-    raise config_lib.ConfigError(f"--params {path}: no such file, and not a shipped model "
+    raise config_lib.ConfigError(f"{flag} {path}: no such file, and not a shipped model "
                                  f"({', '.join(PRETRAINED)})")
   try:
     with open(path, "rb") as f:
       payload = serialization.msgpack_restore(f.read())
   except OSError as e:
-    raise config_lib.ConfigError(f"cannot read --params {path}: {e.strerror}") from None
+    raise config_lib.ConfigError(f"cannot read {flag} {path}: {e.strerror}") from None
   except Exception:
-    raise config_lib.ConfigError(f"--params {path} is not a file written by "
+    raise config_lib.ConfigError(f"{flag} {path} is not a file written by "
                                  f"'mocogan-jax export'") from None
   if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-    raise config_lib.ConfigError(f"--params {path} is not a file written by "
+    raise config_lib.ConfigError(f"{flag} {path} is not a file written by "
                                  f"'mocogan-jax export'")
   config = config_lib.validate(config_lib.apply_overrides(config_lib.Config(),
                                                          json.loads(payload["config"])))

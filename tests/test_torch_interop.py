@@ -148,3 +148,56 @@ def test_init_from_starts_a_run_from_an_exported_file(tmp_path):
   with pytest.raises(ConfigError, match="init_from starts a MoCoGAN"):
     config_lib.validate(config.replace(model="vgan", init_from=path))
   assert os.path.exists(path)
+
+
+@pytest.mark.parametrize("overrides, official_class, kwargs", [
+    ({"image_discriminator": "full"}, "ImageDiscriminator", {"n_channels": 3, "ndf": 8}),
+    ({"video_discriminator": "plain", "use_categories": False, "use_infogan": False},
+     "VideoDiscriminator", {"n_channels": 3, "ndf": 8}),
+    ({"video_discriminator": "patch", "use_categories": False, "use_infogan": False},
+     "PatchVideoDiscriminator", {"n_channels": 3, "ndf": 8}),
+])
+def test_the_other_official_discriminators_map_both_ways(tmp_path, overrides, official_class,
+                                                         kwargs):
+  """The full image discriminator and the plain and patch video
+  discriminators (narrow: ndf 8), state_dict -> ours -> state_dict, and their
+  outputs."""
+  torch.manual_seed(0)
+  official = _randomize_batch_norms(getattr(official_torch, official_class)(**kwargs),
+                                    torch.Generator().manual_seed(1))
+  name = "image_discriminator" if "Image" in official_class else "video_discriminator"
+  config = config_lib.load("shapes_64").replace(ndf=8, **overrides)
+  torch.save(official.state_dict(), tmp_path / "d.pth")
+  ours = torch_interop.import_files({name: str(tmp_path / "d.pth")}, config)[name]
+  back = torch_interop.from_flax(name, ours, config)
+  assert back.keys() == official.state_dict().keys()
+  for key, value in official.state_dict().items():
+    np.testing.assert_array_equal(back[key], value.numpy(), err_msg=key)
+  shape = (2, 64, 64, 3) if name == "image_discriminator" else (2, 16, 64, 64, 3)
+  x = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
+  module = (mocogan.image_discriminator if name == "image_discriminator"
+            else mocogan.video_discriminator)(config)
+  logits, _ = module.apply(ours, x, train=False)
+  with torch.no_grad():
+    theirs, _ = official(torch.tensor(x).permute(0, x.ndim - 1, *range(1, x.ndim - 1)))
+  np.testing.assert_allclose(np.asarray(logits).reshape(theirs.shape), theirs.numpy(), atol=1e-4)
+
+
+def test_export_torch_from_a_workdir(tmp_path, data_dir, capsys):
+  run, out = str(tmp_path / "run"), tmp_path / "official"
+  cli.main(["train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}",
+            "num_steps=2"])
+  cli.main(["export-torch", "--workdir", run, "--out", str(out)])
+  printed = capsys.readouterr().out
+  assert "note: the official classes build 64x64 networks and these are 16x16" in printed
+  from mocogan_jax import workdir
+  config, state = workdir.load_state(run)
+  for name in torch_interop.NETWORKS:
+    written = torch.load(out / f"{name}.pth")
+    expected = torch_interop.from_flax(name, getattr(state, name).variables, config)
+    assert written.keys() == expected.keys()
+    for key, value in expected.items():
+      np.testing.assert_array_equal(written[key].numpy(), value, err_msg=f"{name} {key}")
+  classes = json.loads((out / "official_classes.json").read_text())
+  assert classes["video_discriminator"] == ["CategoricalVideoDiscriminator", {
+      "n_channels": 3, "dim_categorical": 4, "use_noise": True, "noise_sigma": 0.1}]
