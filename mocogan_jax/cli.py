@@ -309,6 +309,32 @@ def cmd_transfer(args):
         f"motion, result) to {files.absolute(path)}")
 
 
+def cmd_animate(args):
+  import jax
+  import numpy as np
+  from mocogan_jax import encoding, video_io, workdir
+  from mocogan_jax.config import ConfigError
+  from mocogan_jax.data import video_folder
+  from mocogan_jax.pixels import to_float
+  _check_out(args.out)
+  _check_workdir_or_params(args)
+  if args.length < 1 or args.num < 1:
+    raise ConfigError("--length and --num must be >= 1")
+  config, settings, encoder_variables, variables = workdir.load_encoders(
+      args.workdir, args.checkpoint_dir, args.params)
+  if args.category is not None and not 0 <= args.category < config.n_categories:
+    raise ConfigError(f"--category must be in [0, {config.n_categories}), got {args.category}")
+  image = video_folder.read_clip(args.image, config, 1)[:, 0]  # (1, S, S, C)
+  images = np.repeat(image, args.num, axis=0)
+  categories = None if args.category is None else np.full(args.num, args.category)
+  videos = np.asarray(encoding.animate(variables, encoder_variables, config,
+                                       settings.content_from, images, args.length,
+                                       jax.random.key(args.seed), categories))
+  path = video_io.write_rows(args.out, [[to_float(image[0])[None]] + list(videos)], args.fps)
+  print(f"wrote {args.num} videos of {args.length} frames from {args.image} (left: the image) to "
+        f"{files.absolute(path)}")
+
+
 def cmd_info(args):
   from mocogan_jax import config as config_lib, registry
   config = config_lib.resolve(args.config, args.overrides)
@@ -537,6 +563,15 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--content", required=True, help="video file A")
   p.add_argument("--motion", required=True, help="video file B")
   p.add_argument("--length", type=int, default=16)
+
+  p = command("animate", cmd_animate, "image-to-video: the content of one image, moving as "
+              "the generator's motion prior draws", "run_or_file", "checkpoint_dir", "video_out")
+  p.add_argument("--image", required=True, help="an image (or a video: its first frame)")
+  p.add_argument("--category", type=int, default=None, help="the motion category (default: "
+                                                            "random per video)")
+  p.add_argument("--length", type=int, default=16)
+  p.add_argument("--num", type=int, default=4, help="videos from the same image")
+  p.add_argument("--seed", type=int, default=0)
 
   p = command("info", cmd_info, "parameter counts, latent sizes, FLOPs per step", "overrides")
   p.add_argument("--config", required=True)

@@ -221,6 +221,48 @@ def transfer(generator_variables, encoder_variables, config: Config, content_fro
   return decode(generator_variables, config, movement | {"content": appearance["content"]})
 
 
+def animate(generator_variables, encoder_variables, config: Config, content_from: str, images,
+            length: int, key, categories=None):
+  """Image-to-video: the content of each uint8 image (N, S, S, C), read by the
+  content encoder, with motion drawn from the generator's prior (h0 and eps)
+  and the given categories (N,) int, or uniform ones. -> float (N, length, S,
+  S, C); frame 1 is the image's content at the first motion state."""
+  codes = encode(encoder_variables, config, content_from, images[:, None])
+  latents = mocogan.sample_latents(key, config, images.shape[0], length)
+  if categories is None:
+    categories = latents["category"]
+  motion = mocogan.generator(config).apply(generator_variables, latents["h0"], latents["eps"],
+                                           method="continue_motion")
+  category = jax.nn.one_hot(categories, config.n_categories)
+  return decode(generator_variables, config, {"content": codes["content"], "category": category,
+                                              "motion": motion})
+
+
+def score_animate(generator_variables, encoder_variables, config: Config, content_from: str,
+                  frames, length: int, key) -> dict:
+  """animate() of real frames (N, S, S, C) uint8, the categories cycling over
+  0..K-1: PSNR and SSIM of each video's first frame against its image, and
+  on shape_motion the share of videos moving in their category's most common
+  direction and the share within 30 (0..255) of the image's shape colour."""
+  n = frames.shape[0]
+  categories = jnp.arange(n) % max(config.n_categories, 1)
+  videos = jax.jit(animate, static_argnums=(2, 3, 5))(
+      generator_variables, encoder_variables, config, content_from, frames, length, key,
+      categories)
+  first, image = (np.asarray(videos[:, 0]) + 1) / 2, frames.astype(np.float32) / 255
+  scores = {"videos": n, "psnr_first": float(np.mean(metrics_lib.psnr(first, image))),
+            "ssim_first": float(np.mean(metrics_lib.ssim(first, image)))}
+  if config.dataset.startswith("shape_motion"):
+    moved = video_io.to_uint8(videos)
+    image_colours = np.nanmean(metrics_lib.shape_colours(frames[:, None]), axis=1)
+    colours = np.nanmean(metrics_lib.shape_colours(moved), axis=1)
+    scores |= {"direction_agreement": metrics_lib.direction_agreement(
+                   metrics_lib.shape_directions(moved), np.asarray(categories)),
+               "colour_kept": float(np.mean(np.linalg.norm(colours - image_colours, axis=-1)
+                                            <= 30))}
+  return scores
+
+
 def score_transfer(generator_variables, encoder_variables, config: Config, content_from: str,
                    records, pairs: int, length: int) -> dict:
   """Motion transfer read with shape_motion's labels: consecutive records

@@ -119,6 +119,21 @@ def test_predictions_keep_the_context(tiny):
   expected = encoding.decode(generator, config, codes_b | {"content": codes_a["content"]})
   assert np.allclose(moved, expected, atol=1e-6)
   assert not np.allclose(moved, encoding.decode(generator, config, codes_b), atol=1e-3)
+  # Image-to-video: the image's content, the prior's motion, the chosen categories.
+  images = context[:, 0]
+  categories = jnp.array([1, 3])
+  videos = encoding.animate(generator, state.encoder.variables, config, "average", images, 5,
+                            jax.random.key(2), categories)
+  assert videos.shape == (2, 5) + images.shape[1:]
+  codes = encoding.encode(state.encoder.variables, config, "average", images[:, None])
+  latents = mocogan.sample_latents(jax.random.key(2), config, 2, 5)
+  expected = mocogan.generator(config).apply(
+      generator, latents | {"content": codes["content"], "category": categories}, train=False)
+  assert np.allclose(videos, expected, atol=1e-6)
+  scores = encoding.score_animate(generator, state.encoder.variables, config, "average",
+                                  _videos(config, 8, 1)[:, 0], 4, jax.random.key(0))
+  assert scores["videos"] == 8 and 0 <= scores["ssim_first"] <= 1
+  assert 0 <= scores["direction_agreement"] <= 1 and 0 <= scores["colour_kept"] <= 1
   copied = prediction.copy_last(context, 7)
   assert np.array_equal(copied[:, 3:], np.repeat(to_float(context)[:, 2:3], 4, axis=1))
 
@@ -197,6 +212,10 @@ def test_commands(tmp_path, data_dir):
   assert Image.open(gif).n_frames == 8
   cli("predict", "--workdir", run, "--input", str(tmp_path / "v0.gif"), "--context", "3",
       "--length", "8", "--out", str(tmp_path / "one.gif"))
+  cli("animate", "--workdir", run, "--image", str(tmp_path / "v0.gif"), "--length", "6",
+      "--num", "3", "--category", "2", "--out", str(tmp_path / "a.gif"))
+  animated = Image.open(tmp_path / "a.gif")
+  assert animated.n_frames == 6 and animated.size[0] > 3 * animated.size[1]  # image + 3 videos
 
   # The exported file carries the encoders: transfer and predict without the workdir.
   exported = str(tmp_path / "model.msgpack")
@@ -211,6 +230,10 @@ def test_commands(tmp_path, data_dir):
             "--out", str(tmp_path / "x.gif")]
   for args, message in [
       (["transfer", "--params", bare, *videos], "holds no encoders"),
+      (["animate", "--params", bare, "--image", str(tmp_path / "v0.gif"), "--out",
+        str(tmp_path / "x.gif")], "holds no encoders"),
+      (["animate", "--params", exported, "--image", str(tmp_path / "v0.gif"), "--category",
+        "7", "--out", str(tmp_path / "x.gif")], "--category must be in [0, 4)"),
       (["transfer", "--params", exported, "--workdir", run, *videos], "needs one of --workdir"),
       (["predict", "--params", exported, "--model", "convrnn", "--dataset", "test", "--out",
         str(tmp_path / "x.gif")], "give its --workdir"),
