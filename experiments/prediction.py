@@ -8,7 +8,10 @@ held-out clips.
 For each run (a training workdir, or a workdir of baselines alone that
 train-baseline made) every predictor it holds, on `num` held-out clips of
 `length` frames at the run's every_nth, K = `context` of them given:
-- copy-last-frame, once per dataset and protocol (the floor);
+- copy-last-frame and all-black frames (the background of both datasets),
+  once per dataset and protocol: the floors. On these black-background
+  datasets a blurred or fading prediction nears the all-black frame's
+  score, which beats copy-last whenever the object moves;
 - the ConvRNN and SVG-LP baselines (WORKDIR/convrnn, WORKDIR/svg);
 - the MoCoGAN predictor of each encoder folder named by --encoders that the
   run has (train-encoder), and a model=conditional run's own predictor.
@@ -43,6 +46,7 @@ from mocogan_jax.workdir import load_config, load_generator  # noqa: E402
 from mocogan_jax.data import pipeline  # noqa: E402
 from mocogan_jax.evaluation import i3d, metrics  # noqa: E402
 from mocogan_jax.models import mocogan  # noqa: E402
+from mocogan_jax.pixels import to_float  # noqa: E402
 
 
 def main():
@@ -92,7 +96,7 @@ def main():
                    if os.path.isdir(os.path.join(workdir, name))]
     if (config.dataset, config.every_nth) not in floors:
       floors.add((config.dataset, config.every_nth))
-      predictors.append(("copy-last", "copy-last", None))
+      predictors += [("copy-last", "copy-last", None), ("all-black", "all-black", None)]
     if has_gan and config.model == "mocogan":
       _, generator = load_generator(workdir)
       if shapes:
@@ -110,6 +114,8 @@ def main():
         if name == "mocogan":
           predictor = prediction.mocogan_predictor(
               config, settings.content_from, encoder_variables, decoder_variables, noise)
+        elif name == "all-black":
+          predictor = all_black
         else:
           _, predictor = prediction.load_predictor(name, workdir, noise)
         scores = prediction.score(predictor, clips, k, jax.random.key(0), samples=samples)
@@ -138,6 +144,13 @@ def main():
     print_animations(animations)
   if transfers:
     print_transfers(transfers)
+
+
+def all_black(context, length: int, key):
+  """uint8 context (N, K, ...) -> float (N, length, ...): the context, then -1."""
+  n, k = context.shape[:2]
+  blank = np.full((n, length - k) + context.shape[2:], -1.0, np.float32)
+  return np.concatenate([np.asarray(to_float(context)), blank], axis=1)
 
 
 def describe(config) -> str:
@@ -177,8 +190,9 @@ def print_encoders(encoders):
 
 
 def print_animations(animations):
-  print("\nImage-to-video (animate): the first frame of each held-out clip through E_c, motion "
-        "from the prior, categories cycling; PSNR / SSIM of generated frame 1 against the "
+  print("\nImage-to-video (animate): the first frame of each held-out clip read by the "
+        "encoders, motion run on with the prior's noise, categories cycling; PSNR / SSIM of "
+        "generated frame 1 against the "
         "image; on shape_motion the share moving in their category's most common direction "
         "and the share keeping the image's shape colour (within 30 of 255)\n")
   print("| run | encoders | videos | PSNR frame 1 | SSIM frame 1 | direction agreement | "

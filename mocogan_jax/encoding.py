@@ -223,19 +223,23 @@ def transfer(generator_variables, encoder_variables, config: Config, content_fro
 
 def animate(generator_variables, encoder_variables, config: Config, content_from: str, images,
             length: int, key, categories=None):
-  """Image-to-video: the content of each uint8 image (N, S, S, C), read by the
-  content encoder, with motion drawn from the generator's prior (h0 and eps)
-  and the given categories (N,) int, or uniform ones. -> float (N, length, S,
-  S, C); frame 1 is the image's content at the first motion state."""
+  """Image-to-video: each uint8 image (N, S, S, C) read by the encoders as a
+  one-frame clip, its content code and first motion state h_1 kept, the
+  motion RNN run on from h_1 with the prior's noise, of the given categories
+  (N,) int or uniform ones. -> float (N, length, S, S, C); frame 1 is the
+  image's reconstruction."""
   codes = encode(encoder_variables, config, content_from, images[:, None])
-  latents = mocogan.sample_latents(key, config, images.shape[0], length)
-  if categories is None:
-    categories = latents["category"]
-  motion = mocogan.generator(config).apply(generator_variables, latents["h0"], latents["eps"],
+  k_eps, k_category = jax.random.split(key)
+  n = images.shape[0]
+  eps = jax.random.normal(k_eps, (n, length - 1, config.dim_z_motion))
+  first = codes["motion"][:, -1]
+  future = mocogan.generator(config).apply(generator_variables, first, eps,
                                            method="continue_motion")
-  category = jax.nn.one_hot(categories, config.n_categories)
-  return decode(generator_variables, config, {"content": codes["content"], "category": category,
-                                              "motion": motion})
+  if categories is None:
+    categories = jax.random.randint(k_category, (n,), 0, max(config.n_categories, 1))
+  return decode(generator_variables, config, {
+      "content": codes["content"], "category": jax.nn.one_hot(categories, config.n_categories),
+      "motion": jnp.concatenate([first[:, None], future], axis=1)})
 
 
 def score_animate(generator_variables, encoder_variables, config: Config, content_from: str,

@@ -12,7 +12,8 @@ import jax
 import numpy as np
 import pytest
 
-from mocogan_jax import cli, export, training, video_io
+from mocogan_jax import cli, encoding, export, prediction, training, video_io, workdir
+from mocogan_jax.data import shape_motion
 from mocogan_jax.evaluation import metrics
 from mocogan_jax.models import mocogan
 
@@ -54,3 +55,64 @@ def test_sample_by_name_and_a_wrong_name_is_one_line(tmp_path, capsys):
   err = capsys.readouterr().err.strip().splitlines()
   assert err == ["mocogan-jax sample: error: --params shape_motoin: no such file, and not a "
                  "shipped model (shape_motion)"], err
+
+
+def _fresh_clips(config, num: int, seed: int = 1):
+  """shape_motion videos drawn apart from the dataset (its builder draws from
+  seed 0) as clips of the model's video_length frames at its every_nth:
+  uint8 (N, T, S, S, 3), their motion labels (N,) and colours (N, 3)."""
+  rng = np.random.default_rng(seed)
+  drawn = [shape_motion.render_video(rng, config.image_size, 32) for _ in range(num)]
+  span = (config.video_length - 1) * config.every_nth + 1
+  return (np.stack([video[:span:config.every_nth] for video, *_ in drawn]),
+          np.array([motion for _, _, motion, _ in drawn]), np.stack([c for *_, c in drawn]))
+
+
+def test_shipped_encoders_predict_better_than_copying_the_last_frame():
+  """K = 4 real frames, the next 4 predicted (the model's 8-frame clips at
+  every 4th frame); the model card: 16.79 dB / 0.655 against copy-last's
+  15.04 / 0.552 on 256 held-out clips."""
+  config, settings, encoders, variables = workdir.load_encoders(None, params="shape_motion")
+  clips, _, _ = _fresh_clips(config, 64)
+  predictor = prediction.mocogan_predictor(config, settings.content_from, encoders, variables,
+                                           "sample")
+  ours = prediction.score(predictor, clips, 4, jax.random.key(0))
+  floor = prediction.score(lambda context, length, key: prediction.copy_last(context, length),
+                           clips, 4, jax.random.key(0))
+  assert ours["psnr"].mean() > floor["psnr"].mean() + 0.5, (ours["psnr"], floor["psnr"])
+  assert ours["ssim"].mean() > floor["ssim"].mean() + 0.03, (ours["ssim"], floor["ssim"])
+
+
+def test_shipped_encoders_animate_an_image():
+  """Image-to-video from single frames: videos of the asked length whose
+  frame 1 is the image as the encoders read it, each category moving one way
+  (the model card: 16.4 dB / 0.707, direction agreement 0.69 on 256
+  held-out frames; where frame 1 puts the shape is the open part, RESULTS.md)."""
+  config, settings, encoders, variables = workdir.load_encoders(None, params="shape_motion")
+  clips, _, _ = _fresh_clips(config, 64)
+  scores = encoding.score_animate(variables, encoders, config, settings.content_from,
+                                  clips[:, 0], config.video_length, jax.random.key(0))
+  assert scores["psnr_first"] >= 15 and scores["ssim_first"] >= 0.65, scores
+  assert scores["direction_agreement"] >= 0.55, scores
+  videos = encoding.animate(variables, encoders, config, settings.content_from, clips[:2, 0],
+                            5, jax.random.key(0), np.array([0, 3]))
+  assert videos.shape == (2, 5) + clips.shape[2:]
+
+
+def test_shipped_encoders_transfer_direction_but_not_yet_colour():
+  """Motion transfer on pairs (A, B) whose directions and colours differ:
+  the result follows B's direction in about half the pairs (the model card),
+  well above the one pair in four that moves so by chance among the other
+  three directions; A's colour is not kept (the generator draws every video
+  whitish, issue 17), so the issue's 90% thresholds are not met yet."""
+  config, settings, encoders, variables = workdir.load_encoders(None, params="shape_motion")
+  clips, motions, colours = _fresh_clips(config, 800)
+  chosen = np.flatnonzero(metrics.distinct_pairs(colours[0::2], colours[1::2], motions[0::2],
+                                                 motions[1::2]))[:200]
+  a, b = clips[0::2][chosen], clips[1::2][chosen]
+  moved = encoding.transfer(variables, encoders, config, settings.content_from, a, b)
+  scores = metrics.transfer_scores(video_io.to_uint8(moved), colours[0::2][chosen],
+                                   colours[1::2][chosen], motions[0::2][chosen],
+                                   motions[1::2][chosen])
+  assert scores["pairs"] == 200 and scores["direction_of_b"] >= 0.4, scores
+  assert scores["direction_of_b"] > 2 * scores["direction_of_a"], scores
