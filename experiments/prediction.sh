@@ -48,8 +48,15 @@ done
 $mocogan train --config conditional_demo --workdir "$ROOT/conditional_mnist" num_steps="$STEPS" \
   $DEMO_SCALE $MNIST
 
+# FVD=--fvd adds I3D FVD of the samples (one-draw and deterministic rows; about
+# 5 min per row on 2 cores).
 .venv/bin/python experiments/prediction.py --workdir "$ROOT/shapes" "${conditional[@]}" \
-  --workdir "$ROOT/mnist" --workdir "$ROOT/conditional_mnist"
+  --workdir "$ROOT/mnist" --workdir "$ROOT/conditional_mnist" ${FVD:-}
+
+# The ConvRNN with the frame-difference loss too (issue 19), in a workdir of its own.
+$mocogan train-baseline --config "$ROOT/shapes/config.json" --workdir "$ROOT/shapes_diff" \
+  --model convrnn --loss l2 --difference_weight 1 --steps "$STEPS"
+.venv/bin/python experiments/prediction.py --workdir "$ROOT/shapes_diff"
 
 STEPS64="${STEPS64:-1000}"
 MNIST64="dataset=moving_mnist_offline/64 image_size=64 channels=1 every_nth=1 video_length=20
@@ -58,4 +65,4 @@ for model in svg convrnn; do
   $mocogan train-baseline --config demo $MNIST64 --workdir "$ROOT/mnist64" --model "$model" \
     --loss l2 --context 10 --length 20 --steps "$STEPS64"
 done
-.venv/bin/python experiments/prediction.py --workdir "$ROOT/mnist64" --context 10 --length 20
+.venv/bin/python experiments/prediction.py --workdir "$ROOT/mnist64" --context 10 --length 20 ${FVD:-}
