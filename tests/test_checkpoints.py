@@ -120,6 +120,20 @@ def test_a_checkpoint_from_8_devices_restores_on_4_and_on_1(tmp_path, data_dir):
       np.testing.assert_allclose(b[k], a[k], rtol=1e-5, err_msg=f"step {a['step']} {k}")
 
 
+def test_init_from_on_8_devices_with_fsdp_matches_1_device(tmp_path, data_dir):
+  donor, exported = str(tmp_path / "donor"), str(tmp_path / "donor.msgpack")
+  _train_on(1, donor, data_dir, "num_steps=2")
+  _run([sys.executable, "-m", "mocogan_jax.cli", "export", "--workdir", donor, "--out", exported])
+  one, eight = str(tmp_path / "one"), str(tmp_path / "eight")
+  _train_on(1, one, data_dir, "num_steps=2", f"init_from={exported}")
+  _train_on(8, eight, data_dir, "num_steps=2", "mesh_fsdp=4", f"init_from={exported}")
+  for a, b in zip(_metrics(one), _metrics(eight), strict=True):
+    for k in a:
+      np.testing.assert_allclose(b[k], a[k], rtol=1e-5, err_msg=f"step {a['step']} {k}")
+  # The donor's own first step started from random weights, these from its last.
+  assert _metrics(one)[0]["loss/generator"] != _metrics(donor)[0]["loss/generator"]
+
+
 @pytest.mark.parametrize("damage", ["truncate", "delete"])
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, data_dir, damage):
   workdir = str(tmp_path / "run")
