@@ -148,19 +148,12 @@ def architecture(network: str, state: dict) -> dict:
 
 # --- Our variables <-> state_dicts --------------------------------------------------------
 
-def _torch_layout(kernel: np.ndarray, transposed: bool) -> np.ndarray:
-  """Our kernel (k.., I, O) -> PyTorch's weight."""
-  if transposed:  # (kh, kw, I, O) -> (I, O, kh, kw)
-    return kernel.transpose(2, 3, 0, 1)
-  spatial = tuple(range(kernel.ndim - 2))
-  return kernel.transpose((kernel.ndim - 1, kernel.ndim - 2) + spatial)
-
-
-def _our_layout(weight: np.ndarray, transposed: bool) -> np.ndarray:
-  """PyTorch's weight -> our kernel (k.., I, O)."""
+def _torch_axes(ndim: int, transposed: bool) -> tuple[int, ...]:
+  """Our kernel's axes (k.., I, O) in the order of PyTorch's weight:
+  (O, I, k..) for a convolution, (I, O, kh, kw) for a ConvTranspose2d."""
   if transposed:
-    return weight.transpose(2, 3, 0, 1)
-  return weight.transpose(tuple(range(2, weight.ndim)) + (1, 0))
+    return (2, 3, 0, 1)
+  return (ndim - 1, ndim - 2) + tuple(range(ndim - 2))
 
 
 def _layer_order(path: tuple) -> list:
@@ -201,30 +194,28 @@ def to_flax(network: str, state: dict, template, where: str, settings: str):
            f"network has {len(kernels)} and {len(norm_paths)},")
   new_params, new_stats = {}, {}
 
-  def put(target, path, value, key, expected_torch_shape):
-    """value: the file's tensor, already in our layout."""
+  def put(target, path, key, axes):
+    """The file's tensor `key` as our `path`; axes: ours in PyTorch's order."""
     expected = (params if target is new_params else stats)[path]
-    if value.shape != tuple(expected.shape):
-      refuse(f"tensor {key} is {state[key].shape} and the config expects "
-             f"{expected_torch_shape(tuple(expected.shape))},")
-    target[path] = np.asarray(value, np.float32)
+    expected_torch = tuple(expected.shape[i] for i in axes)
+    if state[key].shape != expected_torch:
+      refuse(f"tensor {key} is {state[key].shape} and the config expects {expected_torch},")
+    target[path] = np.asarray(state[key].transpose(np.argsort(axes)), np.float32)
 
-  same = lambda shape: shape
-  for (key, weight), path in zip(convs, kernels):
-    put(new_params, path, _our_layout(weight, transposed), key,
-        lambda shape: _torch_layout(np.empty(shape, np.bool_), transposed).shape)
-  for (name, tensors), path in zip(norms, norm_paths):
+  for (key, _), path in zip(convs, kernels):
+    put(new_params, path, key, _torch_axes(len(params[path].shape), transposed))
+  for (name, _), path in zip(norms, norm_paths):
     for leaf, ours, target in (("weight", "scale", new_params), ("bias", "bias", new_params),
                                ("running_mean", "mean", new_stats),
                                ("running_var", "var", new_stats)):
-      put(target, path + (ours,), tensors[leaf], f"{name}.{leaf}", same)
+      put(target, path + (ours,), f"{name}.{leaf}", (0,))
   if network == "generator":
     for leaf, ours in (("weight_ih", "w_ih"), ("weight_hh", "w_hh"), ("bias_ih", "b_ih"),
                        ("bias_hh", "b_hh")):
       key = f"recurrent.{leaf}"
       if key not in state:
         refuse(f"has no tensor {key}")
-      put(new_params, ("motion_rnn", ours), state[key].T, key, lambda shape: shape[::-1])
+      put(new_params, ("motion_rnn", ours), key, (1, 0) if ours.startswith("w") else (0,))
   missing = sorted("/".join(p) for p in set(params) - set(new_params))
   if missing:
     refuse(f"has nothing for our {missing[0]}")
@@ -268,8 +259,9 @@ def from_flax(network: str, variables, config: Config) -> dict[str, np.ndarray]:
   stats = traverse_util.flatten_dict(jax.device_get(variables["batch_stats"]))
   state = {}
   for path, position in zip(kernels, conv_positions, strict=True):
-    state[f"main.{position}.weight"] = _torch_layout(np.asarray(params[path]),
-                                                     network == "generator")
+    kernel = np.asarray(params[path])
+    state[f"main.{position}.weight"] = kernel.transpose(
+        _torch_axes(kernel.ndim, network == "generator"))
   for path, position in zip(norm_paths, norm_positions, strict=True):
     state |= {f"main.{position}.weight": params[path + ("scale",)],
               f"main.{position}.bias": params[path + ("bias",)],
