@@ -66,6 +66,10 @@ class Config:
   # video discriminator, on their features of this spatial size (image_size / 2,
   # / 4 or / 8, at least 4). Not in the official code; 0 = off.
   attention_resolution: int = 0
+  # z_content scales and shifts every BatchNorm output of the generator (FiLM,
+  # zero-initialised: the official generator at step 0). Not in the official
+  # code (experiments/RESULTS.md, "Content-modulated generator layers").
+  content_modulation: bool = False
   noise_sigma: float = 0.0  # instance noise before every conv but the last; 0 = off
   conv_impl: str = "auto"  # auto | native | matmul (see models/layers.py)
   # The generator's and discriminators' convolutions and activations: float32 |

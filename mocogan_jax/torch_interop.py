@@ -301,6 +301,8 @@ def check_mappable(config: Config, networks) -> None:
     raise ConfigError(f"the official networks are MoCoGAN's; model={config.model} has none")
   if config.attention_resolution:
     raise ConfigError("the official networks have no self-attention (attention_resolution=0)")
+  if config.content_modulation:
+    raise ConfigError("the official generator has no content modulation (content_modulation=false)")
   discriminators = [n for n in networks if n != "generator"]
   norms = {config.discriminator_norm, config.image_discriminator_norm or "batch"}
   if discriminators and norms != {"batch"}:

@@ -267,3 +267,30 @@ def test_self_attention_changes_no_shape_and_starts_as_the_identity(resolution):
 def test_attention_resolution_must_exist_in_every_network():
   with pytest.raises(ConfigError, match="attention_resolution"):
     validate(Config(image_size=16, attention_resolution=2))
+
+
+def test_content_modulation_starts_as_the_official_generator_and_reads_z_content_only():
+  base = Config(image_size=16, video_length=8, dim_z_content=8, dim_z_motion=4, n_categories=4,
+                ngf=8, ndf=8)
+  plain, modulated = mocogan.generator(base), mocogan.generator(
+      base.replace(content_modulation=True))
+  latents = mocogan.sample_latents(KEY, base, 2, 8)
+  v_plain = plain.init(KEY, latents, train=False)
+  v_modulated = modulated.init(KEY, latents, train=False)
+  is_map = lambda path: all(s in jax.tree_util.keystr(path) for s in ("Modulation", "kernel"))
+  kernels = [leaf.shape for path, leaf
+             in jax.tree_util.tree_flatten_with_path(v_modulated["params"])[0] if is_map(path)]
+  # One FiLM per BatchNorm (16x16: 4x4 and 8x8 blocks), reading z_content's 8 entries.
+  assert sorted(kernels) == [(8, 2 * 8), (8, 2 * 16)]
+  # Zero-initialised: the same function as the official generator.
+  chex.assert_trees_all_close(plain.apply(v_plain, latents, train=False),
+                              modulated.apply(v_modulated, latents, train=False), atol=1e-6)
+  opened = jax.tree_util.tree_map_with_path(
+      lambda path, p: jax.random.normal(KEY, p.shape) if is_map(path) else p, v_modulated)
+  # With the maps open, the output moves with z_content, but a zero z_content
+  # gives the official generator again: the code is z_content and nothing else.
+  assert float(jnp.abs(modulated.apply(opened, latents, train=False)
+                       - plain.apply(v_plain, latents, train=False)).max()) > 1e-3
+  silent = dict(latents, content=jnp.zeros_like(latents["content"]))
+  chex.assert_trees_all_close(plain.apply(v_plain, silent, train=False),
+                              modulated.apply(opened, silent, train=False), atol=1e-6)

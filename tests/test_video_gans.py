@@ -75,6 +75,7 @@ def test_shapes_at_supported_sizes(model, size, length):
 
 @pytest.mark.parametrize("model,args,message", [
     ("vgan", ["use_infogan=true"], "model=vgan has no use_infogan"),
+    ("tgan", ["content_modulation=true"], "model=tgan has no content_modulation"),
     ("vgan", ["video_length=12"], "video_length a multiple of 16"),
     ("tgan", ["video_length=48"], "video_length must be a power of 2"),
     ("tgan", ["eval_every=10", "eval_length=8"], "set eval_length=16"),

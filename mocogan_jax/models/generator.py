@@ -47,6 +47,19 @@ class MotionRNN(nn.Module):
     return jnp.swapaxes(hs, 0, 1)
 
 
+class Modulation(nn.Module):
+  """FiLM (Perez et al. 2018): x (M, H, W, C) * (1 + scale(code)) + shift(code),
+  code (M, d). Both maps start at zero, so at initialisation it is the identity
+  and the generator is the official one."""
+
+  @nn.compact
+  def __call__(self, x, code):
+    c = x.shape[-1]
+    scale_shift = nn.Dense(2 * c, kernel_init=nn.initializers.zeros)(code.astype(jnp.float32))
+    scale, shift = jnp.split(scale_shift[:, None, None, :].astype(x.dtype), 2, axis=-1)
+    return x * (1 + scale) + shift
+
+
 class ImageGenerator(nn.Module):
   """DCGAN-style decoder, z (M, dim_z) -> images (M, S, S, C) in [-1, 1].
 
@@ -60,6 +73,7 @@ class ImageGenerator(nn.Module):
   conv_impl: str = "auto"
   dtype: Any = jnp.float32  # the convolutions' and activations'; the output is float32
   attention_resolution: int = 0  # > 0: a SelfAttention block on the features of this size
+  modulation_dim: int = 0  # > 0: z[:, :modulation_dim] also scales and shifts every BN output
 
   @nn.compact
   def __call__(self, z, train: bool):
@@ -69,10 +83,12 @@ class ImageGenerator(nn.Module):
     x = ConvTranspose2d(width(0), 4, 1, 0, self.conv_impl, self.dtype)(x)
     attend = lambda x: (SelfAttention(self.dtype)(x) if x.shape[1] == self.attention_resolution
                         else x)
-    x = attend(nn.relu(batch_norm(train, self.dtype)(x)))
+    modulate = lambda x: (Modulation()(x, z[:, :self.modulation_dim]) if self.modulation_dim
+                          else x)
+    x = attend(nn.relu(modulate(batch_norm(train, self.dtype)(x))))
     for i in range(1, n_up):
       x = ConvTranspose2d(width(i), 4, 2, 1, self.conv_impl, self.dtype)(x)
-      x = attend(nn.relu(batch_norm(train, self.dtype)(x)))
+      x = attend(nn.relu(modulate(batch_norm(train, self.dtype)(x))))
     x = ConvTranspose2d(self.channels, 4, 2, 1, self.conv_impl, self.dtype)(x)
     return jnp.tanh(x).astype(jnp.float32)
 
@@ -88,11 +104,16 @@ class VideoGenerator(nn.Module):
   conv_impl: str = "auto"
   dtype: Any = jnp.float32  # the image generator's computation; the motion RNN stays float32
   attention_resolution: int = 0  # ImageGenerator's
+  # z_content also modulates every BatchNorm output of the image generator (FiLM),
+  # so that a per-video property (colour) has a path that bypasses the motion code.
+  content_modulation: bool = False
 
   def setup(self):
     self.motion_rnn = MotionRNN(self.dim_z_motion)
-    self.image_generator = ImageGenerator(self.ngf, self.channels, self.image_size,
-                                          self.conv_impl, self.dtype, self.attention_resolution)
+    # z_content is the first dim_z_content entries of every frame's latent.
+    self.image_generator = ImageGenerator(
+        self.ngf, self.channels, self.image_size, self.conv_impl, self.dtype,
+        self.attention_resolution, self.dim_z_content if self.content_modulation else 0)
 
   def __call__(self, latents, train: bool):
     """latents from `sample_latents` (N videos, T frames) -> videos (N, T, S, S, C)."""

@@ -21,7 +21,8 @@ IMAGE_DISCRIMINATORS = {"patch": discriminators.PatchImageDiscriminator,
 def generator(config: Config) -> VideoGenerator:
   return VideoGenerator(config.dim_z_content, config.n_categories, config.dim_z_motion,
                         config.ngf, config.channels, config.image_size, config.conv_impl,
-                        jnp.dtype(config.dtype), config.attention_resolution)
+                        jnp.dtype(config.dtype), config.attention_resolution,
+                        config.content_modulation)
 
 
 def _discriminator_settings(config: Config) -> dict:
