@@ -2,8 +2,10 @@
 # demo's scale on 16-frame clips, written once because each script reuses
 # the others' runs (the same settings resume a finished run; different ones
 # would be refused or train another).
+# The last line: the demo as it was when these tables were made (before session 31).
 DEMO_SCALE="image_size=32 video_length=16 ngf=32 ndf=16 video_batch=8 ema_decay=0.999
-  log_every=100 sample_every=1000 checkpoint_every=500"
+  log_every=100 sample_every=1000 checkpoint_every=500
+  content_modulation=false image_discriminator_norm="
 SHAPES="dataset=shape_motion/32 every_nth=2"
 # Unconditional: Moving MNIST has no action labels.
 MNIST="dataset=moving_mnist_offline/32 channels=1 every_nth=1 n_categories=0

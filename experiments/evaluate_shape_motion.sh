@@ -17,8 +17,10 @@ RUN="${RUN:-workdirs/eval_demo16}"
 bash tpu_setup/install.sh eval
 mocogan=.venv/bin/mocogan-jax
 # The demo recipe as it was when these tables were made (configs/demo.py has
-# since moved to 4 categories, no discriminator BatchNorm and an EMA generator).
-DEMO_BEFORE="n_categories=6 discriminator_norm=batch ema_decay=0"
+# since moved to 4 categories, no discriminator BatchNorm, an EMA generator and
+# content modulation).
+DEMO_BEFORE="n_categories=6 discriminator_norm=batch ema_decay=0 content_modulation=false
+  image_discriminator_norm="
 metrics=fvd,kvd,acd,acd_generic,mcs,is
 
 $mocogan train --config demo --workdir "$RUN" $DEMO_BEFORE video_length=16 every_nth=2

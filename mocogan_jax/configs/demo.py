@@ -18,12 +18,20 @@ batches apart, which hid a colour drift every generated video shared, so
 colours changed with time; without BatchNorm the convolutions have biases);
 samples from a moving average of the generator (`ema_decay=0.999`).
 
-Expected (experiments/RESULTS.md, "Demo run"; about 6 minutes on 2 cores):
-the step-2500 grid in workdirs/demo/samples/ shows one shape per video moving
-in a straight line in its category's direction and keeping its colour, but
-every video in nearly the same whitish colour (the generator does not yet
-draw colour from z_content). Shape-colour ACD 16.5-18.5 on 16-frame clips
-(the old recipe: 35-37).
+Two more since session 31 ("Content-modulated generator layers"): z_content
+scales and shifts every BatchNorm output of the generator
+(`content_modulation`), and the image discriminator keeps the official
+BatchNorm (`image_discriminator_norm=batch`, D_V none), which makes the
+generator draw colour from z_content. Before them every video was the same
+whitish colour; `content_modulation=false image_discriminator_norm=` gives
+that recipe back (the experiment scripts that reproduce older rows pin it).
+
+Expected (experiments/RESULTS.md, "Demo run"): the step-2500 grid in
+workdirs/demo/samples/ shows one shape per video moving in a straight line in
+its category's direction, shapes of different colours, each keeping its
+colour, with pixel-scale speckle. `experiments/quality.py`: colour spread by
+content 29-43 (the data's about 55; the recipe before: 5-10), ACD 19-21 on
+16-frame clips (the recipe before: 16.5-18.5, the official: 35-37).
 GAN training is chaotic: a change that moves float rounding (e.g. a different
 XLA fusion) gives a different run of the same kind.
 """
@@ -34,6 +42,7 @@ from mocogan_jax.config import Config
 def get_config() -> Config:
   return Config(
       dataset="shape_motion/32", image_size=32, video_length=8, every_nth=4,
-      n_categories=4, ngf=32, ndf=16, discriminator_norm="none", image_batch=32,
+      n_categories=4, ngf=32, ndf=16, discriminator_norm="none",
+      image_discriminator_norm="batch", content_modulation=True, image_batch=32,
       video_batch=8, use_infogan=True, noise_sigma=0.2, learning_rate=5e-4, ema_decay=0.999,
       num_steps=2500, log_every=50, sample_every=500, checkpoint_every=500, num_samples=16)
