@@ -3,7 +3,7 @@
 # let the colour come from the content code while the video discriminator
 # trains the motion? The rows of experiments/RESULTS.md, "Content-modulated
 # generator layers": the demo recipe plus each change, 2500 steps (the `long`
-# row 10,000), with the EMA generator's shape-colour ACD in metrics.jsonl
+# rows 10,000), with the EMA generator's shape-colour ACD in metrics.jsonl
 # (eval/acd), then experiments/quality.py on every run's last checkpoint.
 #
 #   bash experiments/content_modulation.sh [NAME ...]   # default: every row below
@@ -24,8 +24,10 @@ declare -A CHANGE=(
   [bn_image_d_seed1]="content_modulation=true image_discriminator_norm=batch seed=1"
   [long]="content_modulation=true image_discriminator_norm=batch num_steps=10000
           eval_every=1000 sample_every=1000 checkpoint_every=1000"
+  [long16]="content_modulation=true image_discriminator_norm=batch video_length=16 every_nth=2
+            num_steps=10000 eval_every=1000 sample_every=1000 checkpoint_every=1000"
 )
-ORDER=(spectral bn_image_d bn_image_d_seed1 long)
+ORDER=(spectral bn_image_d bn_image_d_seed1 long long16)
 names=("${@:-${ORDER[@]}}")
 for name in "${names[@]}"; do
   [ -n "${CHANGE[$name]+x}" ] || { echo "unknown row $name (rows: ${ORDER[*]})" >&2; exit 2; }
