@@ -16,8 +16,8 @@ bash tpu_setup/install.sh
 # The demo recipe as it was when this ablation was run (configs/demo.py has
 # since moved to 4 categories, no discriminator BatchNorm, an EMA generator and
 # content modulation).
-DEMO_BEFORE="n_categories=6 discriminator_norm=batch ema_decay=0 content_modulation=false
-  image_discriminator_norm="
+source experiments/demo_scale.sh  # DEMO_BEFORE_MODULATION
+DEMO_BEFORE="n_categories=6 discriminator_norm=batch ema_decay=0 $DEMO_BEFORE_MODULATION"
 eval_acd="eval_every=500 eval_metrics=acd eval_num=256 eval_length=16"
 declare -A CHANGE=(
   [ema]="ema_decay=0.999"

@@ -15,9 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="${ROOT:-workdirs/content_modulation}"
 [ -x .venv/bin/mocogan-jax ] || bash tpu_setup/install.sh
-# The demo as it was before these rows (configs/demo.py has since taken the
-# bn_image_d row's two settings).
-BEFORE="content_modulation=false image_discriminator_norm="
+# Each row starts from the demo as it was before them (configs/demo.py has
+# since taken the bn_image_d row's two settings).
+source experiments/demo_scale.sh  # DEMO_BEFORE_MODULATION
 declare -A CHANGE=(
   [spectral]="content_modulation=true discriminator_norm=spectral noise_sigma=0"
   [bn_image_d]="content_modulation=true image_discriminator_norm=batch"
@@ -33,7 +33,7 @@ for name in "${names[@]}"; do
   [ -n "${CHANGE[$name]+x}" ] || { echo "unknown row $name (rows: ${ORDER[*]})" >&2; exit 2; }
   # shellcheck disable=SC2086
   .venv/bin/mocogan-jax train --config demo --workdir "$ROOT/$name" eval_every=500 \
-    eval_metrics=acd eval_num=256 eval_length=16 $BEFORE ${CHANGE[$name]}
+    eval_metrics=acd eval_num=256 eval_length=16 $DEMO_BEFORE_MODULATION ${CHANGE[$name]}
 done
 for name in "${names[@]}"; do
   echo "$name: $(grep -h eval/acd "$ROOT/$name/metrics.jsonl" | sed 's/.*"eval\/acd": //; s/}//' | tr '\n' ' ')"

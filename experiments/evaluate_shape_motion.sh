@@ -19,8 +19,8 @@ mocogan=.venv/bin/mocogan-jax
 # The demo recipe as it was when these tables were made (configs/demo.py has
 # since moved to 4 categories, no discriminator BatchNorm, an EMA generator and
 # content modulation).
-DEMO_BEFORE="n_categories=6 discriminator_norm=batch ema_decay=0 content_modulation=false
-  image_discriminator_norm="
+source experiments/demo_scale.sh  # DEMO_BEFORE_MODULATION
+DEMO_BEFORE="n_categories=6 discriminator_norm=batch ema_decay=0 $DEMO_BEFORE_MODULATION"
 metrics=fvd,kvd,acd,acd_generic,mcs,is
 
 $mocogan train --config demo --workdir "$RUN" $DEMO_BEFORE video_length=16 every_nth=2

@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/mocogan-jax ] || bash tpu_setup/install.sh
+source experiments/demo_scale.sh  # DEMO_BEFORE_MODULATION
+# shellcheck disable=SC2086
 exec .venv/bin/mocogan-jax train --config demo --workdir "${1:-workdirs/long_run}" \
-  discriminator_norm=spectral noise_sigma=0 content_modulation=false image_discriminator_norm= \
-  num_steps=10000 sample_every=1000 \
+  discriminator_norm=spectral noise_sigma=0 $DEMO_BEFORE_MODULATION num_steps=10000 sample_every=1000 \
   checkpoint_every=500 eval_every=1000 eval_metrics=acd eval_num=256 eval_length=16
