@@ -1,12 +1,15 @@
 """The prediction table of experiments/RESULTS.md: every predictor on the same
 held-out clips.
 
-    python experiments/prediction.py --workdir RUN [--workdir RUN2 ...]
-        [--encoders encoder,encoder_latent_only] [--num 256]
-        [--context 4 --length 16] [--samples 10] [--fvd]
+    python experiments/prediction.py --workdir RUN [--workdir RUN2 ...] [--params FILE ...]
+        [--encoders encoder,encoder_latent_only] [--inversion_steps 0,100] [--num 256]
+        [--pairs 200] [--context 4 --length 16] [--samples 10] [--fvd]
+    python experiments/prediction.py --params shape_motion --context 4 --length 8 \
+        --inversion_steps 0,100      # the shipped model's encoder table
 
-For each run (a training workdir, or a workdir of baselines alone that
-train-baseline made) every predictor it holds, on `num` held-out clips of
+For each run (a training workdir, a workdir of baselines alone that
+train-baseline made, or an exported file with encoders) every predictor it
+holds, on `num` held-out clips of
 `length` frames at the run's every_nth, K = `context` of them given:
 - copy-last-frame and all-black frames (the background of both datasets),
   once per dataset and protocol: the floors. On these black-background
@@ -28,11 +31,15 @@ For MoCoGAN runs with encoders also the encoders' held-out reconstruction and
 latent recovery as train-encoder measured them, image-to-video (animate) from
 the clips' first frames, and on shape_motion motion
 transfer (read with the dataset's colour and motion labels), for the GAN's
-generator alone and for each set of encoders.
+generator alone and for each set of encoders (on up to `pairs` pairs). The
+MoCoGAN rows repeat for each number of --inversion_steps (encoding.invert).
+At the end every row of the prediction, animate and transfer tables again,
+as one JSON line each.
 Everything is seeded: a second run prints the same tables on the same machine.
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -41,20 +48,25 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mocogan_jax import encoding, prediction, video_io  # noqa: E402
-from mocogan_jax.workdir import load_config, load_generator  # noqa: E402
+from mocogan_jax import encoding, prediction  # noqa: E402
+from mocogan_jax.workdir import load_config, load_encoders, load_generator  # noqa: E402
 from mocogan_jax.data import pipeline  # noqa: E402
-from mocogan_jax.evaluation import i3d, metrics  # noqa: E402
-from mocogan_jax.models import mocogan  # noqa: E402
+from mocogan_jax.evaluation import i3d, metrics, shape_quality  # noqa: E402
 from mocogan_jax.pixels import to_float  # noqa: E402
 
 
 def main():
   parser = argparse.ArgumentParser()
-  parser.add_argument("--workdir", action="append", required=True)
+  parser.add_argument("--workdir", action="append", default=[])
+  parser.add_argument("--params", action="append", default=[],
+                      help="an exported file with encoders, or a shipped model's name")
   parser.add_argument("--encoders", default="encoder",
                       help="comma-separated folders of each run written by train-encoder")
+  parser.add_argument("--inversion_steps", default="0",
+                      help="comma-separated: the MoCoGAN rows (predict, animate, transfer) "
+                           "for each number of encoding.invert steps")
   parser.add_argument("--num", type=int, default=256)
+  parser.add_argument("--pairs", type=int, default=200, help="transfer pairs (at most)")
   parser.add_argument("--context", type=int, default=4)
   parser.add_argument("--length", type=int, default=16)
   parser.add_argument("--samples", type=int, default=10,
@@ -62,10 +74,17 @@ def main():
   parser.add_argument("--fvd", action="store_true", help="also FVD (I3D; slow on a CPU)")
   args = parser.parse_args()
   k, length = args.context, args.length
+  if not args.workdir and not args.params:
+    parser.error("give --workdir RUN or --params FILE (one or more)")
   if args.fvd and length < i3d.MIN_FRAMES:
     parser.error(f"--fvd needs --length >= {i3d.MIN_FRAMES} (I3D)")
   if args.samples < 1:
     parser.error(f"--samples must be >= 1, got {args.samples}")
+  try:
+    inversion_steps = [int(x) for x in args.inversion_steps.split(",")]
+    assert min(inversion_steps) >= 0
+  except (ValueError, AssertionError):
+    parser.error(f"--inversion_steps must be integers >= 0, got {args.inversion_steps!r}")
   middle = (length - k) // 2
   print(f"K = {k} context frames, {length - k} predicted, {args.num} held-out clips per "
         f"dataset; PSNR (dB), SSIM and per-frame MSE averaged over clips and predicted frames"
@@ -76,74 +95,94 @@ def main():
   print(f"| run | predictor | PSNR | SSIM | MSE | {fvd_column[0]}PSNR t=1 / {middle} / "
         f"{length - k} | SSIM t=1 / {middle} / {length - k} |")
   print(f"|---|---|---|---|---|{fvd_column[1]}---|---|")
-  encoders, transfers, animations, floors = [], [], [], set()
+  encoders, transfers, animations, floors, lines = [], [], [], set(), []
   features = video_features(i3d.load_variables()) if args.fvd else None
-  for workdir in args.workdir:
-    config = load_config(workdir)
+  for workdir, params in [(w, None) for w in args.workdir] + [(None, p) for p in args.params]:
+    if params:
+      config, settings, encoder_variables, generator = load_encoders(None, params=params)
+      has_gan, run = True, f"{params} ({describe(config)})"
+      # (label, name, the encoders' (settings, variables, decoder, meta) or None)
+      predictors = [(f"mocogan, {params}", "mocogan",
+                     (settings, encoder_variables, generator, None))]
+    else:
+      config = load_config(workdir)
+      has_gan = os.path.isdir(os.path.join(workdir, "checkpoints"))
+      run = describe(config) if has_gan else config.dataset
+      predictors = []
+      if has_gan and config.model == "conditional":
+        predictors.append(("conditional", "conditional", None))
+      if has_gan and config.model == "mocogan":
+        _, generator = load_generator(workdir)
+      for name in args.encoders.split(","):
+        if has_gan and os.path.isdir(os.path.join(workdir, name)):
+          predictors.append((f"mocogan, {name}/", "mocogan",
+                             encoding.load(os.path.join(workdir, name), config, generator)))
+      predictors += [(name, name, None) for name in ("convrnn", "svg")
+                     if os.path.isdir(os.path.join(workdir, name))]
     _, held_out, _ = pipeline.train_and_held_out(config)
     clips, _ = pipeline.sample_clips(held_out, args.num, length, config.every_nth,
                                      [config.seed, pipeline.ClipStream.PREDICTION_TABLE])
     shapes = config.dataset.startswith("shape_motion")
-    has_gan = os.path.isdir(os.path.join(workdir, "checkpoints"))
-    run = describe(config) if has_gan else config.dataset
-    predictors = []  # (label, name, folder or None)
-    if has_gan and config.model == "conditional":
-      predictors.append(("conditional", "conditional", None))
-    for name in args.encoders.split(","):
-      if has_gan and os.path.isdir(os.path.join(workdir, name)):
-        predictors.append((f"mocogan, {name}/", "mocogan", name))
-    predictors += [(name, name, None) for name in ("convrnn", "svg")
-                   if os.path.isdir(os.path.join(workdir, name))]
     if (config.dataset, config.every_nth) not in floors:
       floors.add((config.dataset, config.every_nth))
       predictors += [("copy-last", "copy-last", None), ("all-black", "all-black", None)]
-    if has_gan and config.model == "mocogan":
-      _, generator = load_generator(workdir)
-      if shapes:
-        records = [held_out[i] for i in range(len(held_out))]  # read once for every encoder
-        transfers.append((run, "GAN generator, codes swapped",
-                          check_generator_swap(config, generator, length)))
+    if has_gan and config.model == "mocogan" and shapes:
+      records = [held_out[i] for i in range(len(held_out))]  # read once for every encoder
+      transfers.append((run, "GAN generator, codes swapped", shape_quality.generator_swap(
+          config, generator, jax.random.key(config.seed + 2), 128, length)))
     real_features = features(clips) if args.fvd else None
-    for label, name, folder in predictors:
+    for label, name, loaded in predictors:
       stochastic = name in ("mocogan", "conditional", "svg")
-      if name == "mocogan":
-        settings, encoder_variables, decoder_variables, meta = encoding.load(
-            os.path.join(workdir, folder), config, generator)
-      for noise, samples in ([("sample", 1), ("sample", args.samples), ("mean", 1)]
-                             if stochastic else [("sample", 1)]):
+      for steps in (inversion_steps if name == "mocogan" else [0]):
+        inverted = f", {steps} inversion steps" if name == "mocogan" and steps else ""
+        draws = [("sample", 1)] + ([("sample", args.samples), ("mean", 1)] * stochastic)
+        for noise, samples in dict.fromkeys(draws):  # best of 1 is the one draw
+          if name == "mocogan":
+            settings, encoder_variables, decoder_variables, meta = loaded
+            predictor = prediction.mocogan_predictor(
+                config, settings.content_from, encoder_variables, decoder_variables, noise, steps)
+          elif name == "all-black":
+            predictor = all_black
+          elif name == "copy-last":
+            predictor = lambda context, length, key: prediction.copy_last(context, length)
+          else:
+            _, predictor = prediction.load_predictor(name, workdir, noise)
+          scores = prediction.score(predictor, clips, k, jax.random.key(0), samples=samples)
+          p, s, m = scores["psnr"], scores["ssim"], scores["mse"]
+          how = ("" if not stochastic else " (mean noise)" if noise == "mean" else
+                 f" (best of {samples})" if samples > 1 else " (one draw)")
+          fvd = ""
+          if args.fvd:  # of samples only: best-of-N picks by the truth, a mean is no sample
+            fvd = ("- | " if stochastic and (noise == "mean" or samples > 1) else
+                   f"{metrics.frechet_distance(features(scores['videos']), real_features):.1f} | ")
+          print(f"| {run} | {label}{inverted}{how} | {p.mean():.2f} | {s.mean():.3f} | "
+                f"{m.mean():.1f} | {fvd}{p[0]:.2f} / {p[middle - 1]:.2f} / {p[-1]:.2f} | "
+                f"{s[0]:.3f} / {s[middle - 1]:.3f} / {s[-1]:.3f} |", flush=True)
+          lines.append({"table": "prediction", "run": run, "predictor": label + inverted + how,
+                        "psnr": float(p.mean()), "ssim": float(s.mean()), "mse": float(m.mean())})
         if name == "mocogan":
-          predictor = prediction.mocogan_predictor(
-              config, settings.content_from, encoder_variables, decoder_variables, noise)
-        elif name == "all-black":
-          predictor = all_black
-        else:
-          _, predictor = prediction.load_predictor(name, workdir, noise)
-        scores = prediction.score(predictor, clips, k, jax.random.key(0), samples=samples)
-        p, s, m = scores["psnr"], scores["ssim"], scores["mse"]
-        how = ("" if not stochastic else " (mean noise)" if noise == "mean" else
-               f" (best of {samples})" if samples > 1 else " (one draw)")
-        fvd = ""
-        if args.fvd:  # of samples only: best-of-N picks by the truth, a mean is no sample
-          fvd = ("- | " if stochastic and (noise == "mean" or samples > 1) else
-                 f"{metrics.frechet_distance(features(scores['videos']), real_features):.1f} | ")
-        print(f"| {run} | {label}{how} | {p.mean():.2f} | {s.mean():.3f} | {m.mean():.1f} | "
-              f"{fvd}{p[0]:.2f} / {p[middle - 1]:.2f} / {p[-1]:.2f} | "
-              f"{s[0]:.3f} / {s[middle - 1]:.3f} / {s[-1]:.3f} |", flush=True)
-      if name == "mocogan":
-        encoders.append((run, folder, meta))
-        animations.append((run, folder, encoding.score_animate(
-            decoder_variables, encoder_variables, config, settings.content_from, clips[:, 0],
-            length, jax.random.key(0))))
-        if shapes:
-          transfers.append((run, f"transfer, {folder}/", encoding.score_transfer(
-              decoder_variables, encoder_variables, config, settings.content_from, records,
-              pairs=128, length=length)))
+          if meta is not None and not steps:
+            encoders.append((run, label, meta))
+          animated = encoding.score_animate(decoder_variables, encoder_variables, config,
+                                            settings.content_from, clips[:, 0], length,
+                                            jax.random.key(0), steps)
+          animations.append((run, label + inverted, animated))
+          lines.append({"table": "animate", "run": run, "encoders": label + inverted} | animated)
+          if shapes:
+            moved = encoding.score_transfer(decoder_variables, encoder_variables, config,
+                                            settings.content_from, records, args.pairs, length,
+                                            steps)
+            transfers.append((run, f"transfer, {label}{inverted}", moved))
+            lines.append({"table": "transfer", "run": run, "how": f"{label}{inverted}"} | moved)
   if encoders:
     print_encoders(encoders)
   if animations:
     print_animations(animations)
   if transfers:
     print_transfers(transfers)
+  print("\nThe same rows, one JSON line each:\n")
+  for line in lines:
+    print(json.dumps(line))
 
 
 def all_black(context, length: int, key):
@@ -183,7 +222,7 @@ def print_encoders(encoders):
   for dataset, name, meta in encoders:
     m = meta["measured"]
     optional = lambda key: "–" if m.get(key) is None else f"{m[key]:.3f}"
-    print(f"| {dataset} | {name}/ | {m['reconstruction_psnr']:.2f} | "
+    print(f"| {dataset} | {name} | {m['reconstruction_psnr']:.2f} | "
           f"{m['reconstruction_ssim']:.3f} | {optional('real_category_accuracy')} | "
           f"{m['content_mse_average']:.4f} | {m['content_mse_first']:.4f} | "
           f"{m['motion_mse']:.4f} | {optional('category_accuracy')} |")
@@ -200,7 +239,7 @@ def print_animations(animations):
   print("|---|---|---|---|---|---|---|")
   for run, folder, a in animations:
     shapes = lambda key: f"{a[key]:.2f}" if key in a else "-"
-    print(f"| {run} | {folder}/ | {a['videos']} | {a['psnr_first']:.2f} | "
+    print(f"| {run} | {folder} | {a['videos']} | {a['psnr_first']:.2f} | "
           f"{a['ssim_first']:.3f} | {shapes('direction_agreement')} | {shapes('colour_kept')} |")
 
 
@@ -215,28 +254,6 @@ def print_transfers(transfers):
   for dataset, name, t in transfers:
     print(f"| {dataset} | {name} | {t['pairs']} | {t['colour_of_a']:.2f} | "
           f"{t['direction_of_b']:.2f} | {t['direction_of_a']:.2f} | {t['colour_error']:.1f} |")
-
-
-def check_generator_swap(config, generator, length: int, pairs: int = 128) -> dict:
-  """Generated video i's z_content with video i+1's category and motion states:
-  does the generator keep the colour with the content and the direction with
-  the motion? Colours and directions are read from the unswapped videos; pairs
-  whose directions agree, or whose colours are within 64 on every channel
-  (or unreadable), are left out, as for real pairs."""
-  g = mocogan.generator(config)
-  latents = mocogan.sample_latents(jax.random.key(config.seed + 2), config, pairs, length)
-  motion = g.apply(generator, latents["h0"], latents["eps"], method="continue_motion")
-  category = jax.nn.one_hot(latents["category"], config.n_categories)
-  decode = jax.jit(lambda *codes: g.apply(generator, *codes, train=False, method="decode"))
-  own = video_io.to_uint8(decode(latents["content"], category, motion))
-  moved = video_io.to_uint8(decode(latents["content"], np.roll(category, -1, 0),
-                                   np.roll(motion, -1, 0)))
-  colours = np.nanmean(metrics.shape_colours(own), axis=1)
-  directions = metrics.shape_directions(own)
-  b_colours, b_directions = np.roll(colours, -1, 0), np.roll(directions, -1)
-  differ = metrics.distinct_pairs(colours, b_colours, directions, b_directions)
-  return metrics.transfer_scores(moved[differ], colours[differ], b_colours[differ],
-                                 directions[differ], b_directions[differ])
 
 
 if __name__ == "__main__":

@@ -52,9 +52,14 @@ def cmd_prepare(args):
 
 def cmd_export(args):
   import jax
-  from mocogan_jax import checkpointing, encoding, export, workdir
-  config, variables = workdir.load_generator(args.workdir, args.checkpoint_dir, args.step)
-  variables, encoders, what = jax.device_get(variables), None, "the generator"
+  from mocogan_jax import checkpointing, encoding, export, registry, workdir
+  config, state = workdir.load_state(args.workdir, args.checkpoint_dir, args.step)
+  variables = jax.device_get(registry.get(config).sampling_variables(state))
+  encoders, discriminators, what = None, None, "the generator"
+  if config.model == "mocogan":  # what `train ... init_from=FILE` continues from
+    discriminators = {name: jax.device_get(getattr(state, name).variables)
+                      for name in export.DISCRIMINATORS}
+    what += ", its discriminators"
   encoder_dir = os.path.join(args.workdir, "encoder")
   if checkpointing.existing(encoder_dir)[1] is not None:
     settings, encoder_variables, decoder_variables, _ = encoding.load(encoder_dir, config,
@@ -64,7 +69,7 @@ def cmd_export(args):
     if settings.finetune_generator:
       encoders["generator"] = jax.device_get(decoder_variables)
     what += " and its encoders"
-  export.write(args.out, config, variables, encoders)
+  export.write(args.out, config, variables, encoders, discriminators)
   count = sum(x.size for x in jax.tree.leaves(variables["params"]))
   print(f"wrote {what} ({count:,} generator parameters) to {files.absolute(args.out)}")
 
@@ -106,6 +111,12 @@ def _check_workdir_or_params(args):
   if (args.workdir is None) == (args.params is None):
     raise ConfigError(f"{args.command} needs one of --workdir (a training run) or --params "
                       f"(a file written by 'mocogan-jax export' or 'import-torch')")
+
+
+def _check_inversion_steps(args):
+  from mocogan_jax.config import ConfigError
+  if args.inversion_steps < 0:
+    raise ConfigError(f"--inversion_steps must be >= 0, got {args.inversion_steps}")
 
 
 def _check_out(path: str):
@@ -260,16 +271,17 @@ def cmd_predict(args):
   if not 1 <= args.context < args.length:
     raise ConfigError(f"--context must be in [1, --length), got {args.context} and {args.length}")
   _check_workdir_or_params(args)
+  _check_inversion_steps(args)
   if args.model == "mocogan" and args.params:
     config, settings, encoder_variables, variables = workdir.load_encoders(
         None, params=args.params)
     predictor = prediction.mocogan_predictor(config, settings.content_from, encoder_variables,
-                                             variables, args.noise)
+                                             variables, args.noise, args.inversion_steps)
   elif args.params:
     raise ConfigError(f"--params holds no {args.model} model: give its --workdir")
   else:
     config, predictor = prediction.load_predictor(args.model, args.workdir, args.noise,
-                                                  args.checkpoint_dir)
+                                                  args.checkpoint_dir, args.inversion_steps)
   if args.input:
     clips = video_folder.read_clip(args.input, config, args.length)
     if clips.shape[1] < args.context:
@@ -297,12 +309,14 @@ def cmd_transfer(args):
   from mocogan_jax.pixels import to_float
   _check_out(args.out)
   _check_workdir_or_params(args)
+  _check_inversion_steps(args)
   config, settings, encoder_variables, variables = workdir.load_encoders(
       args.workdir, args.checkpoint_dir, args.params)
   content = video_folder.read_clip(args.content, config, args.length)
   motion = video_folder.read_clip(args.motion, config, args.length)
   moved = np.asarray(encoding.transfer(variables, encoder_variables, config,
-                                       settings.content_from, content, motion))
+                                       settings.content_from, content, motion,
+                                       args.inversion_steps))
   path = video_io.write_rows(args.out, [[to_float(content[0]), to_float(motion[0]), moved[0]]],
                              args.fps)
   print(f"wrote content of {args.content} moving as {args.motion} (left to right: content, "
@@ -318,6 +332,7 @@ def cmd_animate(args):
   from mocogan_jax.pixels import to_float
   _check_out(args.out)
   _check_workdir_or_params(args)
+  _check_inversion_steps(args)
   if args.length < 1 or args.num < 1:
     raise ConfigError("--length and --num must be >= 1")
   config, settings, encoder_variables, variables = workdir.load_encoders(
@@ -329,7 +344,8 @@ def cmd_animate(args):
   categories = None if args.category is None else np.full(args.num, args.category)
   videos = np.asarray(encoding.animate(variables, encoder_variables, config,
                                        settings.content_from, images, args.length,
-                                       jax.random.key(args.seed), categories))
+                                       jax.random.key(args.seed), categories,
+                                       args.inversion_steps))
   path = video_io.write_rows(args.out, [[to_float(image[0])[None]] + list(videos)], args.fps)
   print(f"wrote {args.num} videos of {args.length} frames from {args.image} (left: the image) to "
         f"{files.absolute(path)}")
@@ -543,6 +559,12 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--out", help="default WORKDIR/MODEL (convrnn or svg)")
   add_settings_flags(p, baseline.BaselineSettings)
 
+  def inversion_flag(p):
+    p.add_argument("--inversion_steps", type=int, default=encoding.INVERSION_STEPS,
+                   help="Adam steps that refine the encoders' codes of the input against its "
+                        f"pixels (encoding.invert; default {encoding.INVERSION_STEPS}); 0: the "
+                        "encoders' codes as they are")
+
   p = command("predict", cmd_predict, "continue videos: encode K frames, generate the rest",
               "run_or_file", "checkpoint_dir", "video_out")
   p.add_argument("--input", help="a video file (frames taken at the run's every_nth)")
@@ -557,12 +579,14 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--noise", default="sample", choices=prediction.NOISE,
                  help="motion RNN inputs, SVG's z (default sample)")
   p.add_argument("--seed", type=int, default=0)
+  inversion_flag(p)
 
   p = command("transfer", cmd_transfer, "the content of one video moving as another",
               "run_or_file", "checkpoint_dir", "video_out")
   p.add_argument("--content", required=True, help="video file A")
   p.add_argument("--motion", required=True, help="video file B")
   p.add_argument("--length", type=int, default=16)
+  inversion_flag(p)
 
   p = command("animate", cmd_animate, "image-to-video: the content of one image, moving as "
               "the generator's motion prior draws", "run_or_file", "checkpoint_dir", "video_out")
@@ -572,6 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--length", type=int, default=16)
   p.add_argument("--num", type=int, default=4, help="videos from the same image")
   p.add_argument("--seed", type=int, default=0)
+  inversion_flag(p)
 
   p = command("info", cmd_info, "parameter counts, latent sizes, FLOPs per step", "overrides")
   p.add_argument("--config", required=True)

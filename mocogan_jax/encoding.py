@@ -192,14 +192,72 @@ def decode(generator_variables, config: Config, codes):
                                          method="decode")
 
 
+# The commands' default (--inversion_steps): the encoders' codes as they are
+# until inversion is measured to help (experiments/RESULTS.md, "Inversion").
+INVERSION_STEPS = 0
+
+
+def invert(generator_variables, encoder_variables, config: Config, content_from: str, videos,
+           steps: int, learning_rate: float = 0.05):
+  """The codes of uint8 clips (N, T, S, S, C): the encoders' guess, refined by
+  `steps` Adam steps on the mean squared pixel error of the decoded clips
+  (content, category logits and motion states h_1..h_T all free), each clip
+  keeping the codes of its lowest error so far.
+
+  Returns (codes {"content" (N, dc), "category" (N, K), "motion" (N, T, dm)},
+  errors (steps + 1, N): each clip's lowest error after 0, 1, ... steps,
+  never rising). Clips do not interact: the generator's BatchNorm is in
+  inference mode."""
+  guess = encode(encoder_variables, config, content_from, videos)
+  target = to_float(videos)
+  n = target.shape[0]
+  start = {"content": guess["content"], "motion": guess["motion"],
+           "logits": guess.get("category_logits", jnp.zeros((n, 0), target.dtype))}
+  as_codes = lambda p: {"content": p["content"], "motion": p["motion"],
+                        "category": jax.nn.softmax(p["logits"], axis=-1)}
+
+  def errors(p):  # -> (N,)
+    decoded = decode(generator_variables, config, as_codes(p))
+    return jnp.mean(jnp.square(decoded - target), axis=(1, 2, 3, 4))
+
+  def keep_better(best, best_error, p, error):
+    better = error < best_error
+    pick = lambda b, x: jnp.where(better.reshape((-1,) + (1,) * (x.ndim - 1)), x, b)
+    return jax.tree.map(pick, best, p), jnp.minimum(best_error, error)
+
+  tx = optax.adam(learning_rate)
+
+  def step(carry, _):
+    p, opt_state, best, best_error = carry
+    error, pullback = jax.vjp(errors, p)
+    best, best_error = keep_better(best, best_error, p, error)
+    updates, opt_state = tx.update(pullback(jnp.ones_like(error))[0], opt_state)
+    return (optax.apply_updates(p, updates), opt_state, best, best_error), best_error
+
+  first = errors(start)
+  (p, _, best, best_error), curve = jax.lax.scan(
+      step, (start, tx.init(start), start, first), None, length=steps)
+  best, best_error = keep_better(best, best_error, p, errors(p))
+  return as_codes(best), jnp.concatenate([curve, best_error[None]])
+
+
+def read_codes(generator_variables, encoder_variables, config: Config, content_from: str,
+               videos, steps: int):
+  """uint8 clips (N, T, S, S, C) -> their codes: the encoders' (encode), or
+  with steps > 0 those refined by `invert`."""
+  if not steps:
+    return encode(encoder_variables, config, content_from, videos)
+  return invert(generator_variables, encoder_variables, config, content_from, videos, steps)[0]
+
+
 def predict(generator_variables, encoder_variables, config: Config, content_from: str, context,
-            length: int, key, noise: str = "sample"):
+            length: int, key, noise: str = "sample", steps: int = 0):
   """Continues uint8 context clips (N, K, S, S, C) to `length` frames: the
-  content and category of the K frames, the motion RNN run on from the last
-  encoded state h_K with fresh noise ("sample") or its mean, zero ("mean").
-  Returns float (N, length, S, S, C): the K context frames as given, then
-  length - K generated ones."""
-  codes = encode(encoder_variables, config, content_from, context)
+  content and category of the K frames (read_codes, `steps` of inversion),
+  the motion RNN run on from the last state h_K with fresh noise ("sample")
+  or its mean, zero ("mean"). Returns float (N, length, S, S, C): the K
+  context frames as given, then length - K generated ones."""
+  codes = read_codes(generator_variables, encoder_variables, config, content_from, context, steps)
   n, k = context.shape[:2]
   eps = jax.random.normal(key, (n, length - k, config.dim_z_motion))
   if noise == "mean":
@@ -211,24 +269,27 @@ def predict(generator_variables, encoder_variables, config: Config, content_from
 
 
 def transfer(generator_variables, encoder_variables, config: Config, content_from: str,
-             content_videos, motion_videos):
+             content_videos, motion_videos, steps: int = 0):
   """The content of content_videos (N, T1, ...) moving as motion_videos
-  (N, T2, ...) do -> float (N, T2, S, S, C). Motion is the motion states and
-  the category: the category is the action (how the video moves), as in the
-  paper, where z_A is part of the motion code."""
-  appearance = encode(encoder_variables, config, content_from, content_videos)
-  movement = encode(encoder_variables, config, content_from, motion_videos)
+  (N, T2, ...) do -> float (N, T2, S, S, C), both read with `steps` of
+  inversion (read_codes). Motion is the motion states and the category: the
+  category is the action (how the video moves), as in the paper, where z_A
+  is part of the motion code."""
+  read = lambda videos: read_codes(generator_variables, encoder_variables, config, content_from,
+                                   videos, steps)
+  appearance, movement = read(content_videos), read(motion_videos)
   return decode(generator_variables, config, movement | {"content": appearance["content"]})
 
 
 def animate(generator_variables, encoder_variables, config: Config, content_from: str, images,
-            length: int, key, categories=None):
-  """Image-to-video: each uint8 image (N, S, S, C) read by the encoders as a
-  one-frame clip, its content code and first motion state h_1 kept, the
-  motion RNN run on from h_1 with the prior's noise, of the given categories
-  (N,) int or uniform ones. -> float (N, length, S, S, C); frame 1 is the
-  image's reconstruction."""
-  codes = encode(encoder_variables, config, content_from, images[:, None])
+            length: int, key, categories=None, steps: int = 0):
+  """Image-to-video: each uint8 image (N, S, S, C) read as a one-frame clip
+  (read_codes, `steps` of inversion), its content code and first motion
+  state h_1 kept, the motion RNN run on from h_1 with the prior's noise, of
+  the given categories (N,) int or uniform ones. -> float (N, length, S, S,
+  C); frame 1 is the image's reconstruction."""
+  codes = read_codes(generator_variables, encoder_variables, config, content_from,
+                     images[:, None], steps)
   k_eps, k_category = jax.random.split(key)
   n = images.shape[0]
   eps = jax.random.normal(k_eps, (n, length - 1, config.dim_z_motion))
@@ -243,16 +304,16 @@ def animate(generator_variables, encoder_variables, config: Config, content_from
 
 
 def score_animate(generator_variables, encoder_variables, config: Config, content_from: str,
-                  frames, length: int, key) -> dict:
-  """animate() of real frames (N, S, S, C) uint8, the categories cycling over
-  0..K-1: PSNR and SSIM of each video's first frame against its image, and
+                  frames, length: int, key, steps: int = 0) -> dict:
+  """animate() of real frames (N, S, S, C) uint8 (`steps` of inversion), the
+  categories cycling over 0..K-1: PSNR and SSIM of each video's first frame against its image, and
   on shape_motion the share of videos moving in their category's most common
   direction and the share within 30 (0..255) of the image's shape colour."""
   n = frames.shape[0]
   categories = jnp.arange(n) % max(config.n_categories, 1)
-  videos = jax.jit(animate, static_argnums=(2, 3, 5))(
+  videos = jax.jit(animate, static_argnums=(2, 3, 5, 8))(
       generator_variables, encoder_variables, config, content_from, frames, length, key,
-      categories)
+      categories, steps)
   first, image = (np.asarray(videos[:, 0]) + 1) / 2, frames.astype(np.float32) / 255
   scores = {"videos": n, "psnr_first": float(np.mean(metrics_lib.psnr(first, image))),
             "ssim_first": float(np.mean(metrics_lib.ssim(first, image)))}
@@ -268,13 +329,13 @@ def score_animate(generator_variables, encoder_variables, config: Config, conten
 
 
 def score_transfer(generator_variables, encoder_variables, config: Config, content_from: str,
-                   records, pairs: int, length: int) -> dict:
+                   records, pairs: int, length: int, steps: int = 0) -> dict:
   """Motion transfer read with shape_motion's labels: consecutive records
   (dicts with "video" uint8 (F, S, S, 3), "motion" and "color", as the
   dataset stores them) taken as pairs (A, B), those whose directions differ
   and whose colours differ by 64 or more on some channel, up to `pairs` of
-  them; clips of `length` frames at config.every_nth. Returns
-  metrics.transfer_scores of A's content moving as B."""
+  them; clips of `length` frames at config.every_nth, read with `steps` of
+  inversion. Returns metrics.transfer_scores of A's content moving as B."""
   span = (length - 1) * config.every_nth + 1
   a, b = records[0::2], records[1::2][:len(records) // 2]
   label = lambda side, key: np.stack([record[key] for record in side])
@@ -282,8 +343,8 @@ def score_transfer(generator_variables, encoder_variables, config: Config, conte
       label(a, "color"), label(b, "color"), label(a, "motion"), label(b, "motion")))[:pairs]
   a, b = [a[i] for i in chosen], [b[i] for i in chosen]
   clips = lambda side: np.stack([record["video"][:span:config.every_nth] for record in side])
-  moved = jax.jit(transfer, static_argnums=(2, 3))(
-      generator_variables, encoder_variables, config, content_from, clips(a), clips(b))
+  moved = jax.jit(transfer, static_argnums=(2, 3, 6))(
+      generator_variables, encoder_variables, config, content_from, clips(a), clips(b), steps)
   return metrics_lib.transfer_scores(video_io.to_uint8(moved), label(a, "color"), label(b, "color"),
                                      label(a, "motion"), label(b, "motion"))
 

@@ -3,8 +3,8 @@
 An exported file is one msgpack file (flax.serialization), readable without
 orbax or a workdir: the generator's variables with the config it needs, and
 the run's encoders when it has them (with the generator they decode with, when
-train-encoder fine-tuned it), and the discriminators when the file came from
-the official PyTorch code (import-torch). `mocogan-jax export` writes it;
+train-encoder fine-tuned it), and the discriminators (of a MoCoGAN run, or of
+the official PyTorch code through import-torch). `mocogan-jax export` writes it;
 `--params FILE` reads it, `--params NAME` reads a shipped model
 (mocogan_jax/pretrained/, each described in pretrained/README.md), and
 `train ... init_from=FILE` starts a run from its networks (`start_from`).

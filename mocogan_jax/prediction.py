@@ -35,11 +35,12 @@ def copy_last(context, length: int):
 
 
 def load_predictor(name: str, workdir: str, noise: str = "sample",
-                   checkpoint_dir: str | None = None):
+                   checkpoint_dir: str | None = None, inversion_steps: int = 0):
   """(config, predictor) for the predictor `name` of a workdir: mocogan reads
   the GAN's generator and WORKDIR/encoder, conditional the run itself, convrnn
   and svg WORKDIR/convrnn and WORKDIR/svg (a workdir may hold only those and
-  its config.json), copy-last only the config."""
+  its config.json), copy-last only the config. inversion_steps: how mocogan
+  reads the context (encoding.invert)."""
   if name not in PREDICTORS:
     raise ConfigError(f"--model must be one of {PREDICTORS}, got {name!r}")
   if noise not in NOISE:
@@ -48,7 +49,7 @@ def load_predictor(name: str, workdir: str, noise: str = "sample",
     config, settings, encoder_variables, generator_variables = workdir_lib.load_encoders(
         workdir, checkpoint_dir)
     return config, mocogan_predictor(config, settings.content_from, encoder_variables,
-                                     generator_variables, noise)
+                                     generator_variables, noise, inversion_steps)
   if name == "conditional":
     config, state = workdir_lib.load_state(workdir, checkpoint_dir)
     if config.model != "conditional":
@@ -68,13 +69,14 @@ def load_predictor(name: str, workdir: str, noise: str = "sample",
 
 
 def mocogan_predictor(config: Config, content_from: str, encoder_variables, generator_variables,
-                      noise: str = "sample"):
-  """The MoCoGAN predictor from encoders and the generator they decode with."""
+                      noise: str = "sample", steps: int = 0):
+  """The MoCoGAN predictor from encoders and the generator they decode with,
+  reading the context with `steps` of inversion (encoding.invert)."""
   if noise not in NOISE:
     raise ConfigError(f"--noise must be one of {NOISE}, got {noise!r}")
-  fn = jax.jit(encoding.predict, static_argnums=(2, 3, 5, 7))
+  fn = jax.jit(encoding.predict, static_argnums=(2, 3, 5, 7, 8))
   return lambda context, length, key: fn(generator_variables, encoder_variables, config,
-                                         content_from, context, length, key, noise)
+                                         content_from, context, length, key, noise, steps)
 
 
 def score(predictor, clips, context: int, key, batch: int = 32, samples: int = 1) -> dict:

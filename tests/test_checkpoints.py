@@ -124,6 +124,10 @@ def test_init_from_on_8_devices_with_fsdp_matches_1_device(tmp_path, data_dir):
   donor, exported = str(tmp_path / "donor"), str(tmp_path / "donor.msgpack")
   _train_on(1, donor, data_dir, "num_steps=2")
   _run([sys.executable, "-m", "mocogan_jax.cli", "export", "--workdir", donor, "--out", exported])
+  # The file holds what a run continues from: the generator and both discriminators.
+  from mocogan_jax import export
+  assert set(export.load_networks(exported)[1]) == {"generator", "image_discriminator",
+                                                    "video_discriminator"}
   one, eight = str(tmp_path / "one"), str(tmp_path / "eight")
   _train_on(1, one, data_dir, "num_steps=2", f"init_from={exported}")
   _train_on(8, eight, data_dir, "num_steps=2", "mesh_fsdp=4", f"init_from={exported}")

@@ -11,7 +11,7 @@ from mocogan_jax import baseline, encoding, prediction
 from mocogan_jax.config import ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models import mocogan
-from mocogan_jax.pixels import to_float
+from mocogan_jax.pixels import to_float, to_uint8
 from mocogan_jax.training import create_train_state
 
 from conftest import tiny_config_with
@@ -98,6 +98,29 @@ def test_latent_regression_recovers_the_codes(tiny):
     motion.append(float(metrics["error/motion"]))
   assert np.mean(content[-10:]) < 0.5 * np.mean(content[:10])
   assert np.mean(motion[-10:]) < 0.5 * np.mean(motion[:10])
+
+
+def test_inversion_refines_the_encoders_codes_and_never_raises_the_error(tiny):
+  config, generator = tiny
+  encoders = _state(config, generator).encoder.variables
+  latents = mocogan.sample_latents(jax.random.key(5), config, 3, config.video_length)
+  clips = to_uint8(mocogan.generator(config).apply(generator, latents, train=False))
+  invert = jax.jit(encoding.invert, static_argnums=(2, 3, 5))
+  codes, errors = invert(generator, encoders, config, "average", clips, 30)
+  again, errors_again = invert(generator, encoders, config, "average", clips, 30)
+  assert jax.tree.all(jax.tree.map(np.array_equal, codes, again))
+  assert np.array_equal(errors, errors_again)
+  assert errors.shape == (31, 3) and np.all(np.diff(errors, axis=0) <= 0)
+  assert np.all(errors[-1] < 0.8 * errors[0]), errors[[0, -1]]
+  # The codes returned are those of the last error.
+  decoded = encoding.decode(generator, config, codes)
+  measured = np.mean(np.square(decoded - to_float(clips)), axis=(1, 2, 3, 4))
+  np.testing.assert_allclose(measured, errors[-1], rtol=1e-4)
+  # No steps: the encoders' reading.
+  codes, errors = invert(generator, encoders, config, "average", clips, 0)
+  read = encoding.encode(encoders, config, "average", clips)
+  assert errors.shape == (1, 3)
+  assert all(np.allclose(codes[k], read[k], atol=1e-6) for k in ("content", "category", "motion"))
 
 
 def test_predictions_keep_the_context(tiny):

@@ -298,6 +298,7 @@ class ClipStream(enum.IntEnum):
   BASELINE = 6  # train-baseline's batches [seed, 6, step]
   PREDICT = 8  # `predict --dataset`'s clips
   PREDICTION_TABLE = 9  # experiments/prediction.py's clips
+  ACD_PARTS = 10  # experiments/acd_parts.py's real clips
 
 
 def sample_clips(source, count: int, length: int, every_nth: int, seed,
