@@ -82,10 +82,11 @@ def start_from(state, path: str):
         ours[k].shape, ours[k].sharding,
         lambda index, v=np.asarray(theirs[k], ours[k].dtype): v[index]) for k in ours}
     placed = traverse_util.unflatten_dict(placed, sep="/")
+    # A network without BatchNorm has empty batch_stats, which flattening drops.
     replaced[name] = network.replace(params=placed["params"],
-                                     batch_stats=placed["batch_stats"])
-  if state.generator_ema is not None:
-    replaced["generator_ema"] = replaced["generator"].variables
+                                     batch_stats=placed.get("batch_stats", {}))
+  if state.generator_ema is not None:  # its own buffers: the train step donates both
+    replaced["generator_ema"] = jax.tree.map(lambda x: x.copy(), replaced["generator"].variables)
   return state.replace(**replaced)
 
 

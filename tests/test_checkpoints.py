@@ -293,3 +293,26 @@ def test_keep_best_keeps_the_lowest_evaluation_beside_the_newest(tmp_path):
   assert sorted(mngr.all_steps()) == [2, 6]
   assert checkpointing.best_step(mngr, "acd") == 2
   assert checkpointing.best_step(mngr, "fvd") is None
+
+
+def test_init_from_places_every_network_of_the_file_also_without_batchnorm(tmp_path,
+                                                                           tiny_config):
+  """The demo's discriminators have no BatchNorm (empty batch_stats): a file
+  exported from such a run starts a new one with all three networks."""
+  import jax
+  from mocogan_jax import export, training
+  config = tiny_config.replace(discriminator_norm="none", ema_decay=0.999)
+  donor = training.create_train_state(config, jax.random.key(1))
+  path = str(tmp_path / "donor.msgpack")
+  export.write(path, config, jax.device_get(donor.generator.variables), discriminators={
+      name: jax.device_get(getattr(donor, name).variables) for name in export.DISCRIMINATORS})
+  fresh = training.create_train_state(config, jax.random.key(2))
+  started = export.start_from(fresh, path)
+  for name in ("generator", "image_discriminator", "video_discriminator"):
+    chex.assert_trees_all_equal(getattr(started, name).variables,
+                                getattr(donor, name).variables)
+  chex.assert_trees_all_equal(started.generator_ema, donor.generator.variables)
+  # The moving average has buffers of its own (the train step donates the state).
+  pointer = lambda x: x.addressable_data(0).unsafe_buffer_pointer()
+  assert not set(map(pointer, jax.tree.leaves(started.generator_ema))) & set(
+      map(pointer, jax.tree.leaves(started.generator.variables)))
