@@ -73,9 +73,9 @@ def _fresh_clips(config, num: int, seed: int = 1):
 
 
 def test_shipped_encoders_predict_better_than_copying_the_last_frame():
-  """K = 4 real frames, the next 4 predicted (the model's 8-frame clips at
-  every 4th frame); the model card: 16.79 dB / 0.655 against copy-last's
-  15.04 / 0.552 on 256 held-out clips."""
+  """K = 4 real frames, the next 12 predicted (the model's 16-frame clips at
+  every 2nd frame); the model card: 15.75 dB / 0.591 against copy-last's
+  14.93 / 0.548 on 256 held-out clips."""
   config, settings, encoders, variables = workdir.load_encoders(None, params="shape_motion")
   clips, _, _ = _fresh_clips(config, 64)
   predictor = prediction.mocogan_predictor(config, settings.content_from, encoders, variables,
@@ -90,7 +90,7 @@ def test_shipped_encoders_predict_better_than_copying_the_last_frame():
 def test_shipped_encoders_animate_an_image():
   """Image-to-video from single frames: videos of the asked length whose
   frame 1 is the image as the encoders read it, each category moving one way
-  (the model card: 16.4 dB / 0.707, direction agreement 0.69 on 256
+  (the model card: 15.4 dB / 0.703, direction agreement 0.85 on 256
   held-out frames; where frame 1 puts the shape is the open part, RESULTS.md)."""
   config, settings, encoders, variables = workdir.load_encoders(None, params="shape_motion")
   clips, _, _ = _fresh_clips(config, 64)
@@ -103,12 +103,13 @@ def test_shipped_encoders_animate_an_image():
   assert videos.shape == (2, 5) + clips.shape[2:]
 
 
-def test_shipped_encoders_transfer_direction_but_not_yet_colour():
-  """Motion transfer on pairs (A, B) whose directions and colours differ:
-  the result follows B's direction in about half the pairs (the model card),
-  well above the one pair in four that moves so by chance among the other
-  three directions; A's colour is not kept (the generator draws every video
-  whitish, issue 17), so the issue's 90% thresholds are not met yet."""
+def test_shipped_encoders_transfer_real_clips_above_chance():
+  """Motion transfer of real pairs (A, B) whose directions and colours
+  differ: the model card's 0.84 of A's colour and 0.65 of B's direction on
+  82 held-out pairs, well above chance (one in two for the colour, one in
+  four for the direction among the other three); the content encoder's weak
+  reading of z_content keeps them under the 90% the generator reaches with
+  true codes (RESULTS.md, "Inversion")."""
   config, settings, encoders, variables = workdir.load_encoders(None, params="shape_motion")
   clips, motions, colours = _fresh_clips(config, 800)
   chosen = np.flatnonzero(metrics.distinct_pairs(colours[0::2], colours[1::2], motions[0::2],
@@ -120,3 +121,4 @@ def test_shipped_encoders_transfer_direction_but_not_yet_colour():
                                    motions[1::2][chosen])
   assert scores["pairs"] == 200 and scores["direction_of_b"] >= 0.4, scores
   assert scores["direction_of_b"] > 2 * scores["direction_of_a"], scores
+  assert scores["colour_of_a"] >= 0.7, scores
