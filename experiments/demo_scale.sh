@@ -1,5 +1,5 @@
 # Sourced by the experiment scripts.
-# DEMO_BEFORE_MODULATION: the demo as it was before session 31 (configs/demo.py
+# DEMO_BEFORE_MODULATION: the demo as it was before commit 84c17e9, 2026-11-28 (configs/demo.py
 # has since taken content modulation and BatchNorm in the image discriminator);
 # every script that reproduces an older row adds it.
 DEMO_BEFORE_MODULATION="content_modulation=false image_discriminator_norm="

@@ -21,7 +21,7 @@ from mocogan_jax.configs import demo
 
 
 def get_config():
-  # The demo as it was when the numbers above were measured (before session 31).
+  # The demo as it was when the numbers above were measured (before commit 84c17e9, 2026-11-28).
   return demo.get_config().replace(
       model="conditional", video_length=16, every_nth=2, context_frames=4,
       content_modulation=False, image_discriminator_norm="")

@@ -18,7 +18,7 @@ batches apart, which hid a colour drift every generated video shared, so
 colours changed with time; without BatchNorm the convolutions have biases);
 samples from a moving average of the generator (`ema_decay=0.999`).
 
-Two more since session 31 ("Content-modulated generator layers"): z_content
+Two more since commit 84c17e9 (2026-11-28) ("Content-modulated generator layers"): z_content
 scales and shifts every BatchNorm output of the generator
 (`content_modulation`), and the image discriminator keeps the official
 BatchNorm (`image_discriminator_norm=batch`, D_V none), which makes the
