@@ -15,9 +15,9 @@ metrics.SHAPE_THRESHOLD on the black background (0..255 units):
               a colour that follows the motion RNN's clock shows here;
   by_content  the std of the mean shape colour over 64 videos that differ only
               in z_content (uniformly random real colours: about 55; 0 means
-              the generator ignores its content code for colour);
-  swap_*      generator_swap: one video's z_content drawn with another's
-              category and motion.
+              the generator ignores its content code for colour).
+`generator_swap` is separate: one video's z_content drawn with another's
+category and motion, scored as a transfer (metrics.transfer_scores).
 """
 
 import jax
