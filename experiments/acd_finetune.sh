@@ -21,8 +21,9 @@ declare -A CHANGE=(
   [no_noise]="noise_sigma=0"
   [lr1e-4]="learning_rate=1e-4"
   [ema9999]="ema_decay=0.9999"
+  [blur]="output_blur=true"
 )
-ORDER=(control no_noise lr1e-4 ema9999)
+ORDER=(control no_noise lr1e-4 ema9999 blur)
 names=("${@:-${ORDER[@]}}")
 for name in "${names[@]}"; do
   [ -n "${CHANGE[$name]+x}" ] || { echo "unknown row $name (rows: ${ORDER[*]})" >&2; exit 2; }

@@ -14,10 +14,16 @@ seed in the config and the step are the whole random and data position.
 Saves are asynchronous. Orbax writes each step to a temporary folder and
 renames it when complete, so a save cut short by a kill never looks complete;
 a checkpoint damaged later is skipped with a warning in favour of the previous.
+Readers (`reader`, `existing`) open folders read-only, so sampling or
+evaluating beside a training run never changes it; only `train`, which must
+write those steps again, moves unreadable checkpoints aside (`set_aside_after`),
+and it deletes nothing.
 """
 
+import contextlib
 import dataclasses
 import json
+import logging
 import sys
 
 import orbax.checkpoint as ocp
@@ -51,9 +57,36 @@ def manager(path: str, keep: int = 3, keep_every: int = 0,
     policies.append(policy.BestN(get_metric_fn=lambda m: m[f"eval/{keep_best}"], reverse=True,
                                  n=1, keep_checkpoints_without_metrics=False))
   keeping = policies[0] if len(policies) == 1 else policy.AnyPreservationPolicy(policies)
+  # cleanup_tmp_directories: the writer removes its own unfinished writes
+  # (a save cut short by a kill or a full disk) when it opens the folder.
   return ocp.CheckpointManager(
-      path, options=ocp.CheckpointManagerOptions(preservation_policy=keeping, create=True),
+      path, options=ocp.CheckpointManagerOptions(preservation_policy=keeping, create=True,
+                                                 cleanup_tmp_directories=True),
       item_names=("state", "meta"))
+
+
+def reader(path: str) -> ocp.CheckpointManager:
+  """Checkpoints in `path`, opened read-only: nothing is created, cleaned or deleted."""
+  # Orbax warns "Given directory is read only" on every read-only open, which
+  # would be a second line under every one-line error of a reading command.
+  logging.getLogger("absl").addFilter(_quiet_read_only)
+  return ocp.CheckpointManager(
+      path, options=ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0),
+      item_names=("state", "meta"))
+
+
+def _quiet_read_only(record: logging.LogRecord) -> bool:
+  return not record.getMessage().startswith("Given directory is read only")
+
+
+def _quiet_background_failure(record: logging.LogRecord) -> bool:
+  """Orbax logs a failed background save (with its traceback) from several
+  threads, and raises it again at the next save or wait, where `_writing`
+  reports it in one line: its own error records are dropped."""
+  return not (record.levelno >= logging.ERROR and "orbax" in record.pathname)
+
+
+logging.getLogger("absl").addFilter(_quiet_background_failure)
 
 
 def _as_saved(state) -> dict:
@@ -66,15 +99,39 @@ def _as_saved(state) -> dict:
 
 def save(mngr: ocp.CheckpointManager, state, config: Config, evaluation: dict | None = None):
   """evaluation: the metrics of this step's periodic evaluation ({"eval/acd":
-  ...}), kept in the checkpoint's meta and given to the keep_best policy."""
+  ...}), kept in the checkpoint's meta and given to the keep_best policy.
+  Saves run in the background; a failed one (a full disk) surfaces as
+  CheckpointError at the next save or at `finish`."""
   step = int(state.step)
   meta = {"config": config.to_json(), "next_batch_step": step,
           "provenance": provenance.record()}
   if evaluation:
     meta["evaluation"] = evaluation
-  mngr.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(_as_saved(state)), meta=ocp.args.JsonSave(meta)), force=True,
-            metrics=evaluation or None)
+  with _writing(mngr):
+    mngr.check_for_errors()
+    mngr.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(_as_saved(state)), meta=ocp.args.JsonSave(meta)),
+              force=True, metrics=evaluation or None)
+
+
+def finish(mngr: ocp.CheckpointManager) -> None:
+  """Waits for the last save and closes; CheckpointError if a save failed."""
+  with _writing(mngr):
+    mngr.wait_until_finished()
+  mngr.close()
+
+
+@contextlib.contextmanager
+def _writing(mngr: ocp.CheckpointManager):
+  """A failed write (orbax and tensorstore raise OSError, ValueError or
+  RuntimeError for a full disk) as one CheckpointError naming the folder."""
+  try:
+    yield
+  except Exception as e:
+    reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+    raise CheckpointError(f"writing a checkpoint to {mngr.directory} failed ({reason}); the "
+                          f"newest complete checkpoint is intact: make room and run the same "
+                          f"command to resume") from e
 
 
 def best_step(mngr: ocp.CheckpointManager, metric: str) -> int | None:
@@ -101,16 +158,15 @@ def restore(mngr: ocp.CheckpointManager, step: int, abstract_state):
 def restore_latest(mngr: ocp.CheckpointManager, abstract_state):
   """The newest readable checkpoint laid out as `abstract_state` says
   (ShapeDtypeStructs carrying the wanted shardings, on any mesh), or None if
-  there is none. Unreadable newer ones are reported and then deleted, so that
-  the resumed run can write those steps again; if none is readable, nothing is
-  deleted and CheckpointError says so."""
-  damaged = []
+  there is none. Unreadable newer ones are named in one warning and left as
+  they are (they may be a write still in progress); if none is readable,
+  CheckpointError says so."""
+  damaged, reason = [], ""
   for step in sorted(mngr.all_steps(), reverse=True):
     try:
       state, meta = restore(mngr, step, abstract_state)
     except Exception as e:  # orbax and tensorstore raise many types for damaged files
-      reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-      _warn(f"checkpoint {step} in {mngr.directory} is unreadable ({reason})")
+      reason = reason or (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
       damaged.append(step)
       continue
     if meta.get("next_batch_step", step) != int(state.step):
@@ -118,15 +174,37 @@ def restore_latest(mngr: ocp.CheckpointManager, abstract_state):
                             f"is at step {int(state.step)}, its data position at "
                             f"{meta['next_batch_step']}")
     if damaged:
-      _warn(f"falling back to step {step}; deleting the unreadable checkpoint(s) "
-            f"{', '.join(map(str, damaged))}")
-      for bad in damaged:
-        mngr.delete(bad)
+      _warn(f"checkpoint {', '.join(map(str, damaged))} in {mngr.directory} is unreadable "
+            f"({reason}); using step {step}")
     return state
   if damaged:
     raise CheckpointError(f"no readable checkpoint in {mngr.directory} (tried "
                           f"{', '.join(map(str, damaged))}); move it away to start afresh")
   return None
+
+
+def set_aside_after(mngr: ocp.CheckpointManager, step: int) -> None:
+  """Moves every checkpoint newer than `step` (the one a run resumed from, so
+  the newer ones were unreadable) to DIRECTORY.unreadable/<step>, where it is
+  kept for inspection, so that the run can write those steps again."""
+  newer = sorted(s for s in mngr.all_steps() if s > step)
+  if not newer:
+    return
+  import jax
+  from etils import epath
+  from orbax.checkpoint import multihost
+  aside = epath.Path(f"{mngr.directory}.unreadable")
+  if jax.process_index() == 0:  # one mover; every process then sees the same folder
+    aside.mkdir(parents=True, exist_ok=True)
+    for bad in newer:
+      target = aside / str(bad)
+      if target.exists():  # set aside before: keep both
+        target = aside / f"{bad}.{len(list(aside.iterdir()))}"
+      (epath.Path(mngr.directory) / str(bad)).rename(target)
+    _warn(f"moved the unreadable checkpoint(s) {', '.join(map(str, newer))} to {aside}; "
+          f"this run writes those steps again")
+  multihost.sync_global_processes("mocogan_jax_set_aside")
+  mngr.reload()
 
 
 def saved_config(mngr: ocp.CheckpointManager) -> dict | None:
@@ -169,12 +247,12 @@ def read_state(mngr: ocp.CheckpointManager, step: int, target):
 
 
 def existing(path: str) -> tuple[ocp.CheckpointManager | None, int | None]:
-  """(manager, newest step) of a folder of such checkpoints; (None, None) if
-  there is none (the folder is not created)."""
+  """(read-only manager, newest step) of a folder of such checkpoints; (None,
+  None) if there is none (the folder is not created)."""
   path = files.absolute(path)
   if not files.exists(path):
     return None, None
-  mngr = manager(path, keep=1)
+  mngr = reader(path)
   return mngr, mngr.latest_step()
 
 

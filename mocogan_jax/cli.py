@@ -622,6 +622,10 @@ def main(argv=None):
   except (TrainingError, CheckpointError) as e:  # the run cannot go on; nothing to debug
     print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
     _exit(1)
+  except OSError as e:  # a full disk, a lost mount: the file and the reason
+    where = f" ({e.filename})" if e.filename else ""
+    print(f"mocogan-jax {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
+    _exit(1)
   except Exception:
     if not _multi_process():
       raise

@@ -70,6 +70,11 @@ class Config:
   # zero-initialised: the official generator at step 0). Not in the official
   # code (experiments/RESULTS.md, "Content-modulated generator layers").
   content_modulation: bool = False
+  # A fixed 3x3 binomial blur on the generator's last pre-tanh map: it removes
+  # the Nyquist-frequency pattern that stride-2 transposed convolutions leave
+  # (Odena et al. 2016), no parameters. Not in the official code
+  # (experiments/RESULTS.md, "What the remaining ACD is made of").
+  output_blur: bool = False
   noise_sigma: float = 0.0  # instance noise before every conv but the last; 0 = off
   conv_impl: str = "auto"  # auto | native | matmul (see models/layers.py)
   # The generator's and discriminators' convolutions and activations: float32 |
@@ -133,6 +138,9 @@ class Config:
   keep_checkpoint_every: int = 0  # > 0: also keep every checkpoint at a multiple of this step
   nonfinite: str = "stop"  # a non-finite loss: stop (naming step and loss) | skip the step
   num_samples: int = 16  # videos in each sample grid
+  # Seconds without a heartbeat after which another host's lock on the workdir
+  # is taken over (workdir_lock.py); a dead holder on this host is taken over at once.
+  lock_timeout: float = 600.0
 
   # --- Evaluation during training (evaluation/evaluate.py), to TensorBoard and
   # metrics.jsonl: the metrics of eval_num generated videos of eval_length
@@ -222,6 +230,8 @@ def validate(config: Config) -> Config:
     raise ConfigError(f"mesh_data must be -1 (all devices) or >= 1, got {config.mesh_data}")
   if config.mesh_fsdp < 1:
     raise ConfigError(f"mesh_fsdp must be >= 1, got {config.mesh_fsdp}")
+  if not config.lock_timeout > 0:
+    raise ConfigError(f"lock_timeout must be > 0 seconds, got {config.lock_timeout}")
   if config.n_categories < 0:
     raise ConfigError(f"n_categories must be >= 0, got {config.n_categories}")
   if config.encoder_weight < 0:

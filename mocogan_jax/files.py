@@ -57,9 +57,12 @@ def write_bytes(path: str, data: bytes) -> None:
   target = epath.Path(path)
   temporary = target.parent / f".{target.name}.tmp"
   with _storage(path):
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary.write_bytes(data)
-    temporary.replace(target)
+    try:
+      target.parent.mkdir(parents=True, exist_ok=True)
+      temporary.write_bytes(data)
+      temporary.replace(target)
+    except OSError as e:  # epath's errors may not name the file (a full disk)
+      raise OSError(e.errno, e.strerror or str(e), path) from e
 
 
 def write_text(path: str, text: str) -> None:

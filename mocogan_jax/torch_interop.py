@@ -7,8 +7,7 @@ ConvTranspose2d, `main.1.running_var` the BatchNorm after it. Reading pairs
 the file's convolutions and BatchNorms, in stack order, with this project's
 (Flax numbers them in the same order), so forks that reorder the parameter-free
 modules (Noise, activations) read the same; writing uses the official
-positions (`_official_positions`). The table is in README.md, "From the
-official PyTorch code".
+positions (`_official_positions`). The table is in docs/interop.md.
 
 Layouts (PyTorch -> here): Conv2d (O, I, kh, kw) -> (kh, kw, I, O); Conv3d
 (O, I, kt, kh, kw) -> (kt, kh, kw, I, O); ConvTranspose2d (I, O, kh, kw) ->
@@ -303,6 +302,8 @@ def check_mappable(config: Config, networks) -> None:
     raise ConfigError("the official networks have no self-attention (attention_resolution=0)")
   if config.content_modulation:
     raise ConfigError("the official generator has no content modulation (content_modulation=false)")
+  if config.output_blur:
+    raise ConfigError("the official generator has no output blur (output_blur=false)")
   discriminators = [n for n in networks if n != "generator"]
   norms = {config.discriminator_norm, config.image_discriminator_norm or "batch"}
   if discriminators and norms != {"batch"}:

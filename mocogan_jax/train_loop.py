@@ -4,6 +4,7 @@ Read top to bottom: workdir -> devices -> data -> state (fresh or resumed) ->
 compiled step -> loop (log, sample, checkpoint) -> final checkpoint.
 """
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -15,7 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mocogan_jax import (checkpointing, export, files, provenance, registry, sharding,
-                         small_trainer, video_io)
+                         small_trainer, video_io, workdir_lock)
 from mocogan_jax.config import Config, ConfigError
 from mocogan_jax.data import pipeline
 
@@ -34,7 +35,7 @@ class TrainingError(RuntimeError):
 RESUMABLE_CHANGES = ("num_steps", "log_every", "sample_every", "checkpoint_every",
                      "keep_checkpoints", "num_samples", "data_dir", "mesh_data", "mesh_fsdp",
                      "nonfinite", "data_workers", "eval_every", "eval_metrics", "eval_num",
-                     "eval_length", "keep_best")
+                     "eval_length", "keep_best", "lock_timeout")
 
 
 def _check_resume(config: Config, mngr, where: str) -> None:
@@ -128,9 +129,16 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   Returns the path of the last sample grid (a GIF under workdir/samples/) on
   process 0, None on the other processes of a multi-process run.
   """
-  # --- Workdir -------------------------------------------------------------------
   workdir = files.absolute(workdir)
   _check_workdir(workdir)
+  # One writer per workdir; the processes of one multi-process run share it.
+  with (workdir_lock.held(workdir, config.lock_timeout) if jax.process_index() == 0
+        else contextlib.nullcontext()):
+    return _train(config, workdir, checkpoint_dir)
+
+
+def _train(config: Config, workdir: str, checkpoint_dir: str | None) -> str | None:
+  # --- Workdir -------------------------------------------------------------------
   checkpoints = checkpointing.directory(workdir, checkpoint_dir)
   mngr = checkpointing.manager(checkpoints, config.keep_checkpoints,
                                config.keep_checkpoint_every, config.keep_best)
@@ -153,6 +161,8 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   init_key, step_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
   abstract_state = registry.abstract_train_state(config, mesh)
   state = checkpointing.restore_latest(mngr, abstract_state)
+  if state is not None:
+    checkpointing.set_aside_after(mngr, int(state.step))
   if state is None:
     state = registry.jit_create_train_state(config, abstract_state)(init_key)
     if config.init_from:
@@ -206,6 +216,7 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
         progress.write(f"step {done}/{config.num_steps}  {means['steps_per_second']:.2f} "
                        f"steps/s  {losses}")
 
+  failed = True
   try:
     with small_trainer.StopRequest() as stop:
       for step in range(start, config.num_steps):
@@ -242,17 +253,22 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
           progress.write(f"{stop.signal}: saved step {done} to {checkpoints}; run the same "
                          f"command again to resume")
           break
+    failed = False
   finally:
     batches.close()
     progress.close()
+    if failed:  # a save still in the background is a good checkpoint: let it land
+      with contextlib.suppress(Exception):
+        mngr.wait_until_finished()
     if writer is not None:
-      writer.close()
+      # After a failed write (a full disk) that error is the one to report.
+      with contextlib.suppress(OSError) if failed else contextlib.nullcontext():
+        writer.close()
 
   # --- Final checkpoint ----------------------------------------------------------
   if mngr.latest_step() != int(state.step):
     checkpointing.save(mngr, state, config)
-  mngr.wait_until_finished()
-  mngr.close()
+  checkpointing.finish(mngr)
   if sampled_step != int(state.step):  # same decision on every process
     sample_path = _write_samples(state, config, sample_key, workdir, writer=None)
   return sample_path

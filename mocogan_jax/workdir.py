@@ -33,7 +33,7 @@ def load_state(path: str, checkpoint_dir: str | None = None, step: int | str | N
   checkpoints = checkpointing.directory(path, checkpoint_dir)
   create = registry.get(config).create_train_state
   abstract = jax.eval_shape(lambda key: create(config, key), jax.random.key(0))
-  mngr = checkpointing.manager(checkpoints)
+  mngr = checkpointing.reader(checkpoints)
   if step == "best":
     step = checkpointing.best_step(mngr, config.keep_best) if config.keep_best else None
     if step is None:

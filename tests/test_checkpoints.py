@@ -138,6 +138,12 @@ def test_init_from_on_8_devices_with_fsdp_matches_1_device(tmp_path, data_dir):
   assert _metrics(one)[0]["loss/generator"] != _metrics(donor)[0]["loss/generator"]
 
 
+def _files(folder):
+  """(path below folder, size) of every file in it."""
+  return sorted((os.path.relpath(os.path.join(d, f), folder), os.path.getsize(os.path.join(d, f)))
+                for d, _, names in os.walk(folder) for f in names)
+
+
 @pytest.mark.parametrize("damage", ["truncate", "delete"])
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, data_dir, damage):
   workdir = str(tmp_path / "run")
@@ -152,10 +158,23 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, da
         with open(path, "r+b") as f:
           f.truncate(os.path.getsize(path) // 2)
 
+  listing = _files(newest)
+  # A reader (here sample) uses step 2, says so in one line, and changes nothing.
+  cli = [sys.executable, "-m", "mocogan_jax.cli"]
+  out = _run([*cli, "sample", "--workdir", workdir, "--out", str(tmp_path / "x.gif"),
+              "--num", "2"])
+  warnings = [line for line in out.stderr.splitlines() if line.startswith("warning:")]
+  assert len(warnings) == 1 and "checkpoint 4 in" in warnings[0], out.stderr
+  assert "is unreadable" in warnings[0] and warnings[0].endswith("using step 2"), warnings
+  assert _files(newest) == listing
+  # train moves it aside, keeping its files, and writes step 4 again.
   out = _run(_command(workdir, data_dir, "num_steps=6", "checkpoint_every=2", "log_every=1"))
-  assert "checkpoint 4 in" in out.stderr and "falling back to step 2" in out.stderr, out.stderr
+  assert "moved the unreadable checkpoint(s) 4 to" in out.stderr, out.stderr
   assert "resuming from step 2" in out.stdout
+  aside = os.path.join(workdir, "checkpoints.unreadable", "4")
+  assert _files(aside) == listing
   assert [m["step"] for m in _metrics(workdir)] == [1, 2, 3, 4, 5, 6]
+  assert not os.path.exists(os.path.join(workdir, "train.lock"))
 
 
 def test_retention_keeps_the_newest_and_every_nth(tmp_path, data_dir):

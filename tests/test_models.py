@@ -8,7 +8,7 @@ import pytest
 
 from mocogan_jax.config import Config, ConfigError, validate
 from mocogan_jax.models import layers, mocogan
-from mocogan_jax.models.generator import MotionRNN
+from mocogan_jax.models.generator import MotionRNN, binomial_blur
 
 KEY = jax.random.key(0)
 
@@ -294,3 +294,21 @@ def test_content_modulation_starts_as_the_official_generator_and_reads_z_content
   silent = dict(latents, content=jnp.zeros_like(latents["content"]))
   chex.assert_trees_all_close(plain.apply(v_plain, silent, train=False),
                               modulated.apply(opened, silent, train=False), atol=1e-6)
+
+
+def test_output_blur_adds_no_parameters_and_removes_only_the_alternating_pixel_pattern():
+  base = Config(image_size=16, video_length=4, dim_z_content=8, dim_z_motion=4, n_categories=4,
+                ngf=8, ndf=8)
+  plain, blurred = mocogan.generator(base), mocogan.generator(base.replace(output_blur=True))
+  latents = mocogan.sample_latents(KEY, base, 2, 4)
+  variables = plain.init(KEY, latents, train=False)
+  # The same variables serve both (so init_from can continue a run with it).
+  chex.assert_trees_all_equal_shapes(variables, blurred.init(KEY, latents, train=False))
+  logits = jnp.arctanh(plain.apply(variables, latents, train=False))
+  chex.assert_trees_all_close(jnp.tanh(binomial_blur(logits)),
+                              blurred.apply(variables, latents, train=False), atol=1e-5)
+  y, x = jnp.meshgrid(jnp.arange(8), jnp.arange(8), indexing="ij")
+  checkerboard = ((-1.0) ** (x + y))[None, :, :, None]
+  assert float(jnp.abs(binomial_blur(checkerboard)[:, 1:-1, 1:-1]).max()) < 1e-6
+  constant = jnp.full((1, 8, 8, 3), 0.7)
+  chex.assert_trees_all_close(binomial_blur(constant), constant, atol=1e-6)

@@ -74,6 +74,7 @@ class ImageGenerator(nn.Module):
   dtype: Any = jnp.float32  # the convolutions' and activations'; the output is float32
   attention_resolution: int = 0  # > 0: a SelfAttention block on the features of this size
   modulation_dim: int = 0  # > 0: z[:, :modulation_dim] also scales and shifts every BN output
+  output_blur: bool = False  # a fixed binomial blur before tanh (`binomial_blur`)
 
   @nn.compact
   def __call__(self, z, train: bool):
@@ -90,7 +91,18 @@ class ImageGenerator(nn.Module):
       x = ConvTranspose2d(width(i), 4, 2, 1, self.conv_impl, self.dtype)(x)
       x = attend(nn.relu(modulate(batch_norm(train, self.dtype)(x))))
     x = ConvTranspose2d(self.channels, 4, 2, 1, self.conv_impl, self.dtype)(x)
+    if self.output_blur:
+      x = binomial_blur(x)
     return jnp.tanh(x).astype(jnp.float32)
+
+
+def binomial_blur(x):
+  """x (..., H, W, C) -> the same shape, each channel convolved with the 3x3
+  binomial filter [1, 2, 1]^T [1, 2, 1] / 16, edges repeated. It zeroes the
+  Nyquist frequency (a +-1 pattern on alternate pixels) and keeps a constant."""
+  x = jnp.pad(x, ((0, 0),) * (x.ndim - 3) + ((1, 1), (1, 1), (0, 0)), mode="edge")
+  x = (x[..., :-2, :, :] + 2 * x[..., 1:-1, :, :] + x[..., 2:, :, :]) / 4
+  return (x[..., :-2, :] + 2 * x[..., 1:-1, :] + x[..., 2:, :]) / 4
 
 
 class VideoGenerator(nn.Module):
@@ -107,13 +119,15 @@ class VideoGenerator(nn.Module):
   # z_content also modulates every BatchNorm output of the image generator (FiLM),
   # so that a per-video property (colour) has a path that bypasses the motion code.
   content_modulation: bool = False
+  output_blur: bool = False  # ImageGenerator's
 
   def setup(self):
     self.motion_rnn = MotionRNN(self.dim_z_motion)
     # z_content is the first dim_z_content entries of every frame's latent.
     self.image_generator = ImageGenerator(
         self.ngf, self.channels, self.image_size, self.conv_impl, self.dtype,
-        self.attention_resolution, self.dim_z_content if self.content_modulation else 0)
+        self.attention_resolution, self.dim_z_content if self.content_modulation else 0,
+        self.output_blur)
 
   def __call__(self, latents, train: bool):
     """latents from `sample_latents` (N videos, T frames) -> videos (N, T, S, S, C)."""

@@ -22,7 +22,7 @@ def generator(config: Config) -> VideoGenerator:
   return VideoGenerator(config.dim_z_content, config.n_categories, config.dim_z_motion,
                         config.ngf, config.channels, config.image_size, config.conv_impl,
                         jnp.dtype(config.dtype), config.attention_resolution,
-                        config.content_modulation)
+                        config.content_modulation, config.output_blur)
 
 
 def _discriminator_settings(config: Config) -> dict:
