@@ -62,7 +62,7 @@ def main():
                       help="an exported file with encoders, or a shipped model's name")
   parser.add_argument("--encoders", default="encoder",
                       help="comma-separated folders of each run written by train-encoder")
-  parser.add_argument("--inversion_steps", default="0",
+  parser.add_argument("--inversion_steps", default=str(encoding.INVERSION_STEPS),
                       help="comma-separated: the MoCoGAN rows (predict, animate, transfer) "
                            "for each number of encoding.invert steps")
   parser.add_argument("--num", type=int, default=256)

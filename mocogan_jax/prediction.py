@@ -35,7 +35,7 @@ def copy_last(context, length: int):
 
 
 def load_predictor(name: str, workdir: str, noise: str = "sample",
-                   checkpoint_dir: str | None = None, inversion_steps: int = 0):
+                   checkpoint_dir: str | None = None, inversion_steps: int = encoding.INVERSION_STEPS):
   """(config, predictor) for the predictor `name` of a workdir: mocogan reads
   the GAN's generator and WORKDIR/encoder, conditional the run itself, convrnn
   and svg WORKDIR/convrnn and WORKDIR/svg (a workdir may hold only those and
@@ -69,7 +69,7 @@ def load_predictor(name: str, workdir: str, noise: str = "sample",
 
 
 def mocogan_predictor(config: Config, content_from: str, encoder_variables, generator_variables,
-                      noise: str = "sample", steps: int = 0):
+                      noise: str = "sample", steps: int = encoding.INVERSION_STEPS):
   """The MoCoGAN predictor from encoders and the generator they decode with,
   reading the context with `steps` of inversion (encoding.invert)."""
   if noise not in NOISE:

@@ -72,7 +72,7 @@ def _prediction_error(state, config, clips):
   k = config.context_frames
   predicted = encoding.predict(registry.get(config).sampling_variables(state),
                                state.encoder.variables, config, "average", clips[:, :k],
-                               clips.shape[1], jax.random.key(3))
+                               clips.shape[1], jax.random.key(3), steps=0)
   return float(jnp.mean(jnp.abs(predicted[:, k:] - pixels.to_float(clips[:, k:])))), predicted
 
 

@@ -105,9 +105,10 @@ def test_inversion_refines_the_encoders_codes_and_never_raises_the_error(tiny):
   encoders = _state(config, generator).encoder.variables
   latents = mocogan.sample_latents(jax.random.key(5), config, 3, config.video_length)
   clips = to_uint8(mocogan.generator(config).apply(generator, latents, train=False))
-  invert = jax.jit(encoding.invert, static_argnums=(2, 3, 5))
-  codes, errors = invert(generator, encoders, config, "average", clips, 30)
-  again, errors_again = invert(generator, encoders, config, "average", clips, 30)
+  read = encoding.encode(encoders, config, "average", clips)
+  invert = jax.jit(encoding.invert, static_argnums=(1, 4))
+  codes, errors = invert(generator, config, read, clips, 30)
+  again, errors_again = invert(generator, config, read, clips, 30)
   assert jax.tree.all(jax.tree.map(np.array_equal, codes, again))
   assert np.array_equal(errors, errors_again)
   assert errors.shape == (31, 3) and np.all(np.diff(errors, axis=0) <= 0)
@@ -116,11 +117,25 @@ def test_inversion_refines_the_encoders_codes_and_never_raises_the_error(tiny):
   decoded = encoding.decode(generator, config, codes)
   measured = np.mean(np.square(decoded - to_float(clips)), axis=(1, 2, 3, 4))
   np.testing.assert_allclose(measured, errors[-1], rtol=1e-4)
-  # No steps: the encoders' reading.
-  codes, errors = invert(generator, encoders, config, "average", clips, 0)
-  read = encoding.encode(encoders, config, "average", clips)
+  # No steps: the codes as given.
+  codes, errors = invert(generator, config, read, clips, 0)
   assert errors.shape == (1, 3)
-  assert all(np.allclose(codes[k], read[k], atol=1e-6) for k in ("content", "category", "motion"))
+  assert all(np.allclose(codes[k], read[k], atol=1e-5) for k in ("content", "category", "motion"))
+
+
+def test_the_category_picked_is_the_one_that_drew_the_clip(tiny):
+  config, generator = tiny
+  latents = mocogan.sample_latents(jax.random.key(6), config, 8, config.video_length)
+  clips = to_uint8(mocogan.generator(config).apply(generator, latents, train=False))
+  motion = mocogan.generator(config).apply(generator, latents["h0"], latents["eps"],
+                                           method="continue_motion")
+  k = config.n_categories
+  uniform = {"content": latents["content"], "motion": motion,
+             "category": jnp.full((8, k), 1.0 / k), "category_logits": jnp.zeros((8, k))}
+  picked = encoding.pick_category(generator, config, uniform, clips)
+  assert set(picked) == {"content", "category", "motion"}
+  np.testing.assert_array_equal(np.argmax(picked["category"], -1), latents["category"])
+  np.testing.assert_array_equal(picked["category"].max(-1), 1.0)
 
 
 def test_predictions_keep_the_context(tiny):
@@ -134,11 +149,12 @@ def test_predictions_keep_the_context(tiny):
     assert np.array_equal(out[:, :3], to_float(context))
     assert np.all(np.abs(out) <= 1)
   a, b = _videos(config, 2, 4), _videos(config, 2, 6, seed=1)
-  moved = encoding.transfer(generator, state.encoder.variables, config, "average", a, b)
+  moved = encoding.transfer(generator, state.encoder.variables, config, "average", a, b, steps=0)
   assert moved.shape == (2, 6) + context.shape[2:]
   # A's content, B's motion codes and category (the action): nothing else of either.
-  codes_a = encoding.encode(state.encoder.variables, config, "average", a)
-  codes_b = encoding.encode(state.encoder.variables, config, "average", b)
+  read = lambda v: encoding.pick_category(
+      generator, config, encoding.encode(state.encoder.variables, config, "average", v), v)
+  codes_a, codes_b = read(a), read(b)
   expected = encoding.decode(generator, config, codes_b | {"content": codes_a["content"]})
   assert np.allclose(moved, expected, atol=1e-6)
   assert not np.allclose(moved, encoding.decode(generator, config, codes_b), atol=1e-3)
@@ -146,14 +162,14 @@ def test_predictions_keep_the_context(tiny):
   images = context[:, 0]
   categories = jnp.array([1, 3])
   videos = encoding.animate(generator, state.encoder.variables, config, "average", images, 5,
-                            jax.random.key(2), categories)
+                            jax.random.key(2), categories, steps=0)
   assert videos.shape == (2, 5) + images.shape[1:]
   codes = encoding.encode(state.encoder.variables, config, "average", images[:, None])
   one_hot = jax.nn.one_hot(categories, config.n_categories)
   first = encoding.decode(generator, config, codes | {"category": one_hot})
   assert np.allclose(videos[:, :1], first, atol=1e-6)  # the image as the encoders read it
   again = encoding.animate(generator, state.encoder.variables, config, "average", images, 5,
-                           jax.random.key(3), categories)
+                           jax.random.key(3), categories, steps=0)
   assert np.allclose(again[:, 0], videos[:, 0]) and not np.allclose(again, videos, atol=1e-3)
   scores = encoding.score_animate(generator, state.encoder.variables, config, "average",
                                   _videos(config, 8, 1)[:, 0], 4, jax.random.key(0))

@@ -1,4 +1,4 @@
-"""The CPU demo: coloured shapes moving in straight lines after about 6 minutes on 2 cores.
+"""The CPU demo: coloured shapes moving in straight lines after about 10 minutes on 2 cores.
 
     bash experiments/demo.sh        # = mocogan-jax train --config demo --workdir workdirs/demo
 
