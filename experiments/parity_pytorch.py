@@ -263,8 +263,9 @@ def run_torch(path: str) -> dict:
       track(worst, m.bias.detach().numpy(), data[key + "/bias"], before(key + "/bias"))
       stats = key.replace("/params/", "/batch_stats/")
       # PyTorch keeps the unbiased batch variance in its running average, Flax
-      # the biased one (docs/configs.md, "Differences from the official code"), so the running variances differ
-      # by design; they are reported apart from the means.
+      # the biased one (docs/configs.md, "Differences from the official code"),
+      # so the running variances differ by design; they are reported apart from
+      # the means.
       worst["mean"] = max(worst["mean"], _diff(m.running_mean.numpy(), data[stats + "/mean"]))
       worst["var"] = max(worst["var"], _diff(m.running_var.numpy(), data[stats + "/var"]))
     return worst
