@@ -67,26 +67,29 @@ def manager(path: str, keep: int = 3, keep_every: int = 0,
 
 def reader(path: str) -> ocp.CheckpointManager:
   """Checkpoints in `path`, opened read-only: nothing is created, cleaned or deleted."""
-  # Orbax warns "Given directory is read only" on every read-only open, which
-  # would be a second line under every one-line error of a reading command.
-  logging.getLogger("absl").addFilter(_quiet_read_only)
   return ocp.CheckpointManager(
-      path, options=ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0),
+      path, options=ocp.CheckpointManagerOptions(read_only=True, create=False,
+                                                 save_interval_steps=0),
       item_names=("state", "meta"))
 
 
-def _quiet_read_only(record: logging.LogRecord) -> bool:
-  return not record.getMessage().startswith("Given directory is read only")
-
-
-def _quiet_background_failure(record: logging.LogRecord) -> bool:
-  """Orbax logs a failed background save (with its traceback) from several
-  threads, and raises it again at the next save or wait, where `_writing`
-  reports it in one line: its own error records are dropped."""
+def _quiet_orbax(record: logging.LogRecord) -> bool:
+  """Drops two kinds of orbax log records that would stand beside a
+  command's one-line message: the warning "Given directory is read only" of
+  every `reader`, and the error records (with tracebacks, from several
+  threads) of a failed background save, which orbax raises again at the
+  next save or wait, where `_writing` reports it in one line."""
+  if record.getMessage().startswith("Given directory is read only"):
+    return False
   return not (record.levelno >= logging.ERROR and "orbax" in record.pathname)
 
 
-logging.getLogger("absl").addFilter(_quiet_background_failure)
+logging.getLogger("absl").addFilter(_quiet_orbax)
+
+
+def _first_line(error: Exception, limit: int) -> str:
+  """The first line of an error's message (its type when it has none), cut to `limit`."""
+  return (str(error).strip().splitlines() or [type(error).__name__])[0][:limit]
 
 
 def _as_saved(state) -> dict:
@@ -128,8 +131,8 @@ def _writing(mngr: ocp.CheckpointManager):
   try:
     yield
   except Exception as e:
-    reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-    raise CheckpointError(f"writing a checkpoint to {mngr.directory} failed ({reason}); the "
+    raise CheckpointError(f"writing a checkpoint to {mngr.directory} failed "
+                          f"({_first_line(e, 300)}); the "
                           f"newest complete checkpoint is intact: make room and run the same "
                           f"command to resume") from e
 
@@ -166,7 +169,7 @@ def restore_latest(mngr: ocp.CheckpointManager, abstract_state):
     try:
       state, meta = restore(mngr, step, abstract_state)
     except Exception as e:  # orbax and tensorstore raise many types for damaged files
-      reason = reason or (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+      reason = reason or _first_line(e, 200)
       damaged.append(step)
       continue
     if meta.get("next_batch_step", step) != int(state.step):

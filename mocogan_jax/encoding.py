@@ -336,9 +336,10 @@ def animate(generator_variables, encoder_variables, config: Config, content_from
 def score_animate(generator_variables, encoder_variables, config: Config, content_from: str,
                   frames, length: int, key, steps: int = INVERSION_STEPS) -> dict:
   """animate() of real frames (N, S, S, C) uint8 (`steps` of inversion), the
-  categories cycling over 0..K-1: PSNR and SSIM of each video's first frame against its image, and
-  on shape_motion the share of videos moving in their category's most common
-  direction and the share within 30 (0..255) of the image's shape colour."""
+  categories cycling over 0..K-1: PSNR and SSIM of each video's first frame
+  against its image, and on shape_motion the share of videos moving in their
+  category's most common direction and the share within 30 (0..255) of the
+  image's shape colour."""
   n = frames.shape[0]
   categories = jnp.arange(n) % max(config.n_categories, 1)
   videos = jax.jit(animate, static_argnums=(2, 3, 5, 8))(

@@ -35,7 +35,8 @@ def copy_last(context, length: int):
 
 
 def load_predictor(name: str, workdir: str, noise: str = "sample",
-                   checkpoint_dir: str | None = None, inversion_steps: int = encoding.INVERSION_STEPS):
+                   checkpoint_dir: str | None = None,
+                   inversion_steps: int = encoding.INVERSION_STEPS):
   """(config, predictor) for the predictor `name` of a workdir: mocogan reads
   the GAN's generator and WORKDIR/encoder, conditional the run itself, convrnn
   and svg WORKDIR/convrnn and WORKDIR/svg (a workdir may hold only those and

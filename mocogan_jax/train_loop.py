@@ -163,7 +163,7 @@ def _train(config: Config, workdir: str, checkpoint_dir: str | None) -> str | No
   state = checkpointing.restore_latest(mngr, abstract_state)
   if state is not None:
     checkpointing.set_aside_after(mngr, int(state.step))
-  if state is None:
+  else:
     state = registry.jit_create_train_state(config, abstract_state)(init_key)
     if config.init_from:
       state = export.start_from(state, config.init_from)

@@ -1,6 +1,7 @@
 """Shared fixtures. Tests run on the CPU with tiny configs; compiled programs are
 cached on disk so subprocess tests of the CLI reuse what in-process tests built."""
 
+import json
 import os
 
 _CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".jax_cache")
@@ -13,6 +14,14 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 _FAST_COMPILE = "--xla_backend_optimization_level=0"
 if _FAST_COMPILE not in os.environ.get("XLA_FLAGS", ""):
   os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_FAST_COMPILE}".strip()
+
+
+def logged_metrics(workdir: str) -> list[dict]:
+  """The lines of a run's metrics.jsonl without steps_per_second, which no
+  two runs share: what must equal an uninterrupted run's after a resume."""
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    lines = [json.loads(line) for line in f]
+  return [{k: v for k, v in line.items() if k != "steps_per_second"} for line in lines]
 
 
 def cpu_env(devices: int = 1) -> dict:

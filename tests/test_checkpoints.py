@@ -19,7 +19,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from conftest import cpu_env
+from conftest import cpu_env, logged_metrics as _metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,13 +39,6 @@ def _run(args, devices=1, check=True):
   if check:
     assert result.returncode == 0, result.stderr[-3000:]
   return result
-
-
-def _metrics(workdir):
-  lines = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
-  for line in lines:
-    line.pop("steps_per_second")
-  return lines
 
 
 def _lines(workdir):

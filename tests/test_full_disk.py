@@ -3,14 +3,13 @@ and once there is room the same command resumes to the numbers of a run that
 never stopped. The fault is a real full tmpfs where the tests run as root, and
 an injected failure of orbax's writer everywhere."""
 
-import json
 import os
 import subprocess
 import sys
 
 import pytest
 
-from conftest import cpu_env
+from conftest import cpu_env, logged_metrics as _metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = ["num_steps=6", "checkpoint_every=2", "log_every=1", "sample_every=100000"]
@@ -35,11 +34,6 @@ def _train(workdir, data_dir, fault=False):
   return subprocess.run([sys.executable, *command, "train", "--config", "tiny", "--workdir",
                          workdir, f"data_dir={data_dir}", *STEPS],
                         env=cpu_env(1), capture_output=True, text=True, timeout=600, cwd=ROOT)
-
-
-def _metrics(workdir):
-  lines = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
-  return [{k: v for k, v in line.items() if k != "steps_per_second"} for line in lines]
 
 
 @pytest.fixture(scope="module")
