@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mocogan_jax import export, video_io  # noqa: E402
-from mocogan_jax.config import ConfigError  # noqa: E402
+from mocogan_jax.errors import ConfigError  # noqa: E402
 from mocogan_jax.data import pipeline  # noqa: E402
 from mocogan_jax.evaluation import metrics, shape_quality  # noqa: E402
 from mocogan_jax.models import mocogan  # noqa: E402

@@ -26,7 +26,7 @@ import jax
 import numpy as np
 from PIL import Image
 
-from mocogan_jax import config as config_lib, sharding
+from mocogan_jax import registry, sharding
 from mocogan_jax.data import pipeline
 
 
@@ -78,7 +78,7 @@ def main():
   parser.add_argument("--sources", default="shape_motion,moving_mnist,folder")
   parser.add_argument("--workers", default="1,2,4", help="comma-separated data_workers to try")
   args = parser.parse_args()
-  base = config_lib.resolve(args.config)
+  base = registry.resolve(args.config)
   consumed = (base.video_batch * base.video_length + base.image_batch) / args.step_time
 
   with tempfile.TemporaryDirectory() as tmp:

@@ -23,7 +23,7 @@ import time
 import jax
 import numpy as np
 
-from mocogan_jax import config as config_lib, registry, sharding
+from mocogan_jax import registry, sharding
 
 
 def main():
@@ -37,7 +37,7 @@ def main():
                       help="only compile and print the per-device memory analysis")
   parser.add_argument("overrides", nargs="*", metavar="key=value")
   args = parser.parse_args()
-  config = config_lib.resolve(args.config, args.overrides)
+  config = registry.resolve(args.config, args.overrides)
 
   mesh = sharding.make_mesh(config)
   sharding.check_batch_fits(config, mesh)

@@ -25,7 +25,7 @@ import numpy as np
 
 from mocogan_jax import video_io
 from mocogan_jax.workdir import load_state
-from mocogan_jax.config import ConfigError
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.evaluation import shape_quality
 from mocogan_jax.models import mocogan
 

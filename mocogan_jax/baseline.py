@@ -21,7 +21,8 @@ import optax
 from flax import struct
 
 from mocogan_jax import checkpointing, small_trainer
-from mocogan_jax.config import Config, ConfigError, check_choices, option
+from mocogan_jax.config import Config, check_choices, option
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.convrnn import ConvRNNPredictor
 from mocogan_jax.models.svg import SVG

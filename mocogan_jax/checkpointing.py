@@ -29,7 +29,8 @@ import sys
 import orbax.checkpoint as ocp
 
 from mocogan_jax import files, provenance
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config
+from mocogan_jax.errors import ConfigError
 
 
 class CheckpointError(RuntimeError):

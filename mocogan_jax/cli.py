@@ -8,6 +8,7 @@ import sys
 import traceback
 
 from mocogan_jax import files
+from mocogan_jax.errors import ConfigError
 
 
 def _enable_compilation_cache():
@@ -21,13 +22,13 @@ def _enable_compilation_cache():
 
 
 def _config_for_workdir(args):
-  from mocogan_jax import config as config_lib
+  from mocogan_jax import registry
   if args.config:
-    return config_lib.resolve(args.config, args.overrides)
+    return registry.resolve(args.config, args.overrides)
   saved = f"{args.workdir}/config.json"
   if not files.exists(saved):
-    raise config_lib.ConfigError(f"no --config given and no {saved} to resume from")
-  return config_lib.resolve(saved, args.overrides)
+    raise ConfigError(f"no --config given and no {saved} to resume from")
+  return registry.resolve(saved, args.overrides)
 
 
 def cmd_train(args):
@@ -42,9 +43,9 @@ def cmd_train(args):
 
 
 def cmd_prepare(args):
-  from mocogan_jax import config as config_lib
+  from mocogan_jax import registry
   from mocogan_jax.data import pipeline
-  config = config_lib.resolve(args.config, args.overrides)
+  config = registry.resolve(args.config, args.overrides)
   source = pipeline.load_source(config)
   where = config.data_dir or "the TFDS default data dir"
   print(f"{config.dataset}: {len(source)} videos ready in {where}")
@@ -76,10 +77,10 @@ def cmd_export(args):
 
 def cmd_import_torch(args):
   import jax
-  from mocogan_jax import config as config_lib, export, torch_interop
+  from mocogan_jax import export, registry, torch_interop
   if not args.out.endswith(".msgpack"):
-    raise config_lib.ConfigError(f"--out must end in .msgpack, got {args.out}")
-  config = config_lib.resolve(args.config, args.overrides)
+    raise ConfigError(f"--out must end in .msgpack, got {args.out}")
+  config = registry.resolve(args.config, args.overrides)
   paths = {name: getattr(args, name) for name in torch_interop.NETWORKS if getattr(args, name)}
   networks = torch_interop.import_files(paths, config)
   export.write(args.out, config, networks["generator"], discriminators={
@@ -107,14 +108,12 @@ def cmd_export_torch(args):
 
 
 def _check_workdir_or_params(args):
-  from mocogan_jax.config import ConfigError
   if (args.workdir is None) == (args.params is None):
     raise ConfigError(f"{args.command} needs one of --workdir (a training run) or --params "
                       f"(a file written by 'mocogan-jax export' or 'import-torch')")
 
 
 def _check_inversion_steps(args):
-  from mocogan_jax.config import ConfigError
   if args.inversion_steps < 0:
     raise ConfigError(f"--inversion_steps must be >= 0, got {args.inversion_steps}")
 
@@ -122,7 +121,6 @@ def _check_inversion_steps(args):
 def _check_out(path: str):
   """Before the slow part, so that a bad --out costs nothing."""
   from mocogan_jax import video_io
-  from mocogan_jax.config import ConfigError
   try:
     video_io.check_output_path(path)
   except ValueError as e:
@@ -132,7 +130,6 @@ def _check_out(path: str):
 def cmd_sample(args):
   import jax
   from mocogan_jax import export, registry, video_io, workdir
-  from mocogan_jax.config import ConfigError
   from mocogan_jax.sampling import MOCOGAN_GENERATORS, sample_with_mode
   _check_out(args.out)
   _check_workdir_or_params(args)
@@ -164,6 +161,7 @@ def cmd_train_classifier(args):
   from mocogan_jax.evaluation import classifier
   config = _config_for_workdir(args)
   out = args.out or os.path.join(args.workdir, "classifier")
+  files.require_writable(out, "--out")
   meta = classifier.train_classifier(config, out,
                                      settings_from_args(classifier.ClassifierSettings, args))
   print(f"classifier of {config.dataset} {config.label_key} ({meta['num_classes']} classes, "
@@ -174,19 +172,19 @@ def cmd_train_classifier(args):
 
 def cmd_evaluate(args):
   import jax
-  from mocogan_jax import config as config_lib, registry, workdir
+  from mocogan_jax import registry, workdir
   from mocogan_jax.evaluation import evaluate
   metrics = evaluate.parse_metrics(args.metrics)
   if args.untrained and args.floor:
-    raise config_lib.ConfigError("--untrained and --floor exclude each other")
+    raise ConfigError("--untrained and --floor exclude each other")
   _check_workdir_or_params(args)
   if args.params:  # an exported or imported generator: no workdir to read or write
     from mocogan_jax import export
     if args.untrained:
-      raise config_lib.ConfigError("--untrained evaluates a workdir's config; with --params "
+      raise ConfigError("--untrained evaluates a workdir's config; with --params "
                                    "the file's generator is evaluated")
     if set(metrics) & set(evaluate.CLASSIFIER_METRICS) and not args.classifier:
-      raise config_lib.ConfigError("mcs and is with --params need --classifier (a folder "
+      raise ConfigError("mcs and is with --params need --classifier (a folder "
                                    "train-classifier wrote)")
     config, params_variables, _ = export.load(args.params)
     name = os.path.splitext(os.path.basename(args.params))[0]
@@ -194,8 +192,8 @@ def cmd_evaluate(args):
   else:
     saved = f"{args.workdir}/config.json"
     if not files.exists(saved):
-      raise config_lib.ConfigError(f"{args.workdir} is not a training workdir (no config.json)")
-    config = config_lib.resolve(saved)
+      raise ConfigError(f"{args.workdir} is not a training workdir (no config.json)")
+    config = registry.resolve(saved)
     workdir_out = os.path.join(args.workdir, "eval")
   protocol = evaluate.Protocol(metrics, args.num, args.length, args.every_nth or config.every_nth,
                                args.batch, args.seed)
@@ -232,6 +230,7 @@ def cmd_train_encoder(args):
   encoding.check_model(config)
   settings = settings_from_args(encoding.EncoderSettings, args).check()
   out = args.out or os.path.join(args.workdir, "encoder")
+  files.require_writable(out, "--out")
   joint = state.encoder.variables if state.encoder is not None else None
   if joint is not None:
     print("starting from the encoders trained with the GAN (encoder_weight "
@@ -252,6 +251,7 @@ def cmd_train_baseline(args):
   config = _config_for_workdir(args)
   settings = settings_from_args(baseline.BaselineSettings, args).check()
   out = args.out or os.path.join(args.workdir, settings.model)
+  files.require_writable(out, "--out")
   if not files.exists(f"{args.workdir}/config.json"):  # a workdir of baselines alone
     files.write_text(f"{args.workdir}/config.json", config.to_json())
   baseline.train_baseline(config, out, settings)
@@ -262,7 +262,6 @@ def cmd_predict(args):
   import jax
   import numpy as np
   from mocogan_jax import prediction, video_io, workdir
-  from mocogan_jax.config import ConfigError
   from mocogan_jax.data import pipeline, video_folder
   from mocogan_jax.pixels import to_float
   _check_out(args.out)
@@ -327,7 +326,6 @@ def cmd_animate(args):
   import jax
   import numpy as np
   from mocogan_jax import encoding, video_io, workdir
-  from mocogan_jax.config import ConfigError
   from mocogan_jax.data import video_folder
   from mocogan_jax.pixels import to_float
   _check_out(args.out)
@@ -352,8 +350,8 @@ def cmd_animate(args):
 
 
 def cmd_info(args):
-  from mocogan_jax import config as config_lib, registry
-  config = config_lib.resolve(args.config, args.overrides)
+  from mocogan_jax import registry
+  config = registry.resolve(args.config, args.overrides)
   info = {"model": config.model, **registry.get(config).info(config)}
   if args.json:
     print(json.dumps(info))
@@ -368,8 +366,8 @@ def cmd_info(args):
 
 
 def cmd_config(args):
-  from mocogan_jax import config as config_lib
-  print(config_lib.resolve(args.config, args.overrides).to_json())
+  from mocogan_jax import registry
+  print(registry.resolve(args.config, args.overrides).to_json())
 
 
 def _epilog() -> str:
@@ -608,7 +606,6 @@ def main(argv=None):
   args = build_parser().parse_args(argv)
   _enable_compilation_cache()
   from mocogan_jax.checkpointing import CheckpointError
-  from mocogan_jax.config import ConfigError
   from mocogan_jax.small_trainer import Stopped
   from mocogan_jax.train_loop import TrainingError
   try:

@@ -17,9 +17,7 @@ import math
 import os
 import pkgutil
 
-
-class ConfigError(ValueError):
-  """A user mistake in the configuration; the CLI prints it as one line."""
+from mocogan_jax.errors import ConfigError, problems_error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,73 +202,59 @@ _CHOICES = {
 
 
 MIN_VIDEO_LENGTH = 4
+_POSITIVE = ("channels", "every_nth", "data_workers", "dim_z_content", "dim_z_motion", "ngf", "ndf",
+             "image_batch", "video_batch", "num_steps", "log_every", "sample_every",
+             "checkpoint_every", "keep_checkpoints", "num_samples")
 
 
-def validate(config: Config) -> Config:
-  """Raises ConfigError naming the first bad setting; returns the config."""
-  for field, choices in _CHOICES.items():
-    if getattr(config, field) not in choices:
-      raise ConfigError(f"{field} must be one of {choices}, got {getattr(config, field)!r}")
+def problems(config: Config) -> list[str]:
+  """Every setting of `config` that is out of range or conflicts with another,
+  each as its fix; [] for a valid config. The model's own checks are added by
+  registry.validate, which is what resolves a config."""
+  found = [f"{field} must be one of {choices}, got {getattr(config, field)!r}"
+           for field, choices in _CHOICES.items() if getattr(config, field) not in choices]
   if config.image_size not in SUPPORTED_IMAGE_SIZES:
-    raise ConfigError(f"image_size must be one of {SUPPORTED_IMAGE_SIZES}, got {config.image_size}")
+    found.append(f"image_size must be one of {SUPPORTED_IMAGE_SIZES}, got {config.image_size}")
   if config.video_length < MIN_VIDEO_LENGTH:
-    raise ConfigError(f"video_length={config.video_length} is too short for the video "
-                      f"discriminator (needs at least {MIN_VIDEO_LENGTH})")
-  positive = ("channels", "every_nth", "data_workers", "dim_z_content", "dim_z_motion", "ngf",
-              "ndf",
-              "image_batch", "video_batch", "num_steps", "log_every", "sample_every",
-              "checkpoint_every", "keep_checkpoints", "num_samples")
-  for field in positive:
-    if getattr(config, field) < 1:
-      raise ConfigError(f"{field} must be >= 1, got {getattr(config, field)}")
-  if config.keep_checkpoint_every < 0 or config.keep_checkpoint_every % config.checkpoint_every:
-    raise ConfigError(f"keep_checkpoint_every must be 0 or a multiple of checkpoint_every="
-                      f"{config.checkpoint_every}, got {config.keep_checkpoint_every}")
+    found.append(f"video_length={config.video_length} is too short for the video "
+                 f"discriminator (needs at least {MIN_VIDEO_LENGTH})")
+  found += [f"{field} must be >= 1, got {getattr(config, field)}"
+            for field in _POSITIVE if getattr(config, field) < 1]
+  if config.keep_checkpoint_every < 0 or (
+      config.checkpoint_every >= 1 and config.keep_checkpoint_every % config.checkpoint_every):
+    found.append(f"keep_checkpoint_every must be 0 or a multiple of checkpoint_every="
+                 f"{config.checkpoint_every}, got {config.keep_checkpoint_every}")
   if config.mesh_data < 1 and config.mesh_data != -1:
-    raise ConfigError(f"mesh_data must be -1 (all devices) or >= 1, got {config.mesh_data}")
-  if config.mesh_fsdp < 1:
-    raise ConfigError(f"mesh_fsdp must be >= 1, got {config.mesh_fsdp}")
+    found.append(f"mesh_data must be -1 (all devices) or >= 1, got {config.mesh_data}")
+  at_least = {"mesh_fsdp": 1, "n_categories": 0, "encoder_weight": 0, "video_loss_weight": 0,
+              "r1_gamma": 0, "noise_sigma": 0, "eval_every": 0, "mask_l1_weight": 0}
+  found += [f"{field} must be >= {low}, got {getattr(config, field)}"
+            for field, low in at_least.items() if not getattr(config, field) >= low]
   if not config.lock_timeout > 0:
-    raise ConfigError(f"lock_timeout must be > 0 seconds, got {config.lock_timeout}")
-  if config.n_categories < 0:
-    raise ConfigError(f"n_categories must be >= 0, got {config.n_categories}")
-  if config.encoder_weight < 0:
-    raise ConfigError(f"encoder_weight must be >= 0, got {config.encoder_weight}")
-  if not config.video_loss_weight >= 0:
-    raise ConfigError(f"video_loss_weight must be >= 0, got {config.video_loss_weight}")
-  if not config.r1_gamma >= 0:
-    raise ConfigError(f"r1_gamma must be >= 0 (0 = off), got {config.r1_gamma}")
+    found.append(f"lock_timeout must be > 0 seconds, got {config.lock_timeout}")
   if not 0 <= config.ema_decay < 1:
-    raise ConfigError(f"ema_decay must be in [0, 1) (0 = off), got {config.ema_decay}")
+    found.append(f"ema_decay must be in [0, 1) (0 = off), got {config.ema_decay}")
   resolutions = [config.image_size // d for d in (2, 4, 8) if config.image_size // d >= 4]
   if config.attention_resolution and config.attention_resolution not in resolutions:
-    raise ConfigError(f"attention_resolution must be 0 (off) or one of {resolutions} at "
-                      f"image_size={config.image_size}, got {config.attention_resolution}")
-  if config.noise_sigma < 0:
-    raise ConfigError(f"noise_sigma must be >= 0, got {config.noise_sigma}")
-  if config.eval_every < 0:
-    raise ConfigError(f"eval_every must be >= 0 (0 = never), got {config.eval_every}")
+    found.append(f"attention_resolution must be 0 (off) or one of {resolutions} at "
+                 f"image_size={config.image_size}, got {config.attention_resolution}")
   if config.eval_num < 2 or config.eval_length < 1:
-    raise ConfigError("eval_num must be >= 2 and eval_length >= 1")
+    found.append("eval_num must be >= 2 and eval_length >= 1")
   names = [m.strip() for m in config.eval_metrics.split(",") if m.strip()]
   if not names or any(m not in EVAL_METRICS for m in names):
-    raise ConfigError(f"eval_metrics must be a comma-separated list from {EVAL_METRICS}, got "
-                      f"{config.eval_metrics!r}")
+    found.append(f"eval_metrics must be a comma-separated list from {EVAL_METRICS}, got "
+                 f"{config.eval_metrics!r}")
   if config.keep_best and (config.keep_best not in LOWER_IS_BETTER or config.keep_best not in names
                            or not config.eval_every):
-    raise ConfigError(f"keep_best must be one of eval_metrics ({config.eval_metrics}) where lower "
-                      f"is better ({', '.join(LOWER_IS_BETTER)}), with eval_every > 0; got "
-                      f"{config.keep_best!r}")
+    found.append(f"keep_best must be one of eval_metrics ({config.eval_metrics}) where lower "
+                 f"is better ({', '.join(LOWER_IS_BETTER)}), with eval_every > 0; got "
+                 f"{config.keep_best!r}")
   if not (config.learning_rate > 0 and math.isfinite(config.learning_rate)):
-    raise ConfigError(f"learning_rate must be a positive number, got {config.learning_rate}")
-  if not config.mask_l1_weight >= 0:
-    raise ConfigError(f"mask_l1_weight must be >= 0, got {config.mask_l1_weight}")
+    found.append(f"learning_rate must be a positive number, got {config.learning_rate}")
   if config.init_from and config.model != "mocogan":
-    raise ConfigError(f"init_from starts a MoCoGAN from an exported one; model={config.model} "
-                      f"has no such file")
-  from mocogan_jax import registry  # imports the models, which import this module
-  registry.check(config)
-  return config
+    found.append(f"init_from starts a MoCoGAN from an exported one; model={config.model} "
+                 f"has no such file")
+  return found
 
 
 def preset_names() -> list[str]:
@@ -284,56 +268,77 @@ def load(name_or_file: str) -> Config:
     from mocogan_jax import files  # the saved config of a workdir on gs:// too
     try:
       values = json.loads(files.read_text(name_or_file))
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, ValueError) as e:  # ValueError: not JSON, or not text
       raise ConfigError(f"cannot read config file {name_or_file}: {e}") from None
+    if not isinstance(values, dict):
+      raise ConfigError(f"config file {name_or_file} holds no JSON object of settings")
     return apply_overrides(Config(), values)
   if name_or_file.endswith(".py"):
     if not os.path.exists(name_or_file):
       raise ConfigError(f"config file not found: {name_or_file}")
     spec = importlib.util.spec_from_file_location("_user_config", name_or_file)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-  else:
-    if name_or_file not in preset_names():
-      raise ConfigError(f"unknown config {name_or_file!r}; presets: {', '.join(preset_names())}")
-    module = importlib.import_module(f"mocogan_jax.configs.{name_or_file}")
-  return module.get_config()
+    try:
+      spec.loader.exec_module(module)
+      config = module.get_config()
+    except Exception as e:  # the user's own Python: name the file and the error
+      raise ConfigError(f"config file {name_or_file} failed: {type(e).__name__}: {e}") from None
+    if not isinstance(config, Config):
+      raise ConfigError(f"config file {name_or_file}: get_config() must return a Config, got "
+                        f"{type(config).__name__}")
+    return config
+  if name_or_file not in preset_names():
+    raise ConfigError(f"unknown config {name_or_file!r}; presets: {', '.join(preset_names())}")
+  return importlib.import_module(f"mocogan_jax.configs.{name_or_file}").get_config()
 
 
-def _parse_value(field: dataclasses.Field, text):
-  if not isinstance(text, str):
-    return text
+def _parse_value(field: dataclasses.Field, value):
+  """A "key=value" string, or a config.json value, as the field's type; a
+  ConfigError names the field and what it takes."""
   kind = type(getattr(Config(), field.name))
+  if not isinstance(value, str):
+    if type(value) is kind or (kind is float and type(value) is int):
+      return kind(value)
+    raise ConfigError(f"{field.name} must be {kind.__name__}, got {value!r}")
   if kind is bool:
-    if text.lower() in ("1", "true", "yes", "on"):
+    if value.lower() in ("1", "true", "yes", "on"):
       return True
-    if text.lower() in ("0", "false", "no", "off"):
+    if value.lower() in ("0", "false", "no", "off"):
       return False
-    raise ConfigError(f"{field.name} must be true or false, got {text!r}")
+    raise ConfigError(f"{field.name} must be true or false, got {value!r}")
   try:
-    return kind(float(text)) if kind is int and "e" in text.lower() else kind(text)
-  except ValueError:
-    raise ConfigError(f"{field.name} must be {kind.__name__}, got {text!r}") from None
+    if kind is int:  # 10000 or 1e4, not 1.5
+      number = float(value)
+      if number.is_integer():
+        return int(number)
+      raise ValueError
+    return kind(value)
+  except (ValueError, OverflowError):
+    raise ConfigError(f"{field.name} must be {kind.__name__}, got {value!r}") from None
 
 
 def apply_overrides(config: Config, overrides) -> Config:
-  """`overrides`: a dict or a list of "key=value" strings."""
+  """`overrides`: a dict or a list of "key=value" strings. A ConfigError names
+  every bad one at once."""
+  found, pairs = [], overrides
   if not isinstance(overrides, dict):
     pairs = {}
     for item in overrides:
-      if "=" not in item:
-        raise ConfigError(f"override {item!r} is not of the form key=value")
-      key, value = item.split("=", 1)
-      pairs[key.strip()] = value
-    overrides = pairs
+      if "=" in item:
+        key, value = item.split("=", 1)
+        pairs[key.strip()] = value
+      else:
+        found.append(f"override {item!r} is not of the form key=value")
   fields = {f.name: f for f in dataclasses.fields(Config)}
   values = {}
-  for key, value in overrides.items():
+  for key, value in pairs.items():
     if key not in fields:
-      raise ConfigError(f"unknown config key {key!r}")
-    values[key] = _parse_value(fields[key], value)
+      found.append(f"unknown config key {key!r}")
+      continue
+    try:
+      values[key] = _parse_value(fields[key], value)
+    except ConfigError as e:
+      found.append(str(e))
+  if found:
+    raise problems_error(found)
   return config.replace(**values)
-
-
-def resolve(name_or_file: str, overrides=()) -> Config:
-  return validate(apply_overrides(load(name_or_file), overrides))

@@ -41,7 +41,8 @@ import optax
 from flax import struct
 
 from mocogan_jax import checkpointing, pixels, small_trainer, video_io
-from mocogan_jax.config import Config, ConfigError, check_choices, option
+from mocogan_jax.config import Config, check_choices, option
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.encoder_objective import encoder_losses
 from mocogan_jax.evaluation import metrics as metrics_lib

@@ -17,7 +17,8 @@ import jax
 import numpy as np
 from flax import serialization, traverse_util
 
-from mocogan_jax import config as config_lib
+from mocogan_jax import config as config_lib, registry
+from mocogan_jax.errors import ConfigError
 
 FORMAT = "mocogan-jax generator 1"
 PRETRAINED = ("shape_motion",)
@@ -74,7 +75,7 @@ def start_from(state, path: str):
     theirs = traverse_util.flatten_dict(variables, sep="/")
     for key in sorted(ours.keys() | theirs.keys()):
       if key not in ours or key not in theirs or np.shape(theirs[key]) != ours[key].shape:
-        raise config_lib.ConfigError(
+        raise ConfigError(
             f"init_from {path}: {name} {key} is "
             f"{np.shape(theirs[key]) if key in theirs else 'missing'} there and "
             f"{ours[key].shape if key in ours else 'absent'} in this run's config")
@@ -96,19 +97,17 @@ def _read(path_or_name: str, flag: str = "--params"):
   if path in PRETRAINED and not os.path.exists(path):
     path = pretrained_path(path)
   elif not os.path.exists(path) and os.sep not in path and "." not in path:
-    raise config_lib.ConfigError(f"{flag} {path}: no such file, and not a shipped model "
+    raise ConfigError(f"{flag} {path}: no such file, and not a shipped model "
                                  f"({', '.join(PRETRAINED)})")
   try:
     with open(path, "rb") as f:
       payload = serialization.msgpack_restore(f.read())
   except OSError as e:
-    raise config_lib.ConfigError(f"cannot read {flag} {path}: {e.strerror}") from None
+    raise ConfigError(f"cannot read {flag} {path}: {e.strerror}") from None
   except Exception:
-    raise config_lib.ConfigError(f"{flag} {path} is not a file written by "
-                                 f"'mocogan-jax export'") from None
+    raise ConfigError(f"{flag} {path} is not a file written by 'mocogan-jax export'") from None
   if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-    raise config_lib.ConfigError(f"{flag} {path} is not a file written by "
-                                 f"'mocogan-jax export'")
-  config = config_lib.validate(config_lib.apply_overrides(config_lib.Config(),
-                                                         json.loads(payload["config"])))
+    raise ConfigError(f"{flag} {path} is not a file written by 'mocogan-jax export'")
+  config = registry.validate(
+      config_lib.apply_overrides(config_lib.Config(), json.loads(payload["config"])))
   return config, payload

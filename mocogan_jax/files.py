@@ -14,7 +14,7 @@ import os
 
 from etils import epath
 
-from mocogan_jax.config import ConfigError
+from mocogan_jax.errors import ConfigError
 
 
 def is_remote(path: str) -> bool:
@@ -77,6 +77,15 @@ def check_writable(directory: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     probe.write_text("ok")
     probe.unlink()
+
+
+def require_writable(directory: str, what: str) -> None:
+  """check_writable, with a failure as the user's input error: "`what`
+  DIR is not writable: why"."""
+  try:
+    check_writable(directory)
+  except OSError as e:
+    raise ConfigError(f"{what} {directory} is not writable: {e.strerror or e}") from None
 
 
 class MetricsLog:

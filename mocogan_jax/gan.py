@@ -13,7 +13,9 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config
+
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.sharding import gather_for_use
 
 
@@ -152,20 +154,20 @@ MOCOGAN_ONLY = {"n_categories": 0, "use_categories": False, "use_infogan": False
                 "noise_sigma": 0.0, "image_discriminator_norm": "", "video_loss_weight": 1.0}
 
 
-def check_unconditional(config: Config, frames_per_step: int) -> None:
+def unconditional_problems(config: Config, frames_per_step: int) -> list[str]:
   """The checks of an unconditional, fixed-length model (VGAN, TGAN): no
   MoCoGAN-only setting, and video_length (and eval_length, when evaluating)
   a multiple of `frames_per_step`, the frames its networks halve to one."""
-  for field, off in MOCOGAN_ONLY.items():
-    if getattr(config, field) != off:
-      raise ConfigError(f"model={config.model} has no {field}; set {field}={off} (got "
-                        f"{getattr(config, field)!r})")
-  if config.video_length % frames_per_step:
-    raise ConfigError(f"model={config.model} at image_size={config.image_size} needs "
-                      f"video_length a multiple of {frames_per_step}, got {config.video_length}")
+  found = [f"model={config.model} has no {field}; set {field}={off} (got "
+           f"{getattr(config, field)!r})"
+           for field, off in MOCOGAN_ONLY.items() if getattr(config, field) != off]
+  if config.video_length % max(frames_per_step, 1):
+    found.append(f"model={config.model} at image_size={config.image_size} needs "
+                 f"video_length a multiple of {frames_per_step}, got {config.video_length}")
   if config.eval_every and config.eval_length != config.video_length:
-    raise ConfigError(f"model={config.model} generates video_length={config.video_length} "
-                      f"frames; set eval_length={config.video_length}")
+    found.append(f"model={config.model} generates video_length={config.video_length} "
+                 f"frames; set eval_length={config.video_length}")
+  return found
 
 
 def sample_fixed_length(generator, latents, generator_variables, config: Config,

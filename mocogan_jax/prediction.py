@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from mocogan_jax import baseline, encoding, registry, workdir as workdir_lib
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.evaluation import metrics
 from mocogan_jax.pixels import to_float, to_uint8
 

@@ -6,7 +6,8 @@ generator variables to sample from, its sampler, its config checks and its
 `info`. The loop (train_loop.py), evaluation (evaluation/evaluate.py), the
 opening of a workdir (workdir.py: sample, export, evaluate) and `info` take
 them from here, so a new model is a module with these six, a preset in
-configs/, and one entry in MODELS. MoCoGAN's own extras (`sample --mode
+configs/, and one entry in MODELS. `resolve` and `validate` live here, not in
+config.py, because a config's checks include its model's. MoCoGAN's own extras (`sample --mode
 fixed-content|fixed-motion`, the encoders, predict and transfer) check
 `config.model` themselves.
 """
@@ -16,8 +17,9 @@ from typing import Callable, NamedTuple
 
 import jax
 
-from mocogan_jax import gan, sampling, sharding, training
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax import config as config_lib, gan, sampling, sharding, training
+from mocogan_jax.config import Config
+from mocogan_jax.errors import problems_error
 from mocogan_jax.models import conditional, tgan, vgan
 
 
@@ -28,21 +30,21 @@ class Model(NamedTuple):
   # (variables, config, key, num_videos, length, category=None) -> float (N, T, S, S, C);
   # category: an int or (N,) ints for the categories of a conditioned model.
   sample_videos: Callable
-  check_config: Callable  # config -> None, or ConfigError naming a setting the model cannot take
+  config_problems: Callable  # config -> [the settings the model cannot take, each as its fix]
   info: Callable  # config -> {"parameters": {network: count}, "latent", "video_shape", ...}
 
 
 MODELS = {
     "mocogan": Model(training.create_train_state, training.train_step,
                      training.sampling_variables, sampling.sample_videos,
-                     training.check_config, training.model_info),
+                     training.config_problems, training.model_info),
     "vgan": Model(vgan.create_train_state, vgan.train_step, gan.sampling_variables,
-                  vgan.sample_videos, vgan.check_config, vgan.model_info),
+                  vgan.sample_videos, vgan.config_problems, vgan.model_info),
     "tgan": Model(tgan.create_train_state, tgan.train_step, gan.sampling_variables,
-                  tgan.sample_videos, tgan.check_config, tgan.model_info),
+                  tgan.sample_videos, tgan.config_problems, tgan.model_info),
     "conditional": Model(conditional.create_train_state, conditional.train_step,
                          training.sampling_variables, conditional.sample_videos,
-                         conditional.check_config, conditional.model_info),
+                         conditional.config_problems, conditional.model_info),
 }
 
 
@@ -50,11 +52,23 @@ def get(config: Config) -> Model:
   return MODELS[config.model]
 
 
-def check(config: Config) -> None:
-  """config.validate's model part: the name, then the model's own checks."""
+def validate(config: Config) -> Config:
+  """Raises one ConfigError naming every problem of `config` (its ranges, then
+  the model's own checks); returns the config."""
+  found = config_lib.problems(config)
   if config.model not in MODELS:
-    raise ConfigError(f"model must be one of {tuple(MODELS)}, got {config.model!r}")
-  MODELS[config.model].check_config(config)
+    found.append(f"model must be one of {tuple(MODELS)}, got {config.model!r}")
+  elif config.image_size in config_lib.SUPPORTED_IMAGE_SIZES:  # the checks divide by it
+    found += MODELS[config.model].config_problems(config)
+  if found:
+    raise problems_error(found)
+  return config
+
+
+def resolve(name_or_file: str, overrides=()) -> Config:
+  """A preset name, a .py or config.json file, with "key=value" overrides,
+  validated: the config a command runs."""
+  return validate(config_lib.apply_overrides(config_lib.load(name_or_file), overrides))
 
 
 def abstract_train_state(config: Config, mesh):

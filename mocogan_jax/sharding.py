@@ -19,7 +19,9 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config
+
+from mocogan_jax.errors import ConfigError
 
 MESH_AXES = ("data", "fsdp")
 BATCH_AXES = MESH_AXES  # the batch is split over every axis

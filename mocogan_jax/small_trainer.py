@@ -24,7 +24,8 @@ import numpy as np
 from tqdm import tqdm
 
 from mocogan_jax import checkpointing, files, sharding
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config
+from mocogan_jax.errors import ConfigError
 
 LOG_EVERY = 50
 CHECKPOINT_EVERY = 500

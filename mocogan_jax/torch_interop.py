@@ -31,7 +31,9 @@ import jax
 import numpy as np
 from flax import traverse_util
 
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config
+
+from mocogan_jax.errors import ConfigError
 
 NETWORKS = ("generator", "image_discriminator", "video_discriminator")
 # The official class of each of our choices, with the arguments that build it.

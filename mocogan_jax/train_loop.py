@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 
 from mocogan_jax import (checkpointing, export, files, provenance, registry, sharding,
                          small_trainer, video_io, workdir_lock)
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import pipeline
 
 
@@ -75,13 +76,6 @@ def _summarize(pending: list, last_step: int, config: Config, checkpoints: str) 
   return {k: float(np.mean(v)) for k, v in stacked.items()}
 
 
-def _check_workdir(workdir: str) -> None:
-  try:
-    files.check_writable(workdir)
-  except OSError as e:
-    raise ConfigError(f"workdir {workdir} is not writable: {e.strerror or e}") from None
-
-
 @functools.cache
 def _sample_grid(config: Config):
   """The model's sampler compiled once per config: the same key every time,
@@ -130,7 +124,7 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   process 0, None on the other processes of a multi-process run.
   """
   workdir = files.absolute(workdir)
-  _check_workdir(workdir)
+  files.require_writable(workdir, "workdir")
   # One writer per workdir; the processes of one multi-process run share it.
   with (workdir_lock.held(workdir, config.lock_timeout) if jax.process_index() == 0
         else contextlib.nullcontext()):

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from mocogan_jax import gan, losses
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config
 from mocogan_jax.encoder_objective import encoder_losses
 from mocogan_jax.models import mocogan
 from mocogan_jax.models.generator import VideoGenerator
@@ -38,14 +38,16 @@ def networks(config: Config) -> Networks:
                   mocogan.video_discriminator(config))
 
 
-def check_config(config: Config) -> None:
-  """MoCoGAN's settings that only make sense together (config.validate's model part)."""
+def config_problems(config: Config) -> list[str]:
+  """MoCoGAN's settings that only make sense together (registry.validate's model part)."""
+  found = []
   if (config.use_categories or config.use_infogan) and config.video_discriminator != "categorical":
-    raise ConfigError("use_categories and use_infogan need video_discriminator=categorical")
+    found.append("use_categories and use_infogan need video_discriminator=categorical")
   if (config.use_categories or config.use_infogan) and config.n_categories < 1:
-    raise ConfigError("use_categories and use_infogan need n_categories >= 1")
+    found.append("use_categories and use_infogan need n_categories >= 1")
   if config.video_discriminator == "categorical" and config.n_categories < 1:
-    raise ConfigError("video_discriminator=categorical needs n_categories >= 1")
+    found.append("video_discriminator=categorical needs n_categories >= 1")
+  return found
 
 
 optimizer = gan.adam

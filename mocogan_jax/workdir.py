@@ -14,14 +14,15 @@ import os
 import jax
 
 from mocogan_jax import checkpointing, config as config_lib, encoding, export, files, registry
+from mocogan_jax.errors import ConfigError
 
 
 def load_config(path: str) -> config_lib.Config:
   """The config a workdir was made with (its config.json)."""
   saved = f"{path}/config.json"
   if not files.exists(saved):
-    raise config_lib.ConfigError(f"{path} is not a training workdir (no config.json)")
-  return config_lib.resolve(saved)
+    raise ConfigError(f"{path} is not a training workdir (no config.json)")
+  return registry.resolve(saved)
 
 
 def load_state(path: str, checkpoint_dir: str | None = None, step: int | str | None = None):
@@ -37,17 +38,17 @@ def load_state(path: str, checkpoint_dir: str | None = None, step: int | str | N
   if step == "best":
     step = checkpointing.best_step(mngr, config.keep_best) if config.keep_best else None
     if step is None:
-      raise config_lib.ConfigError(f"--step best: no checkpoint in {checkpoints} was saved with "
+      raise ConfigError(f"--step best: no checkpoint in {checkpoints} was saved with "
                                    f"an evaluation (train with keep_best=acd or another metric)")
   if step is not None:
     kept = sorted(mngr.all_steps())
     if step not in kept:
-      raise config_lib.ConfigError(f"--step {step}: no such checkpoint in {checkpoints} (kept: "
+      raise ConfigError(f"--step {step}: no such checkpoint in {checkpoints} (kept: "
                                    f"{', '.join(map(str, kept)) or 'none'})")
     return config, checkpointing.restore(mngr, step, abstract)[0]
   state = checkpointing.restore_latest(mngr, abstract)
   if state is None:
-    raise config_lib.ConfigError(f"no checkpoint in {checkpoints}")
+    raise ConfigError(f"no checkpoint in {checkpoints}")
   return config, state
 
 
@@ -72,7 +73,7 @@ def load_encoders(path: str | None, checkpoint_dir: str | None = None, params: s
     return config, settings, encoder_variables, variables
   config, variables, encoders = export.load(params)
   if encoders is None:
-    raise config_lib.ConfigError(f"--params {params} holds no encoders; export a run that has "
+    raise ConfigError(f"--params {params} holds no encoders; export a run that has "
                                  f"them (after 'mocogan-jax train-encoder')")
   settings = encoding.EncoderSettings(**json.loads(encoders["settings"]))
   return config, settings, encoders["variables"], encoders.get("generator", variables)

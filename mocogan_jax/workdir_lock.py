@@ -27,7 +27,7 @@ import time
 from etils import epath
 
 from mocogan_jax import files
-from mocogan_jax.config import ConfigError
+from mocogan_jax.errors import ConfigError
 
 LOCK_NAME = "train.lock"
 HEARTBEAT_S = 30.0

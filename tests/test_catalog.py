@@ -15,7 +15,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from conftest import tiny_config_with
-from mocogan_jax.config import ConfigError
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import catalog, pipeline
 
 

@@ -275,9 +275,8 @@ def test_runs_with_encoders_round_trip_and_older_runs_still_restore(tmp_path, ti
 
 
 def test_an_older_run_resumes_only_with_the_defaults_of_newer_settings(tiny_config, monkeypatch):
-  import json
   from mocogan_jax import checkpointing, train_loop
-  from mocogan_jax.config import ConfigError
+  from mocogan_jax.errors import ConfigError
   older = json.loads(tiny_config.to_json())
   del older["encoder_weight"]  # written before the setting existed
   monkeypatch.setattr(checkpointing, "saved_config", lambda mngr: older)

@@ -97,10 +97,10 @@ def test_train_then_sample(tmp_path, data_dir):
 
 
 def test_config_prints_the_resolved_preset_and_version_and_help_name_the_presets():
-  from mocogan_jax import config as config_lib
+  from mocogan_jax import registry
   _, out, _ = cli("config", "demo", "num_steps=7", "ema_decay=0")
-  assert json.loads(out) == json.loads(config_lib.resolve("demo", ["num_steps=7",
-                                                                   "ema_decay=0"]).to_json())
+  assert json.loads(out) == json.loads(
+      registry.resolve("demo", ["num_steps=7", "ema_decay=0"]).to_json())
   assert json.loads(out)["num_steps"] == 7
   version = run_cli("--version").stdout.split()
   assert version[0] == "mocogan-jax" and version[1][0].isdigit(), version

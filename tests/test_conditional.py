@@ -7,15 +7,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mocogan_jax import config as config_lib, encoding, pixels, registry
+from mocogan_jax import encoding, pixels, registry
 from mocogan_jax.data import pipeline
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.models import conditional
 
 from conftest import step_twice_and_check_purity
 
 
 def _config(tiny_config, **overrides):
-  return config_lib.validate(tiny_config.replace(model="conditional", **overrides))
+  return registry.validate(tiny_config.replace(model="conditional", **overrides))
 
 
 def _state_and_batch(config, step=0):
@@ -48,9 +49,9 @@ def test_a_weight_of_zero_takes_its_term_out(tiny_config):
   assert metrics["loss/motion"] == 0.0  # not even computed
   np.testing.assert_allclose(metrics["loss/generator"],
                              config.content_loss_weight * metrics["loss/content"], rtol=1e-6)
-  with pytest.raises(config_lib.ConfigError, match="not all 0"):
+  with pytest.raises(ConfigError, match="not all 0"):
     _config(tiny_config, adversarial_weight=0.0, motion_loss_weight=0.0, content_loss_weight=0.0)
-  with pytest.raises(config_lib.ConfigError, match="context_frames must be in"):
+  with pytest.raises(ConfigError, match="context_frames must be in"):
     _config(tiny_config, context_frames=8)
 
 

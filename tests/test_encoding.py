@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mocogan_jax import baseline, encoding, prediction
-from mocogan_jax.config import ConfigError
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models import mocogan
 from mocogan_jax.pixels import to_float, to_uint8

@@ -38,7 +38,7 @@ def test_workdir_files_on_a_local_disk_and_on_object_storage(tmp_path, remote, m
 
 
 def test_a_missing_storage_package_is_one_clear_error(tmp_path, monkeypatch):
-  from mocogan_jax.config import ConfigError
+  from mocogan_jax.errors import ConfigError
   monkeypatch.chdir(tmp_path)
 
   def no_gcsfs(*args, **kwargs):

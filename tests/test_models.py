@@ -6,7 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mocogan_jax.config import Config, ConfigError, validate
+from mocogan_jax.config import Config
+from mocogan_jax.registry import validate
+
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.models import layers, mocogan
 from mocogan_jax.models.generator import MotionRNN, binomial_blur
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config_with
-from mocogan_jax.config import ConfigError
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import moving_mnist, pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

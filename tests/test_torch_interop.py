@@ -14,7 +14,7 @@ import torch
 
 import official_torch
 from mocogan_jax import cli, config as config_lib, export, torch_interop, training
-from mocogan_jax.config import ConfigError
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.models import mocogan
 
 
@@ -146,7 +146,7 @@ def test_init_from_starts_a_run_from_an_exported_file(tmp_path):
   with pytest.raises(ConfigError, match=r"init_from .*: generator .* is \(16,\) there and \(32,\) in this"):
     export.start_from(fresh, path)
   with pytest.raises(ConfigError, match="init_from starts a MoCoGAN"):
-    config_lib.validate(config.replace(model="vgan", init_from=path))
+    registry.validate(config.replace(model="vgan", init_from=path))
   assert os.path.exists(path)
 
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from conftest import tiny_config_with
-from mocogan_jax.config import ConfigError
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

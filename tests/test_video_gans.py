@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mocogan_jax import config as config_lib, losses, registry
+from mocogan_jax import losses, registry
 from mocogan_jax.data import pipeline
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.models import tgan, vgan
 
 from conftest import step_twice_and_check_purity
@@ -23,7 +24,7 @@ UNCONDITIONAL = {"n_categories": 0, "use_categories": False, "use_infogan": Fals
 
 
 def _tiny(tiny_config, model, **overrides):
-  return config_lib.validate(tiny_config.replace(model=model, **UNCONDITIONAL, **overrides))
+  return registry.validate(tiny_config.replace(model=model, **UNCONDITIONAL, **overrides))
 
 
 def _conv(c_in, c_out, taps, bias=True):
@@ -43,7 +44,7 @@ def test_published_parameter_counts():
   discriminator_2_logits = (_conv(3, 64, 64) + _conv(64, 128, 64) + bn(128)
                             + _conv(128, 256, 64) + bn(256) + _conv(256, 512, 64) + bn(512)
                             + _conv(512, 2, 2 * 16))
-  config = config_lib.resolve("vgan_64", ["video_length=32"])
+  config = registry.resolve("vgan_64", ["video_length=32"])
   info = registry.get(config).info(config)["parameters"]
   assert info == {"generator": background + foreground,
                   "discriminator": discriminator_2_logits - (512 * 2 * 16 + 1)}
@@ -55,7 +56,7 @@ def test_published_parameter_counts():
   # (The published discriminator also declares a BatchNorm it never applies, bn0.)
   discriminator = (_conv(3, 64, 64) + _conv(64, 128, 64) + 128 + _conv(128, 256, 64) + 256
                    + _conv(256, 512, 64) + 512 + _conv(512, 1, 16))
-  config = config_lib.resolve("tgan_64")
+  config = registry.resolve("tgan_64")
   info = registry.get(config).info(config)["parameters"]
   assert info == {"generator": temporal + image, "temporal_generator": temporal,
                   "discriminator": discriminator}
@@ -64,7 +65,7 @@ def test_published_parameter_counts():
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("size,length", [(32, 16), (64, 16), (128, 32)])
 def test_shapes_at_supported_sizes(model, size, length):
-  config = config_lib.resolve(f"{model}_64", [f"image_size={size}", f"video_length={length}",
+  config = registry.resolve(f"{model}_64", [f"image_size={size}", f"video_length={length}",
                                               "ngf=8", "ndf=8"])
   module = registry.get(config)
   state = jax.eval_shape(lambda k: module.create_train_state(config, k), jax.random.key(0))
@@ -81,8 +82,8 @@ def test_shapes_at_supported_sizes(model, size, length):
     ("tgan", ["eval_every=10", "eval_length=8"], "set eval_length=16"),
 ])
 def test_settings_a_model_cannot_take_are_one_clear_error(model, args, message):
-  with pytest.raises(config_lib.ConfigError, match=message):
-    config_lib.resolve(f"{model}_64", args)
+  with pytest.raises(ConfigError, match=message):
+    registry.resolve(f"{model}_64", args)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -108,9 +109,9 @@ def test_step_is_pure_and_deterministic_and_sampling_is_fixed_length(tiny_config
   s3, _ = step(state, batch, jax.random.key(8))
   assert not all(jax.tree.leaves(jax.tree.map(np.array_equal, s3.generator.params,
                                               s1.generator.params)))
-  with pytest.raises(config_lib.ConfigError, match="exactly video_length=8 frames"):
+  with pytest.raises(ConfigError, match="exactly video_length=8 frames"):
     module.sample_videos(module.sampling_variables(s1), config, jax.random.key(0), 2, 16)
-  with pytest.raises(config_lib.ConfigError, match="unconditional"):
+  with pytest.raises(ConfigError, match="unconditional"):
     module.sample_videos(module.sampling_variables(s1), config, jax.random.key(0), 2, category=1)
 
 

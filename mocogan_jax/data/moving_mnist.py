@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from mocogan_jax.config import ConfigError
+from mocogan_jax.errors import ConfigError
 
 DIGIT_SIZE = 28
 TEST_PER_CLASS = 50  # the file is sorted by class: the last 50 of each class are for test

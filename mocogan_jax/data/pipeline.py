@@ -23,7 +23,9 @@ import jax
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config
+
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import catalog
 from mocogan_jax.data import moving_mnist, shape_motion, video_folder  # noqa: F401  (registers builders)
 from mocogan_jax.sharding import process_rows

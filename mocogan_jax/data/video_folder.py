@@ -33,7 +33,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image, ImageSequence
 
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config
+
+from mocogan_jax.errors import ConfigError
 
 STRIP_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 FFMPEG_EXTENSIONS = (".mp4", ".avi", ".webm", ".mov", ".mkv")

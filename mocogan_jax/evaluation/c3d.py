@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mocogan_jax.config import ConfigError
+from mocogan_jax.errors import ConfigError
 
 WEIGHTS, MEAN = "conv3d_deepnetA_ucf.npz", "mean2.npz"
 CONVS = ("conv1a", "conv2a", "conv3a", "conv3b", "conv4a", "conv4b", "conv5a", "conv5b")

@@ -27,7 +27,8 @@ import optax
 from flax import linen as nn
 
 from mocogan_jax import checkpointing, sharding, small_trainer
-from mocogan_jax.config import Config, ConfigError, option
+from mocogan_jax.config import Config, option
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.layers import Conv3d, batch_norm
 from mocogan_jax.pixels import to_float

@@ -34,7 +34,8 @@ import numpy as np
 from tqdm import tqdm
 
 from mocogan_jax import files, pixels, provenance, registry, sharding
-from mocogan_jax.config import EVAL_METRICS, Config, ConfigError
+from mocogan_jax.config import EVAL_METRICS, Config
+from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.evaluation import classifier as classifier_lib
 from mocogan_jax.evaluation import c3d, i3d, metrics as metrics_lib

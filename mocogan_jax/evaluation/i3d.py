@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mocogan_jax.config import ConfigError
+from mocogan_jax.errors import ConfigError
 
 SIZE = 224
 MIN_FRAMES = 9  # three temporal stride-2 stages, then a 2-frame average pool

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from mocogan_jax import flow, gan, losses, sampling, training
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config
 from mocogan_jax.models import mocogan
 from mocogan_jax.pixels import to_float
 from mocogan_jax.sharding import split_over_batch
@@ -39,18 +39,19 @@ from mocogan_jax.sharding import split_over_batch
 FLOW_LEVELS, FLOW_ITERATIONS = 2, 30
 
 
-def check_config(config: Config) -> None:
-  training.check_config(config)
+def config_problems(config: Config) -> list[str]:
+  found = training.config_problems(config)
   if not 1 <= config.context_frames < config.video_length:
-    raise ConfigError(f"context_frames must be in [1, video_length={config.video_length}), got "
-                      f"{config.context_frames}")
+    found.append(f"context_frames must be in [1, video_length={config.video_length}), got "
+                 f"{config.context_frames}")
   weights = ("adversarial_weight", "content_loss_weight", "motion_loss_weight")
   if any(not getattr(config, w) >= 0 for w in weights) or not any(
       getattr(config, w) for w in weights):
-    raise ConfigError(f"{', '.join(weights)} must be >= 0 and not all 0")
+    found.append(f"{', '.join(weights)} must be >= 0 and not all 0")
   if config.encoder_weight:
-    raise ConfigError("model=conditional trains its encoders on the prediction losses; set "
-                      "encoder_weight=0")
+    found.append("model=conditional trains its encoders on the prediction losses; set "
+                 "encoder_weight=0")
+  return found
 
 
 def create_train_state(config: Config, key) -> training.TrainState:

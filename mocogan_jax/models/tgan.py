@@ -35,7 +35,7 @@ import optax
 from flax import linen as nn
 
 from mocogan_jax import gan, losses
-from mocogan_jax.config import Config, ConfigError
+from mocogan_jax.config import Config
 from mocogan_jax.models.discriminators import StridedVideoDiscriminator
 from mocogan_jax.models.layers import Conv
 from mocogan_jax.pixels import to_float
@@ -129,11 +129,12 @@ def discriminator(config: Config) -> StridedVideoDiscriminator:
                                    dtype=jnp.dtype(config.dtype))
 
 
-def check_config(config: Config) -> None:
-  gan.check_unconditional(config, config.image_size // 4)
+def config_problems(config: Config) -> list[str]:
+  found = gan.unconditional_problems(config, config.image_size // 4)
   if config.video_length & (config.video_length - 1):
-    raise ConfigError(f"model=tgan's temporal generator doubles time from one step: "
-                      f"video_length must be a power of 2, got {config.video_length}")
+    found.append(f"model=tgan's temporal generator doubles time from one step: "
+                 f"video_length must be a power of 2, got {config.video_length}")
+  return found
 
 
 def optimizer(config: Config) -> optax.GradientTransformation:

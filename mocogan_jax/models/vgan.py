@@ -103,8 +103,8 @@ def frames_per_step(config: Config) -> int:
   return config.image_size // 4
 
 
-def check_config(config: Config) -> None:
-  gan.check_unconditional(config, frames_per_step(config))
+def config_problems(config: Config) -> list[str]:
+  return gan.unconditional_problems(config, frames_per_step(config))
 
 
 def sample_latents(key, config: Config, num_videos: int):
