@@ -183,8 +183,18 @@ def restore_latest(mngr: ocp.CheckpointManager, abstract_state):
     return state
   if damaged:
     raise CheckpointError(f"no readable checkpoint in {mngr.directory} (tried "
-                          f"{', '.join(map(str, damaged))}); move it away to start afresh")
+                          f"{', '.join(map(str, damaged))}: {reason}; the newest was written by "
+                          f"{_writer(mngr, damaged[0])}, this is {provenance.written_by()}); "
+                          f"move it away to start afresh")
   return None
+
+
+def _writer(mngr: ocp.CheckpointManager, step: int) -> str:
+  """Which version wrote checkpoint `step`, from its metadata where readable."""
+  try:
+    return provenance.writer_of(read_meta(mngr, step).get("provenance"))
+  except Exception:  # the metadata is as unreadable as the rest
+    return "an unknown version of mocogan-jax"
 
 
 def set_aside_after(mngr: ocp.CheckpointManager, step: int) -> None:

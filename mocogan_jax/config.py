@@ -172,7 +172,7 @@ class Config:
 def option(default, help: str, choices: tuple | None = None):
   """A field of a side trainer's settings dataclass (encoding.EncoderSettings,
   ...): its default, help and choices, written once for the library and for
-  the command line's flags (cli.add_settings_flags)."""
+  the command line's flags (cli.flags.add_settings_flags)."""
   return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
 
 

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 from flax import serialization, traverse_util
 
-from mocogan_jax import config as config_lib, registry
+from mocogan_jax import config as config_lib, provenance, registry
 from mocogan_jax.errors import ConfigError
 
 FORMAT = "mocogan-jax generator 1"
@@ -37,7 +37,8 @@ def write(path: str, config: config_lib.Config, variables, encoders=None,
   """Writes host arrays atomically. encoders: {"settings": json str,
   "variables": ..., optionally "generator": ...} or None; discriminators:
   {"image_discriminator" and/or "video_discriminator": variables} or None."""
-  payload = {"format": FORMAT, "config": config.to_json(), "variables": variables}
+  payload = {"format": FORMAT, "written_by": provenance.written_by(), "config": config.to_json(),
+             "variables": variables}
   if encoders is not None:
     payload["encoders"] = encoders
   payload |= discriminators or {}
@@ -106,8 +107,13 @@ def _read(path_or_name: str, flag: str = "--params"):
     raise ConfigError(f"cannot read {flag} {path}: {e.strerror}") from None
   except Exception:
     raise ConfigError(f"{flag} {path} is not a file written by 'mocogan-jax export'") from None
-  if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+  if not isinstance(payload, dict) or not str(payload.get("format")).startswith("mocogan-jax "):
     raise ConfigError(f"{flag} {path} is not a file written by 'mocogan-jax export'")
+  if payload["format"] != FORMAT:
+    raise ConfigError(f"{flag} {path} is in the format {payload['format']!r} of "
+                      f"{payload.get('written_by', 'another version of mocogan-jax')}; "
+                      f"{provenance.written_by()} reads {FORMAT!r}: export it again with the "
+                      f"version that wrote it, or with this one from its workdir")
   config = registry.validate(
       config_lib.apply_overrides(config_lib.Config(), json.loads(payload["config"])))
   return config, payload

@@ -35,6 +35,23 @@ def _git() -> dict | None:
     return None
 
 
+def written_by() -> str:
+  """This package's version and commit, for files it writes: "mocogan-jax
+  0.2.0 (commit 1a2b3c4)"."""
+  git = _git()
+  commit = f" (commit {git['commit'][:7]}{', modified' if git['dirty'] else ''})" if git else ""
+  return f"mocogan-jax {_version('mocogan-jax') or 'unknown'}{commit}"
+
+
+def writer_of(record: dict | None) -> str:
+  """written_by() of a saved record(), or "an unknown version" for one without it."""
+  versions, git = (record or {}).get("versions") or {}, (record or {}).get("git")
+  if not versions.get("mocogan-jax"):
+    return "an unknown version of mocogan-jax"
+  commit = f" (commit {git['commit'][:7]})" if git and git.get("commit") else ""
+  return f"mocogan-jax {versions['mocogan-jax']}{commit}"
+
+
 def record() -> dict:
   devices = jax.devices()
   return {"versions": {name: _version(name) for name in PACKAGES}, "git": _git(),

@@ -1,7 +1,9 @@
 """The training loop: the only place with I/O, clocks, signals and logging.
 
-Read top to bottom: workdir -> devices -> data -> state (fresh or resumed) ->
-compiled step -> loop (log, sample, checkpoint) -> final checkpoint.
+`_train` reads top to bottom as its phases: set up (checkpoints, devices,
+data) -> state (resumed or fresh) and the compiled step -> loop (log, sample,
+evaluate, checkpoint) -> finish (the last checkpoint and samples). `_Log` is
+where a run reports.
 """
 
 import contextlib
@@ -132,137 +134,169 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
 
 
 def _train(config: Config, workdir: str, checkpoint_dir: str | None) -> str | None:
-  # --- Workdir -------------------------------------------------------------------
-  checkpoints = checkpointing.directory(workdir, checkpoint_dir)
-  mngr = checkpointing.manager(checkpoints, config.keep_checkpoints,
-                               config.keep_checkpoint_every, config.keep_best)
-  _check_resume(config, mngr, checkpoints)
-  is_main = jax.process_index() == 0
-  if is_main:
-    files.write_text(f"{workdir}/config.json", config.to_json())
-    files.write_text(f"{workdir}/provenance.json", json.dumps(provenance.record(), indent=2))
-
-  # --- Devices -------------------------------------------------------------------
+  # --- Set up: checkpoints, devices, data ------------------------------------------
+  checkpoints, mngr = _open_checkpoints(config, workdir, checkpoint_dir)
   mesh = sharding.make_mesh(config)
   sharding.check_batch_fits(config, mesh)
-  data_sharding = sharding.batch_sharding(mesh)
-
-  # --- Data ----------------------------------------------------------------------
   source = pipeline.load_source(config)
 
   # --- State: resume from the newest checkpoint, or start fresh ------------------
   # Step i's key is fold_in(step_key, i): a resumed run draws what it would have.
   init_key, step_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
   abstract_state = registry.abstract_train_state(config, mesh)
-  state = checkpointing.restore_latest(mngr, abstract_state)
-  if state is not None:
-    checkpointing.set_aside_after(mngr, int(state.step))
-  else:
-    state = registry.jit_create_train_state(config, abstract_state)(init_key)
-    if config.init_from:
-      state = export.start_from(state, config.init_from)
+  state = _restore_or_create(config, mngr, abstract_state, init_key)
   start = int(state.step)
-  if is_main and start:
-    tqdm.write(f"resuming from step {start} in {checkpoints}")
-
-  # --- Compiled step -------------------------------------------------------------
   step_fn = registry.jit_train_step(config, abstract_state, mesh)
-
-  # --- Evaluation every eval_every steps (FVD etc. of a small N) ------------------
-  evaluate_generator = None
-  if config.eval_every:
-    from mocogan_jax.evaluation import evaluate
-    evaluate_generator = evaluate.periodic(config, workdir)
+  evaluate_generator = _periodic_evaluation(config, workdir)
 
   # --- Loop ----------------------------------------------------------------------
-  writer = None
-  if is_main:
-    from tensorboardX import SummaryWriter
-    writer = SummaryWriter(f"{workdir}/tensorboard")
-  # Lines a killed run logged after its last checkpoint go: this run writes them again.
-  metrics_log = files.MetricsLog(f"{workdir}/metrics.jsonl", start) if is_main else None
-  sample_path, sampled_step = None, None
-  batches = pipeline.device_batches(source, config, start, data_sharding)
-  # A bar on a terminal; under nohup or a scheduler, plain lines at each log.
-  interactive = sys.stderr.isatty()
-  progress = tqdm(total=config.num_steps, initial=start, disable=not (is_main and interactive),
-                  desc="train", unit="step", dynamic_ncols=True)
-  if is_main:
-    progress.write(_run_header(config, mesh, len(source), state))
-  pending, last_log = [], time.perf_counter()  # per-step metrics not yet logged
-
-  def log(done):
-    nonlocal pending, last_log
-    means = _summarize(pending, done, config, checkpoints)
-    now = time.perf_counter()
-    means["steps_per_second"] = len(pending) / (now - last_log)
-    pending, last_log = [], now
-    if is_main:
-      metrics_log.write({"step": done, **means})
-      for k, v in means.items():
-        writer.add_scalar(k, v, done)
-      # Absent when every step was skipped; D_I is MoCoGAN's alone.
-      losses = " ".join(f"{short} {means[name]:.3f}" for short, name in LOSSES_SHOWN
-                        if name in means)
-      if losses:
-        progress.set_postfix_str(losses)
-      if not interactive:
-        progress.write(f"step {done}/{config.num_steps}  {means['steps_per_second']:.2f} "
-                       f"steps/s  {losses}")
-
-  failed = True
+  log = _Log(config, workdir, checkpoints, start, _run_header(config, mesh, len(source), state))
+  batches = pipeline.device_batches(source, config, start, sharding.batch_sharding(mesh))
+  sample_path, sampled_step, failed = None, None, True
   try:
     with small_trainer.StopRequest() as stop:
       for step in range(start, config.num_steps):
         state, metrics = step_fn(state, next(batches), jax.random.fold_in(step_key, step))
-        pending.append(metrics)
         done = step + 1
-        if step == start and is_main:
-          jax.block_until_ready(metrics)
-          progress.write(f"first step (compiling included): {time.perf_counter() - last_log:.1f} s")
-        progress.update(1)
+        log.step(metrics, first=step == start)
         stopping = stop.reached(done)
-
         if done % config.log_every == 0 or done == config.num_steps or stopping:
-          log(done)
+          log.flush(done)
         if done % config.sample_every == 0 or done == config.num_steps:
-          sample_path = _write_samples(state, config, sample_key, workdir, writer)
+          sample_path = _write_samples(state, config, sample_key, workdir, log.writer)
           sampled_step = done
         evaluation = None
         if evaluate_generator and done % config.eval_every == 0:
-          began = time.perf_counter()
-          values = evaluate_generator(registry.get(config).sampling_variables(state))
-          last_log += time.perf_counter() - began  # steps_per_second counts training only
-          if is_main:
-            metrics_log.write({"step": done, **values})
-            for k, v in values.items():
-              writer.add_scalar(k, v, done)
-            progress.write(f"step {done}: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
-          evaluation = values
+          evaluation = log.evaluation(done, evaluate_generator, state)
         if (done % config.checkpoint_every == 0 or stopping
             or (config.keep_best and evaluation is not None)):
-          _summarize(pending, done, config, checkpoints)  # never save a non-finite state
+          log.check_finite(done)  # never save a non-finite state
           checkpointing.save(mngr, state, config, evaluation)
         if stopping:
-          progress.write(f"{stop.signal}: saved step {done} to {checkpoints}; run the same "
-                         f"command again to resume")
+          log.write(f"{stop.signal}: saved step {done} to {checkpoints}; run the same command "
+                    f"again to resume", every_process=True)
           break
     failed = False
   finally:
     batches.close()
-    progress.close()
     if failed:  # a save still in the background is a good checkpoint: let it land
       with contextlib.suppress(Exception):
         mngr.wait_until_finished()
-    if writer is not None:
-      # After a failed write (a full disk) that error is the one to report.
-      with contextlib.suppress(OSError) if failed else contextlib.nullcontext():
-        writer.close()
+    log.close(failed)
 
-  # --- Final checkpoint ----------------------------------------------------------
+  # --- Finish: the last checkpoint and samples -----------------------------------
   if mngr.latest_step() != int(state.step):
     checkpointing.save(mngr, state, config)
   checkpointing.finish(mngr)
   if sampled_step != int(state.step):  # same decision on every process
     sample_path = _write_samples(state, config, sample_key, workdir, writer=None)
   return sample_path
+
+
+def _open_checkpoints(config: Config, workdir: str, checkpoint_dir: str | None):
+  """-> (the checkpoint folder, its writing manager), after checking that a
+  run already there may be resumed with `config`; process 0 records the
+  config and provenance in the workdir."""
+  checkpoints = checkpointing.directory(workdir, checkpoint_dir)
+  mngr = checkpointing.manager(checkpoints, config.keep_checkpoints,
+                               config.keep_checkpoint_every, config.keep_best)
+  _check_resume(config, mngr, checkpoints)
+  if jax.process_index() == 0:
+    files.write_text(f"{workdir}/config.json", config.to_json())
+    files.write_text(f"{workdir}/provenance.json", json.dumps(provenance.record(), indent=2))
+  return checkpoints, mngr
+
+
+def _restore_or_create(config: Config, mngr, abstract_state, init_key):
+  """The newest readable checkpoint (newer unreadable ones set aside), or a
+  fresh state (from config.init_from when set), laid out as `abstract_state`."""
+  state = checkpointing.restore_latest(mngr, abstract_state)
+  if state is not None:
+    checkpointing.set_aside_after(mngr, int(state.step))
+    return state
+  state = registry.jit_create_train_state(config, abstract_state)(init_key)
+  return export.start_from(state, config.init_from) if config.init_from else state
+
+
+def _periodic_evaluation(config: Config, workdir: str):
+  """generator variables -> {metric: value} every eval_every steps, or None."""
+  if not config.eval_every:
+    return None
+  from mocogan_jax.evaluation import evaluate
+  return evaluate.periodic(config, workdir)
+
+
+class _Log:
+  """Where a run reports: the progress bar (or plain lines when not on a
+  terminal), metrics.jsonl and TensorBoard, all on process 0. Holds the
+  per-step metrics not yet logged and the clock of steps_per_second."""
+
+  def __init__(self, config: Config, workdir: str, checkpoints: str, start: int, header: str):
+    self.config, self.checkpoints = config, checkpoints
+    self.is_main = jax.process_index() == 0
+    self.interactive = sys.stderr.isatty()
+    self.writer, self.metrics_log = None, None
+    if self.is_main:
+      from tensorboardX import SummaryWriter
+      self.writer = SummaryWriter(f"{workdir}/tensorboard")
+      # Lines a killed run logged after its last checkpoint go: this run writes them again.
+      self.metrics_log = files.MetricsLog(f"{workdir}/metrics.jsonl", start)
+    self.progress = tqdm(total=config.num_steps, initial=start, desc="train", unit="step",
+                         disable=not (self.is_main and self.interactive), dynamic_ncols=True)
+    self.pending, self.last_log = [], time.perf_counter()
+    self.write(header)
+    if start:
+      self.write(f"resuming from step {start} in {checkpoints}")
+
+  def write(self, line: str, every_process: bool = False) -> None:
+    if self.is_main or every_process:
+      self.progress.write(line)
+
+  def step(self, metrics: dict, first: bool) -> None:
+    self.pending.append(metrics)
+    if first and self.is_main:
+      jax.block_until_ready(metrics)
+      self.write(f"first step (compiling included): {time.perf_counter() - self.last_log:.1f} s")
+    self.progress.update(1)
+
+  def check_finite(self, done: int) -> None:
+    _summarize(self.pending, done, self.config, self.checkpoints)
+
+  def flush(self, done: int) -> None:
+    """The means of the pending steps, as one line of each log."""
+    means = _summarize(self.pending, done, self.config, self.checkpoints)
+    now = time.perf_counter()
+    means["steps_per_second"] = len(self.pending) / (now - self.last_log)
+    self.pending, self.last_log = [], now
+    if not self.is_main:
+      return
+    self._record(done, means)
+    # Absent when every step was skipped; D_I is MoCoGAN's alone.
+    losses = " ".join(f"{short} {means[name]:.3f}" for short, name in LOSSES_SHOWN
+                      if name in means)
+    if losses:
+      self.progress.set_postfix_str(losses)
+    if not self.interactive:
+      self.write(f"step {done}/{self.config.num_steps}  {means['steps_per_second']:.2f} "
+                 f"steps/s  {losses}")
+
+  def evaluation(self, done: int, evaluate_generator, state) -> dict:
+    began = time.perf_counter()
+    values = evaluate_generator(registry.get(self.config).sampling_variables(state))
+    self.last_log += time.perf_counter() - began  # steps_per_second counts training only
+    if self.is_main:
+      self._record(done, values)
+      self.write(f"step {done}: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
+    return values
+
+  def _record(self, done: int, values: dict) -> None:
+    self.metrics_log.write({"step": done, **values})
+    for k, v in values.items():
+      self.writer.add_scalar(k, v, done)
+
+  def close(self, failed: bool) -> None:
+    self.progress.close()
+    if self.writer is not None:
+      # After a failed write (a full disk) that error is the one to report.
+      with contextlib.suppress(OSError) if failed else contextlib.nullcontext():
+        self.writer.close()

@@ -24,6 +24,23 @@ def logged_metrics(workdir: str) -> list[dict]:
   return [{k: v for k, v in line.items() if k != "steps_per_second"} for line in lines]
 
 
+def cli(*args, check=True):
+  """The command line in this process (no interpreter start, compiled programs
+  kept): returns (exit status, stdout, stderr)."""
+  import contextlib
+  import io
+  from mocogan_jax import cli as cli_lib
+  out, err, status = io.StringIO(), io.StringIO(), 0
+  with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    try:
+      cli_lib.main(list(args))
+    except SystemExit as e:
+      status = e.code or 0
+  if check:
+    assert status == 0, err.getvalue()[-3000:]
+  return status, out.getvalue(), err.getvalue()
+
+
 def cpu_env(devices: int = 1) -> dict:
   """The environment for a subprocess that sees `devices` CPU devices."""
   return dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=(

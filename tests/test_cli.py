@@ -11,6 +11,8 @@ from PIL import Image
 from mocogan_jax.training import model_info
 from mocogan_jax.config import Config
 
+from conftest import cli
+
 
 def run_cli(*args, check=True):
   result = subprocess.run([sys.executable, "-m", "mocogan_jax", *args],
@@ -18,23 +20,6 @@ def run_cli(*args, check=True):
   if check:
     assert result.returncode == 0, result.stderr[-3000:]
   return result
-
-
-def cli(*args, check=True):
-  """The command line in this process (no interpreter start, compiled programs
-  kept): returns (exit status, stdout, stderr)."""
-  import contextlib
-  import io
-  from mocogan_jax import cli as cli_lib
-  out, err, status = io.StringIO(), io.StringIO(), 0
-  with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-    try:
-      cli_lib.main(list(args))
-    except SystemExit as e:
-      status = e.code or 0
-  if check:
-    assert status == 0, err.getvalue()[-3000:]
-  return status, out.getvalue(), err.getvalue()
 
 
 def test_train_then_sample(tmp_path, data_dir):

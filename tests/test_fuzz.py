@@ -2,15 +2,15 @@
 or is one line on stderr with exit 2, never a traceback; a config with
 several problems names all of them in one message."""
 
-import contextlib
-import io
 import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from mocogan_jax import cli, config as config_lib, registry
+from mocogan_jax import cli as cli_lib, config as config_lib, registry
 from mocogan_jax.errors import ConfigError
+
+from conftest import cli
 
 FIELDS = sorted(f.name for f in config_lib.dataclasses.fields(config_lib.Config))
 # Values that sit on the edges of what the fields take, and text of any kind.
@@ -72,7 +72,7 @@ def bad_paths(tmp_path_factory):
 def _commands():
   """{command: (its required flags, its other flags)} from the parser itself,
   so a new flag is fuzzed too."""
-  parser = cli.build_parser()
+  parser = cli_lib.build_parser()
   commands = next(a for a in parser._actions if a.dest == "command").choices
   return {name: tuple(sorted(o for a in sub._actions if a.required == required
                              for o in a.option_strings[:1] if o != "-h") for required in (True, False))
@@ -106,27 +106,17 @@ def command_lines(draw, paths):
   return argv
 
 
-def _run(argv) -> tuple[int, str]:
-  err = io.StringIO()
-  with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-    try:
-      cli.main(argv)
-      code = 0
-    except SystemExit as e:
-      code = e.code
-  return code, err.getvalue()
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_command_line_with_bad_paths_is_refused_in_one_line(bad_paths, data):
   argv = data.draw(command_lines(bad_paths))
-  code, err = _run(argv)
+  code, _, err = cli(*argv, check=False)
   assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)
 
 
 @settings(max_examples=100, deadline=None)
 @given(overrides=OVERRIDES)
 def test_any_config_command_prints_or_is_refused_in_one_line(overrides):
-  code, err = _run(["config", "tiny", *[o for o in overrides if not o.startswith("-")]])
+  code, _, err = cli("config", "tiny", *[o for o in overrides if not o.startswith("-")],
+                     check=False)
   assert code in (0, 2) and (code == 0 or len(err.strip().splitlines()) == 1), err

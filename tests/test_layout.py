@@ -89,6 +89,25 @@ def test_network_modules_take_settings_not_the_config():
       assert "config" not in _package_imports(path), path.name
 
 
+def _function_lengths():
+  for path in PACKAGE.rglob("*.py"):
+    for node in ast.walk(ast.parse(path.read_text())):
+      if isinstance(node, ast.FunctionDef):
+        yield path.relative_to(PACKAGE).as_posix(), node.name, node.end_lineno - node.lineno + 1
+
+
+def test_no_package_function_is_over_100_lines_and_the_loop_reads_in_60():
+  long = [entry for entry in _function_lengths() if entry[2] > 100]
+  assert not long, long
+  loop = {name: n for path, name, n in _function_lengths() if path == "train_loop.py"}
+  assert loop["train"] <= 60 and loop["_train"] <= 60, loop
+
+
+def test_no_command_line_module_is_over_350_lines():
+  sizes = {p.name: len(p.read_text().splitlines()) for p in (PACKAGE / "cli").glob("*.py")}
+  assert max(sizes.values()) <= 350, sizes
+
+
 def test_the_project_speaks_of_itself_in_dates_commits_and_versions():
   """No numbered work periods (the word, a space, a number) in any tracked file: provenance
   is a date, a commit, a package version and the command."""

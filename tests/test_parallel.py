@@ -108,11 +108,17 @@ def test_each_model_agrees_on_one_and_eight_devices(tmp_path, data_dir, model):
                                err_msg=name)
 
 
+# The command line, with FSDP_MIN_SIZE lowered so that the tiny model's kernels
+# are split over the fsdp axis too.
+FSDP_SPLIT = ("import sys; from mocogan_jax import sharding; sharding.FSDP_MIN_SIZE = 256; "
+              "from mocogan_jax.cli import main; main(sys.argv[1:])")
+
+
 def _train(workdir, data_dir, devices, processes=1, log=None, extra=(), steps=5):
   """`mocogan-jax train` on the tiny config; several processes through the
   local launcher (tpu_setup/launch_local.sh), output to `log`."""
   env = cpu_env(devices)
-  args = [sys.executable, "-m", "mocogan_jax.cli", "train", "--config", "tiny", "--workdir",
+  args = [sys.executable, "-c", FSDP_SPLIT, "train", "--config", "tiny", "--workdir",
           workdir, *extra, "image_batch=8", "video_batch=8", f"num_steps={steps}",
           "log_every=1", f"sample_every={steps}", f"checkpoint_every={steps}",
           f"data_dir={data_dir}"]
@@ -140,20 +146,28 @@ def _metrics(workdir):
   return lines
 
 
-def test_two_processes_of_four_devices_match_one_process_of_eight(tmp_path, data_dir):
+def test_a_run_moves_across_devices_layouts_and_processes(tmp_path, data_dir):
+  """One run continued on another layout at every checkpoint, each resume a
+  different mesh or process count, its checkpoints on shared storage
+  (--checkpoint_dir), ends where an uninterrupted 1-device run does (1e-5):
+  1 device -> 8 (data 4 x fsdp 2) -> 2 processes x 4 -> 1 x 8 -> 4 (fsdp 4) -> 1."""
   log = str(tmp_path / "log")
-  code, out = _finish(_train(str(tmp_path / "single"), data_dir, 8, log=log), log)
+  code, out = _finish(_train(str(tmp_path / "reference"), data_dir, 1, log=log, steps=12), log)
   assert code == 0, out
-  workdir, checkpoints = str(tmp_path / "multi"), str(tmp_path / "bucket" / "checkpoints")
-  code, out = _finish(_train(workdir, data_dir, 4, processes=2, log=log,
-                             extra=["--checkpoint_dir", checkpoints]), log)
-  assert code == 0, out
-  one, two = _metrics(str(tmp_path / "single")), _metrics(workdir)
-  assert [m["step"] for m in two] == [1, 2, 3, 4, 5]
-  for a, b in zip(one, two):
+  workdir, checkpoints = str(tmp_path / "moving"), str(tmp_path / "bucket" / "checkpoints")
+  stages = [(1, 1, 2, ()), (8, 1, 4, ("mesh_fsdp=2",)), (4, 2, 6, ()), (8, 1, 8, ()),
+            (4, 1, 10, ("mesh_fsdp=4",)), (1, 1, 12, ())]
+  for devices, processes, end, extra in stages:
+    code, out = _finish(_train(workdir, data_dir, devices, processes, log, steps=end,
+                               extra=["--checkpoint_dir", checkpoints, *extra]), log)
+    assert code == 0, out
+    assert end == 2 or f"resuming from step {end - 2}" in out, out
+  reference, moved = _metrics(str(tmp_path / "reference")), _metrics(workdir)
+  assert [m["step"] for m in moved] == list(range(1, 13))
+  for a, b in zip(reference, moved, strict=True):
     for k in a:
-      np.testing.assert_allclose(b[k], a[k], rtol=1e-5, err_msg=k)
-  assert os.listdir(checkpoints) == ["5"]
+      np.testing.assert_allclose(b[k], a[k], rtol=1e-5, err_msg=f"step {a['step']} {k}")
+  assert sorted(os.listdir(checkpoints), key=int) == ["8", "10", "12"]
   assert not os.path.exists(os.path.join(workdir, "checkpoints"))
 
 

@@ -140,3 +140,66 @@ def test_training_from_a_folder_through_the_command_line(tmp_path, strips):
   assert result.returncode == 0, result.stderr[-3000:]
   assert "3 videos" in result.stdout
   assert "20" in os.listdir(tmp_path / "run" / "checkpoints")
+
+
+@pytest.fixture
+def bad_folder(tmp_path):
+  """A flat folder: 3 good 20-frame strips, one of frames twice the size
+  (resized, so good), and one each of too short, empty, truncated, not an
+  image, and narrower than high (no frame)."""
+  rng = np.random.default_rng(1)
+  folder = tmp_path / "mixed"
+  folder.mkdir()
+  for name in ("a", "b", "c"):
+    Image.fromarray(_strip(rng.integers(0, 256, (20, 16, 16, 3), np.uint8))).save(
+        folder / f"{name}.png")
+  Image.fromarray(_strip(rng.integers(0, 256, (20, 32, 32, 3), np.uint8))).save(
+      folder / "big.png")
+  Image.fromarray(_strip(rng.integers(0, 256, (5, 16, 16, 3), np.uint8))).save(
+      folder / "short.png")
+  (folder / "empty.png").write_bytes(b"")
+  whole = (folder / "a.png").read_bytes()
+  (folder / "truncated.png").write_bytes(whole[:len(whole) // 2])
+  (folder / "text.gif").write_text("not a video")
+  Image.fromarray(np.zeros((16, 8, 3), np.uint8)).save(folder / "narrow.png")
+  return folder
+
+
+def test_bad_videos_are_counted_and_named_and_training_never_meets_one(tmp_path, bad_folder,
+                                                                       capsys):
+  config = tiny_config_with(str(tmp_path / "tfds"), dataset=f"folder:{bad_folder}",
+                            use_categories=False)
+  source = pipeline.load_source(config)
+  printed = capsys.readouterr().out
+  assert ("4 videos, 1 dropped as shorter than 15 frames (video_length=8, every_nth=2) "
+          "(short.png), 4 unreadable (empty.png, narrow.png, text.gif, truncated.png)") in printed
+  assert printed.count("warning: skipping unreadable video") == 4
+  # What a run reads is only what the build checked: every example whole.
+  assert sorted(_by_path(source)) == ["a.png", "b.png", "big.png", "c.png"]
+  for i in range(len(source)):
+    video = source[i]["video"]
+    assert video.dtype == np.uint8 and video.shape == (20, 16, 16, 3)
+  with pytest.raises(ConfigError, match=r"unreadable video .*empty\.png.*bad_files=skip"):
+    pipeline.load_source(config.replace(bad_files="fail"))
+
+
+def test_an_interrupted_build_is_never_read_and_the_next_call_builds_it_whole(
+    tmp_path, bad_folder, monkeypatch):
+  from mocogan_jax.data import video_folder
+  config = tiny_config_with(str(tmp_path / "tfds"), dataset=f"folder:{bad_folder}",
+                            use_categories=False)
+  read, calls = video_folder.read_video, []
+
+  def interrupted(*args):
+    calls.append(args)
+    if len(calls) == 3:
+      raise KeyboardInterrupt  # Ctrl-C in the middle of the build
+    return read(*args)
+
+  monkeypatch.setattr(video_folder, "read_video", interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    pipeline.load_source(config)
+  monkeypatch.setattr(video_folder, "read_video", read)
+  assert not pipeline._builder_factory(config, config.data_dir)().is_prepared()
+  source = pipeline.load_source(config)
+  assert sorted(_by_path(source)) == ["a.png", "b.png", "big.png", "c.png"]

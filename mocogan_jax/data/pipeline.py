@@ -61,9 +61,15 @@ def _folder(config: Config) -> str:
 
 
 def _folder_summary(config: Config, counts: dict) -> str:
+  """"N videos, N dropped as shorter than ... (first paths), N unreadable (first paths)"."""
+  def dropped(kind):
+    paths = list(counts.get(f"{kind}_paths", []))
+    more = ", ..." if counts.get(kind, 0) > len(paths) else ""
+    return f" ({', '.join(paths)}{more})" if paths else ""
   return (f"{counts.get('videos', 0)} videos, {counts.get('too_short', 0)} dropped as shorter "
           f"than {config.clip_span} frames (video_length={config.video_length}, every_nth="
-          f"{config.every_nth}), {counts.get('unreadable', 0)} unreadable")
+          f"{config.every_nth}){dropped('too_short')}, {counts.get('unreadable', 0)} "
+          f"unreadable{dropped('unreadable')}")
 
 
 def _report_folder(config: Config, builder) -> None:

@@ -143,8 +143,11 @@ def _ffmpeg_frames(path: str) -> list[Image.Image]:
 
 
 def read_video(path: str, resolution: int, channels: int) -> np.ndarray:
-  """uint8 (F, S, S, channels); BadFile if the file cannot be read."""
+  """uint8 (F, S, S, channels); BadFile if the file cannot be read or holds
+  no frame (an image strip narrower than it is high)."""
   frames = [square(f, resolution) for f in _frames(path)]
+  if not frames:
+    raise BadFile(f"{path}: no frames (an image strip holds width // height frames)")
   if channels == 1:
     return np.stack([np.asarray(f.convert("L"))[..., None] for f in frames])
   return np.stack([np.asarray(f) for f in frames])
@@ -160,6 +163,15 @@ def read_clip(path: str, config: Config, length: int) -> np.ndarray:
   except BadFile as e:
     raise ConfigError(f"cannot read video {e}") from None
   return video[None, :(length - 1) * config.every_nth + 1:config.every_nth]
+
+
+FIRST_PATHS = 5  # dropped files named in the build's summary, per kind
+
+
+def _count(counts: dict, kind: str, relative: str) -> None:
+  counts[kind] += 1
+  if len(counts[f"{kind}_paths"]) < FIRST_PATHS:
+    counts[f"{kind}_paths"].append(relative)
 
 
 class VideoFolder(tfds.core.GeneratorBasedBuilder):
@@ -189,18 +201,24 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
   def _generate_examples(self):
     c = self.builder_config
     files, _ = list_videos(c.source)
-    counts = self.info.metadata["counts"] = {"videos": 0, "too_short": 0, "unreadable": 0}
+    # Saved with the dataset: how many videos went where, and the first paths
+    # of each kind dropped, for the summary every load prints.
+    counts = self.info.metadata["counts"] = {"videos": 0, "too_short": 0, "unreadable": 0,
+                                             "too_short_paths": [], "unreadable_paths": []}
     for index, (relative, label) in enumerate(files):
       try:
         video = read_video(os.path.join(c.source, relative), c.resolution, c.channels)
       except BadFile as e:
         if c.bad_files == "fail":
           raise
-        print(f"warning: skipping unreadable video {e}", flush=True)
-        counts["unreadable"] += 1
+        _count(counts, "unreadable", relative)
+        if counts["unreadable"] <= FIRST_PATHS:
+          print(f"warning: skipping unreadable video {e}"
+                + (" (more are counted, not printed)" if counts["unreadable"] == FIRST_PATHS
+                   else ""), flush=True)
         continue
       if len(video) < c.min_frames:
-        counts["too_short"] += 1
+        _count(counts, "too_short", relative)
         continue
       counts["videos"] += 1
       example = {"video": video, "path": relative}
@@ -209,3 +227,4 @@ class VideoFolder(tfds.core.GeneratorBasedBuilder):
       yield index, example
     if not counts["videos"]:  # TFDS cannot write an empty split; say why it is empty
       raise NoUsableVideo(counts)
+

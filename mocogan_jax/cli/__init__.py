@@ -1,0 +1,100 @@
+"""`mocogan-jax` command line: one function per command, errors as one line.
+
+Each module adds its commands (runs: config, train, prepare, sample, export,
+import-torch, export-torch, info; evaluation: train-classifier, evaluate;
+encoders: train-encoder, train-baseline, predict, transfer, animate); a
+command's function parses, calls the library and prints.
+"""
+
+import os
+import sys
+import traceback
+
+from mocogan_jax.cli import encoders, evaluation, flags, runs
+from mocogan_jax.errors import ConfigError
+
+
+def _enable_compilation_cache():
+  # Compiles dominate short runs on a CPU; a persistent cache makes the second
+  # run of a config start in about a second.
+  import jax
+  if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    jax.config.update("jax_compilation_cache_dir",
+                      os.path.join(os.path.expanduser("~"), ".cache", "mocogan_jax", "xla"))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+def _epilog() -> str:
+  from mocogan_jax import config as config_lib
+  return (f"presets: {', '.join(config_lib.preset_names())} (or a .py / .json config file). "
+          "Any config field can follow as key=value, e.g. 'mocogan-jax train --config demo "
+          "--workdir W num_steps=500 ema_decay=0'; 'mocogan-jax config demo' prints the "
+          "resolved fields.")
+
+
+def _version() -> str:
+  import importlib.metadata
+  try:
+    return importlib.metadata.version("mocogan-jax")
+  except importlib.metadata.PackageNotFoundError:  # run from a checkout without installing
+    return "unknown"
+
+
+def build_parser():
+  parser = flags.Parser(prog="mocogan-jax", description=__doc__.split("\n")[0], epilog=_epilog())
+  parser.add_argument("--version", action="version", version=f"mocogan-jax {_version()}")
+  sub = parser.add_subparsers(dest="command", required=True)
+  shared = flags.shared_flags()
+
+  def command(name, func, help, *parents):
+    p = sub.add_parser(name, help=help, parents=[shared[k] for k in parents])
+    p.set_defaults(func=func)
+    return p
+
+  for module in (runs, evaluation, encoders):
+    module.add_commands(command)
+  return parser
+
+
+def main(argv=None):
+  args = build_parser().parse_args(argv)
+  _enable_compilation_cache()
+  from mocogan_jax.checkpointing import CheckpointError
+  from mocogan_jax.small_trainer import Stopped
+  from mocogan_jax.train_loop import TrainingError
+  try:
+    args.func(args)
+  except Stopped as e:  # saved; the same command resumes
+    print(e, file=sys.stderr)
+    _exit(0)
+  except ConfigError as e:  # the user's input
+    print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
+    _exit(2)
+  except (TrainingError, CheckpointError) as e:  # the run cannot go on; nothing to debug
+    print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
+    _exit(1)
+  except OSError as e:  # a full disk, a lost mount: the file and the reason
+    where = f" ({e.filename})" if e.filename else ""
+    print(f"mocogan-jax {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
+    _exit(1)
+  except Exception:
+    if not _multi_process():
+      raise
+    traceback.print_exc()
+    _exit(1)
+
+
+def _multi_process() -> bool:
+  import jax
+  return jax.distributed.is_initialized()
+
+
+def _exit(code: int):
+  # A failing process of a multi-process run must not wait in JAX's shutdown
+  # barrier for peers that are stuck in a collective with it: it leaves at
+  # once, and JAX's heartbeat check stops the others (--heartbeat_timeout).
+  if _multi_process():
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+  sys.exit(code)
