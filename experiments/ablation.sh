@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ablation of experiments/RESULTS.md ("Why the videos drift"): the CPU
+# The ablation of experiments/notes/why_the_videos_drift.md ("Why the videos drift"): the CPU
 # demo's recipe with one change per run, each 2500 steps with the EMA
 # generator's shape-colour ACD every 500 steps (metrics.jsonl, eval/acd), then
 # experiments/quality.py on every run's last checkpoint.

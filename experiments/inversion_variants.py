@@ -1,6 +1,6 @@
 """Which way of reading a real clip's codes serves motion transfer? Variants of
 encoding.invert on the shipped model, scored by transfer on fresh
-shape_motion pairs: the tables of experiments/RESULTS.md, "Inversion".
+shape_motion pairs: the tables of experiments/notes/inversion.md, "Inversion".
 
     .venv/bin/python experiments/inversion_variants.py [PAIRS [ROW ...]]   # default 60, every row
 

@@ -8,7 +8,7 @@
 #   .venv/bin/python experiments/quality.py WORKDIR
 #
 # About 25-30 min alone on 2 CPU cores (7 steps/s, plus ten evaluations);
-# results in experiments/RESULTS.md, "Long run".
+# results in experiments/notes/why_the_videos_drift.md, "Long run".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/mocogan-jax ] || bash tpu_setup/install.sh

@@ -6,7 +6,7 @@
 #   bash experiments/shape_motion_model.sh [RUN]    # default RUN: workdirs/shape_motion
 #
 # The recipe: the demo preset on 16-frame clips at every 2nd frame, 10,000
-# steps (experiments/RESULTS.md, "Content-modulated generator layers", row
+# steps (experiments/notes/why_the_videos_drift.md, "Content-modulated generator layers", row
 # long16). About 50 min of training and 5 of encoders alone on 2 CPU cores.
 # Every stage resumes from its checkpoints when the script is run again.
 set -euo pipefail

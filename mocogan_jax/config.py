@@ -58,7 +58,7 @@ class Config:
   # spectral: every conv kernel divided by its spectral norm (Miyato et al. 2018).
   discriminator_norm: str = "batch"
   # D_I's own normalisation, when it should differ from D_V's ("" = the same;
-  # experiments/RESULTS.md, "Which discriminator draws colour").
+  # experiments/notes/why_the_videos_drift.md, "Which discriminator draws colour").
   image_discriminator_norm: str = ""
   # > 0: one SAGAN self-attention block in the generator, the image and the
   # video discriminator, on their features of this spatial size (image_size / 2,
@@ -66,7 +66,7 @@ class Config:
   attention_resolution: int = 0
   # z_content scales and shifts every BatchNorm output of the generator (FiLM,
   # zero-initialised: the official generator at step 0). Not in the official
-  # code (experiments/RESULTS.md, "Content-modulated generator layers").
+  # code (experiments/notes/why_the_videos_drift.md, "Content-modulated generator layers").
   content_modulation: bool = False
   # A fixed 3x3 binomial blur on the generator's last pre-tanh map: it removes
   # the Nyquist-frequency pattern that stride-2 transposed convolutions leave

@@ -204,7 +204,7 @@ def pick_category(generator_variables, config: Config, codes, videos):
   whose decoded clip (the other codes as they are) is nearest the uint8 clip
   (N, T, S, S, C) in pixels: K decodes. The category decides the direction of
   motion, which the category encoder reads from a real clip less reliably
-  than the decoded clips show it (experiments/RESULTS.md, "Inversion")."""
+  than the decoded clips show it (experiments/notes/inversion.md, "Inversion")."""
   k = config.n_categories
   codes = {name: codes[name] for name in ("content", "category", "motion")}
   if not k:
@@ -222,7 +222,7 @@ def pick_category(generator_variables, config: Config, codes, videos):
 # trained encoder and the commands' --inversion_steps: 100 take real-clip
 # transfer on the shipped model from 0.84 / 0.94 (A's colour, B's direction)
 # to 0.94 / 0.96 and prediction above both floors, in 0.5 s per 16-frame clip
-# on 2 CPU cores (experiments/RESULTS.md, "Inversion").
+# on 2 CPU cores (experiments/notes/inversion.md, "Inversion").
 INVERSION_STEPS = 100
 
 

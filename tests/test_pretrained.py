@@ -157,7 +157,7 @@ def test_shipped_encoders_transfer_real_clips(scores):
   two for the colour and one in four for the direction among the other
   three. The direction needs the category picked by the decoded clips (the
   category encoder alone: 0.65), the colour the 100 inversion steps (without
-  them 0.84; RESULTS.md, "Inversion")."""
+  them 0.84; experiments/notes/inversion.md, "Inversion")."""
   transfer = scores["transfer"]
   assert transfer["pairs"] == 64 and transfer["direction_of_b"] >= 0.85, transfer
   assert transfer["direction_of_b"] > 2 * transfer["direction_of_a"], transfer

@@ -197,7 +197,7 @@ def test_pixels_round_trip_on_host_and_device():
 
 
 def test_video_loss_weight_zero_leaves_the_generator_to_the_image_discriminator(tiny_config):
-  """The image-GAN measurement (RESULTS, "Which discriminator draws colour"):
+  """The image-GAN measurement (experiments/notes/why_the_videos_drift.md, "Which discriminator draws colour"):
   with video_loss_weight=0 and no InfoGAN term, G's update does not depend on
   the video discriminator; at weight 1 it does."""
   source = pipeline.load_source(tiny_config)

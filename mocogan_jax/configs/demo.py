@@ -10,7 +10,7 @@ defaults because the demo has minutes, not days: with the official settings
 (ngf = ndf = 16-32, lr 2e-4, sigma 0-0.1) the video discriminator overpowered
 the generator and 1500-2000 steps gave colour-collapsed blobs.
 
-Three more departures, each measured in experiments/RESULTS.md ("Why the
+Three more departures, each measured in experiments/notes/why_the_videos_drift.md ("Why the
 videos drift"): 4 categories, one per direction of the data (the official 6
 leave two categories no real video has); discriminators without BatchNorm
 (`discriminator_norm=none`: the official BatchNorm normalises real and fake
