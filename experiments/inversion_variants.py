@@ -23,7 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from mocogan_jax import encoding, video_io, workdir
+from mocogan_jax import video_io, workdir
+from mocogan_jax.predictors import encoding
 from mocogan_jax.data import shape_motion
 from mocogan_jax.evaluation import metrics
 from mocogan_jax.pixels import to_float

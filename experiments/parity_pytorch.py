@@ -4,7 +4,7 @@ and batch: do the updated parameters agree?
     python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy
     .venv/bin/python experiments/parity_pytorch.py --torch-python /tmp/torchenv/bin/python
 
-The JAX side is `training.train_step`, run eagerly once on a fixed batch, with
+The JAX side is `mocogan.train_step`, run eagerly once on a fixed batch, with
 the latents and frame choices it draws recorded. The PyTorch side is this
 project's own transcription of the official iteration (sergeytulyakov/mocogan
 src/trainers.py as described in ../shared/reference/official-mocogan.md):
@@ -41,16 +41,16 @@ OVERRIDES = dict(image_size=64, video_length=16, every_nth=2, ngf=8, ndf=8, dim_
 
 def run_jax(out: str, data_dir: str) -> None:
   import jax
-  from mocogan_jax import training
+  from mocogan_jax.models import mocogan
   from mocogan_jax.config import Config
   from mocogan_jax.data import pipeline
 
   config = Config(data_dir=data_dir, **OVERRIDES)
-  state = training.create_train_state(config, jax.random.key(0))
+  state = mocogan.create_train_state(config, jax.random.key(0))
   batch = pipeline.make_batch(pipeline.load_source(config), config, step=0)
 
   recorded = []
-  sample_latents, randint = training.sample_latents, jax.random.randint
+  sample_latents, randint = mocogan.sample_latents, jax.random.randint
 
   def record_latents(key, config, n, t):
     latents = sample_latents(key, config, n, t)
@@ -63,13 +63,13 @@ def run_jax(out: str, data_dir: str) -> None:
       recorded.append(("frames", np.asarray(value)))
     return value
 
-  training.sample_latents = record_latents
+  mocogan.sample_latents = record_latents
   jax.random.randint = record_randint
   try:
     with jax.disable_jit():
-      new_state, metrics = training.train_step(state, batch, jax.random.key(1))
+      new_state, metrics = mocogan.train_step(state, batch, jax.random.key(1))
   finally:
-    training.sample_latents, jax.random.randint = sample_latents, randint
+    mocogan.sample_latents, jax.random.randint = sample_latents, randint
 
   flat = {}
   def put(prefix, tree):

@@ -48,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mocogan_jax import encoding, prediction  # noqa: E402
+from mocogan_jax.predictors import encoding, prediction
 from mocogan_jax.workdir import load_config, load_encoders, load_generator  # noqa: E402
 from mocogan_jax.data import pipeline  # noqa: E402
 from mocogan_jax.evaluation import i3d, metrics, shape_quality  # noqa: E402

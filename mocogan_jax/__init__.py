@@ -10,8 +10,8 @@ The functional API, for use in research code:
 
 from mocogan_jax.config import Config
 from mocogan_jax.registry import resolve
-from mocogan_jax.sampling import sample_videos
-from mocogan_jax.training import (NetworkState, TrainState, create_train_state,
+from mocogan_jax.models.mocogan import sample_videos
+from mocogan_jax.models.mocogan import (NetworkState, TrainState, create_train_state,
                                   sampling_variables, train_step)
 
 __all__ = ["Config", "NetworkState", "TrainState", "create_train_state", "resolve",

@@ -84,7 +84,7 @@ class Config:
   use_categories: bool = True  # D_V learns the real videos' categories
   use_infogan: bool = False  # G is rewarded when D_V recognises the sampled category
   # > 0: content/motion encoders train with the GAN, and G on their losses too,
-  # at this weight (training.train_step). 0 = the official GAN alone.
+  # at this weight (models/mocogan.train_step). 0 = the official GAN alone.
   encoder_weight: float = 0.0
   # The weight of the video discriminator's term in G's loss (the image term
   # has weight 1). 1 = official; 0 with use_infogan=false trains an image GAN,

@@ -2,7 +2,7 @@
 streams, the generator's moving average, the non-finite guard, and the train
 state of a GAN with one (video) discriminator (VGAN, TGAN).
 
-MoCoGAN's own state, with its two discriminators, is training.TrainState.
+MoCoGAN's own state, with its two discriminators, is models/mocogan.TrainState.
 """
 
 import zlib

@@ -17,10 +17,10 @@ from typing import Callable, NamedTuple
 
 import jax
 
-from mocogan_jax import config as config_lib, gan, sampling, sharding, training
+from mocogan_jax import config as config_lib, gan, sharding
 from mocogan_jax.config import Config
 from mocogan_jax.errors import problems_error
-from mocogan_jax.models import conditional, tgan, vgan
+from mocogan_jax.models import conditional, mocogan, tgan, vgan
 
 
 class Model(NamedTuple):
@@ -35,15 +35,15 @@ class Model(NamedTuple):
 
 
 MODELS = {
-    "mocogan": Model(training.create_train_state, training.train_step,
-                     training.sampling_variables, sampling.sample_videos,
-                     training.config_problems, training.model_info),
+    "mocogan": Model(mocogan.create_train_state, mocogan.train_step,
+                     mocogan.sampling_variables, mocogan.sample_videos,
+                     mocogan.config_problems, mocogan.model_info),
     "vgan": Model(vgan.create_train_state, vgan.train_step, gan.sampling_variables,
                   vgan.sample_videos, vgan.config_problems, vgan.model_info),
     "tgan": Model(tgan.create_train_state, tgan.train_step, gan.sampling_variables,
                   tgan.sample_videos, tgan.config_problems, tgan.model_info),
     "conditional": Model(conditional.create_train_state, conditional.train_step,
-                         training.sampling_variables, conditional.sample_videos,
+                         mocogan.sampling_variables, conditional.sample_videos,
                          conditional.config_problems, conditional.model_info),
 }
 

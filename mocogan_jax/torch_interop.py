@@ -321,9 +321,9 @@ def _summary(config: Config) -> str:
 def import_files(paths: dict[str, str], config: Config) -> dict:
   """{network: path of a torch file} -> {network: our variables}, checked
   against `config` (the file's shapes must be the config's)."""
-  from mocogan_jax import training
+  from mocogan_jax.models import mocogan
   check_mappable(config, paths)
-  template = jax.eval_shape(lambda key: training.create_train_state(config, key),
+  template = jax.eval_shape(lambda key: mocogan.create_train_state(config, key),
                             jax.random.key(0))
   return {name: to_flax(name, read_state_dict(path), getattr(template, name).variables, path,
                         _summary(config))

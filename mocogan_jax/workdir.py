@@ -15,7 +15,8 @@ import os
 
 import jax
 
-from mocogan_jax import checkpointing, config as config_lib, encoding, export, files, registry
+from mocogan_jax import checkpointing, config as config_lib, export, files, registry
+from mocogan_jax.predictors import encoding
 from mocogan_jax.errors import ConfigError
 
 

@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mocogan_jax import checkpointing, training
+from mocogan_jax import checkpointing
+from mocogan_jax.models import mocogan
 from mocogan_jax.data import pipeline
 from mocogan_jax.models import layers
 
@@ -49,9 +50,9 @@ def test_native_convolutions_on_the_device_match_the_cpu_form_on_the_cpu(case):
 
 
 def test_a_checkpoint_written_on_the_device_restores_on_the_cpu(tmp_path, tiny_config):
-  state = training.create_train_state(tiny_config, jax.random.key(0))
+  state = mocogan.create_train_state(tiny_config, jax.random.key(0))
   batch = pipeline.make_batch(pipeline.load_source(tiny_config), tiny_config, step=0)
-  state, _ = jax.jit(training.train_step)(state, batch, jax.random.key(1))
+  state, _ = jax.jit(mocogan.train_step)(state, batch, jax.random.key(1))
   manager = checkpointing.manager(str(tmp_path / "checkpoints"))
   checkpointing.save(manager, state, tiny_config)
   manager.wait_until_finished()

@@ -6,10 +6,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from mocogan_jax.training import model_info
+from mocogan_jax import config as config_lib
 from mocogan_jax.config import Config
+from mocogan_jax.models.mocogan import model_info
 
 from conftest import cli
 
@@ -22,10 +24,13 @@ def run_cli(*args, check=True):
   return result
 
 
+@pytest.mark.filterwarnings("ignore:os.fork")  # imageio-ffmpeg starts ffmpeg: fork + exec
 def test_train_then_sample(tmp_path, data_dir):
+  """The commands in this process, as a user chains them (the interpreter's
+  start is tested by the other tests' subprocesses)."""
   workdir = str(tmp_path / "run")
-  out = run_cli("train", "--config", "tiny", "--workdir", workdir, f"data_dir={data_dir}")
-  gif = out.stdout.strip().splitlines()[-1].removeprefix("samples: ")
+  _, out, err = cli("train", "--config", "tiny", "--workdir", workdir, f"data_dir={data_dir}")
+  gif = out.strip().splitlines()[-1].removeprefix("samples: ")
   assert os.path.exists(gif) and gif.startswith(os.path.join(workdir, "samples"))
   frames = Image.open(gif)
   assert frames.n_frames == 8
@@ -43,31 +48,31 @@ def test_train_then_sample(tmp_path, data_dir):
   assert meta["provenance"]["versions"] == record["versions"]
 
   # Training again to more steps resumes from the checkpoint.
-  out = run_cli("train", "--workdir", workdir, "num_steps=6")
-  assert "resuming" in out.stderr + out.stdout
+  _, out, err = cli("train", "--workdir", workdir, "num_steps=6")
+  log = err + out
+  assert "resuming" in log
   # Not on a terminal: a header, then plain lines (no carriage-return bar).
-  log = out.stderr + out.stdout
   assert "\r" not in log and "step 6/6" in log and "mocogan parameters: generator" in log, log
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
   assert [l["step"] for l in lines] == [2, 4, 6]
 
   # Changing the model of an existing run is refused before anything is written.
-  bad = run_cli("train", "--workdir", workdir, "ngf=16", check=False)
-  assert bad.returncode == 2 and "holds a run with ngf=8, not 16" in bad.stderr
+  status, _, err = cli("train", "--workdir", workdir, "ngf=16", check=False)
+  assert status == 2 and "holds a run with ngf=8, not 16" in err
   assert json.load(open(os.path.join(workdir, "config.json")))["ngf"] == 8
 
   for mode in ("random", "fixed-content", "fixed-motion"):
     path = str(tmp_path / f"{mode}.gif")
-    run_cli("sample", "--workdir", workdir, "--out", path, "--num", "4", "--length", "12",
-            "--mode", mode, "--category", "2")
+    cli("sample", "--workdir", workdir, "--out", path, "--num", "4", "--length", "12",
+        "--mode", mode, "--category", "2")
     assert Image.open(path).n_frames == 12
   mp4 = str(tmp_path / "s.mp4")
-  run_cli("sample", "--workdir", workdir, "--out", mp4, "--num", "2")
+  cli("sample", "--workdir", workdir, "--out", mp4, "--num", "2")
   assert os.path.getsize(mp4) > 0
 
   # An older checkpoint by its step; a step that was not kept is one line.
-  _, out, _ = cli("sample", "--workdir", workdir, "--step", "4", "--out", str(tmp_path / "4.gif"),
-                  "--num", "2")
+  cli("sample", "--workdir", workdir, "--step", "4", "--out", str(tmp_path / "4.gif"),
+      "--num", "2")
   assert os.path.getsize(tmp_path / "4.gif") > 0
   status, _, err = cli("export", "--workdir", workdir, "--step", "5", "--out",
                        str(tmp_path / "5.msgpack"), check=False)
@@ -75,10 +80,12 @@ def test_train_then_sample(tmp_path, data_dir):
       f"mocogan-jax export: error: --step 5: no such checkpoint in "
       f"{os.path.join(workdir, 'checkpoints')} (kept: 4, 6)"), err
 
-  bad = run_cli("sample", "--workdir", workdir, "--out", str(tmp_path / "x.avi"), check=False)
-  assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and ".gif or .mp4" in bad.stderr
-  bad = run_cli("sample", "--workdir", workdir, "--out", mp4, "--category", "9", check=False)
-  assert bad.returncode == 2 and "--category" in bad.stderr
+  status, _, err = cli("sample", "--workdir", workdir, "--out", str(tmp_path / "x.avi"),
+                       check=False)
+  assert status == 2 and err.strip().count("\n") == 0 and ".gif or .mp4" in err
+  status, _, err = cli("sample", "--workdir", workdir, "--out", mp4, "--category", "9",
+                       check=False)
+  assert status == 2 and "--category" in err
 
 
 def test_config_prints_the_resolved_preset_and_version_and_help_name_the_presets():
@@ -114,10 +121,15 @@ def test_user_errors_are_one_line(tmp_path):
   ]
   (tmp_path / "a_file").write_text("not a folder")
   for args, message in cases:
-    result = run_cli(*args, check=False)
-    assert result.returncode == 2, (args, result.stderr[-2000:])
-    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    status, _, err = cli(*args, check=False)
+    assert status == 2, (args, err[-2000:])
+    assert message in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+  # And from a fresh interpreter, as a user meets it.
+  result = run_cli(*cases[0][0], check=False)
+  assert result.returncode == 2 and result.stderr.strip() == (
+      "mocogan-jax train: error: unknown config 'nope'; presets: "
+      + ", ".join(config_lib.preset_names())), result.stderr
 
 
 def test_info_reports_official_parameter_counts():

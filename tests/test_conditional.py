@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mocogan_jax import encoding, pixels, registry
+from mocogan_jax import pixels, registry
+from mocogan_jax.predictors import encoding
 from mocogan_jax.data import pipeline
 from mocogan_jax.errors import ConfigError
 from mocogan_jax.models import conditional
@@ -109,7 +110,7 @@ def test_it_learns_to_predict_and_a_wrong_sign_does_not(tiny_config, monkeypatch
 
 
 def test_predict_from_the_command_line(tmp_path, data_dir):
-  from test_cli import cli
+  from conftest import cli
   run = str(tmp_path / "run")
   cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}", "model=conditional",
       "num_steps=2", "sample_every=100")

@@ -7,12 +7,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mocogan_jax import baseline, encoding, prediction
+from mocogan_jax.predictors import baseline, encoding, prediction
 from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models import mocogan
 from mocogan_jax.pixels import to_float, to_uint8
-from mocogan_jax.training import create_train_state
+from mocogan_jax.models.mocogan import create_train_state
 
 from conftest import tiny_config_with
 
@@ -203,7 +203,7 @@ def test_baseline_step_learns(tiny):
 def test_commands(tmp_path, data_dir):
   from PIL import Image
   from mocogan_jax import video_io
-  from test_cli import cli
+  from conftest import cli
   run = str(tmp_path / "run")
   # A run whose encoders train with the GAN: --steps 0 writes them as they are.
   cli("train", "--config", "tiny", "--workdir", run, f"data_dir={data_dir}", "encoder_weight=1")

@@ -12,7 +12,7 @@ import scipy.linalg
 from mocogan_jax.data import shape_motion
 from mocogan_jax.evaluation import i3d, metrics
 
-from test_cli import cli
+from conftest import cli
 
 
 # ---------------------------------------------------------------------------

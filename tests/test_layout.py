@@ -120,3 +120,17 @@ def test_the_project_speaks_of_itself_in_dates_commits_and_versions():
   found = [name for name in tracked if (root / name).is_file() and
            pattern.search((root / name).read_bytes().decode("utf-8", "replace"))]
   assert not found, found
+
+
+def test_each_model_family_is_one_module_shaped_like_the_others():
+  """A family's state, step, checks and info live in models/<name>.py; its
+  sampler there too, or MoCoGAN's (conditional draws from the same
+  generator); sampling_variables is the shared one where it is not its own."""
+  from mocogan_jax import registry
+  for name, model in registry.MODELS.items():
+    own = f"mocogan_jax.models.{name}"
+    for function in (model.create_train_state, model.train_step, model.config_problems,
+                     model.info):
+      assert function.__module__ == own, (name, function)
+    assert model.sample_videos.__module__ in (own, "mocogan_jax.models.mocogan"), name
+    assert model.sampling_variables.__module__ in (own, "mocogan_jax.gan"), name

@@ -150,24 +150,24 @@ def test_a_run_moves_across_devices_layouts_and_processes(tmp_path, data_dir):
   """One run continued on another layout at every checkpoint, each resume a
   different mesh or process count, its checkpoints on shared storage
   (--checkpoint_dir), ends where an uninterrupted 1-device run does (1e-5):
-  1 device -> 8 (data 4 x fsdp 2) -> 2 processes x 4 -> 1 x 8 -> 4 (fsdp 4) -> 1."""
+  1 device -> 8 (data 4 x fsdp 2) -> 2 processes x 4 -> 1 x 8 -> 4 (fsdp 4)."""
   log = str(tmp_path / "log")
-  code, out = _finish(_train(str(tmp_path / "reference"), data_dir, 1, log=log, steps=12), log)
+  code, out = _finish(_train(str(tmp_path / "reference"), data_dir, 1, log=log, steps=10), log)
   assert code == 0, out
   workdir, checkpoints = str(tmp_path / "moving"), str(tmp_path / "bucket" / "checkpoints")
   stages = [(1, 1, 2, ()), (8, 1, 4, ("mesh_fsdp=2",)), (4, 2, 6, ()), (8, 1, 8, ()),
-            (4, 1, 10, ("mesh_fsdp=4",)), (1, 1, 12, ())]
+            (4, 1, 10, ("mesh_fsdp=4",))]
   for devices, processes, end, extra in stages:
     code, out = _finish(_train(workdir, data_dir, devices, processes, log, steps=end,
                                extra=["--checkpoint_dir", checkpoints, *extra]), log)
     assert code == 0, out
     assert end == 2 or f"resuming from step {end - 2}" in out, out
   reference, moved = _metrics(str(tmp_path / "reference")), _metrics(workdir)
-  assert [m["step"] for m in moved] == list(range(1, 13))
+  assert [m["step"] for m in moved] == list(range(1, 11))
   for a, b in zip(reference, moved, strict=True):
     for k in a:
       np.testing.assert_allclose(b[k], a[k], rtol=1e-5, err_msg=f"step {a['step']} {k}")
-  assert sorted(os.listdir(checkpoints), key=int) == ["8", "10", "12"]
+  assert sorted(os.listdir(checkpoints), key=int) == ["6", "8", "10"]
   assert not os.path.exists(os.path.join(workdir, "checkpoints"))
 
 

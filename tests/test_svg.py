@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mocogan_jax import baseline, losses, prediction
+from mocogan_jax import losses
+from mocogan_jax.predictors import baseline, prediction
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.svg import SVG
 from mocogan_jax.pixels import to_float

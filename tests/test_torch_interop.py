@@ -13,9 +13,9 @@ import pytest
 import torch
 
 import official_torch
-from mocogan_jax import cli, config as config_lib, export, torch_interop, training
-from mocogan_jax.errors import ConfigError
+from mocogan_jax import cli, config as config_lib, export, torch_interop
 from mocogan_jax.models import mocogan
+from mocogan_jax.errors import ConfigError
 
 
 def _randomize_batch_norms(module, generator):
@@ -122,7 +122,7 @@ def test_reading_torch_files_needs_torch_only_there(tmp_path, monkeypatch):
 def test_init_from_starts_a_run_from_an_exported_file(tmp_path):
   from mocogan_jax import registry, sharding
   config = config_lib.load("tiny")
-  donor = training.create_train_state(config, jax.random.key(1))
+  donor = mocogan.create_train_state(config, jax.random.key(1))
   path = str(tmp_path / "donor.msgpack")
   export.write(path, config, jax.device_get(donor.generator.variables), discriminators={
       "video_discriminator": jax.device_get(donor.video_discriminator.variables)})
@@ -142,7 +142,7 @@ def test_init_from_starts_a_run_from_an_exported_file(tmp_path):
   assert leaf.sharding == fresh.generator.params["motion_rnn"]["w_ih"].sharding
 
   wider = config.replace(ngf=config.ngf * 2, init_from=path)
-  fresh = training.create_train_state(wider, jax.random.key(0))
+  fresh = mocogan.create_train_state(wider, jax.random.key(0))
   with pytest.raises(ConfigError, match=r"init_from .*: generator .* is \(16,\) there and \(32,\) in this"):
     export.start_from(fresh, path)
   with pytest.raises(ConfigError, match="init_from starts a MoCoGAN"):

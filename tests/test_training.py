@@ -8,21 +8,22 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mocogan_jax import losses, pixels, training
+from mocogan_jax import losses, pixels
+from mocogan_jax.models import mocogan
 from mocogan_jax.data import pipeline
-from mocogan_jax.sampling import sample_videos, sample_with_mode
+from mocogan_jax.models.mocogan import sample_videos, sample_with_mode
 
 from conftest import step_twice_and_check_purity
 
 
 @pytest.mark.accelerator  # also run on the GPU by experiments/accelerator_check.sh
 def test_state_is_one_pytree_and_step_is_pure_and_deterministic(tiny_config):
-  state = jax.jit(training.create_train_state, static_argnums=0)(tiny_config, jax.random.key(0))
+  state = jax.jit(mocogan.create_train_state, static_argnums=0)(tiny_config, jax.random.key(0))
   leaves = jax.tree.leaves(state)
   assert all(isinstance(x, jax.Array) for x in leaves)
   source = pipeline.load_source(tiny_config)
   batch = pipeline.make_batch(source, tiny_config, step=0)
-  step = jax.jit(training.train_step)
+  step = jax.jit(mocogan.train_step)
   s1, m1 = step_twice_and_check_purity(step, state, batch, jax.random.key(7))
   assert int(s1.step) == 1
   # Every network changed, and metrics are finite scalars.
@@ -38,8 +39,8 @@ def test_state_is_one_pytree_and_step_is_pure_and_deterministic(tiny_config):
   # Usable inside a caller's own jit, with the state donated.
   @jax.jit
   def two_steps(state, batch, key):
-    state, _ = training.train_step(state, batch, key)
-    return training.train_step(state, batch, key)
+    state, _ = mocogan.train_step(state, batch, key)
+    return mocogan.train_step(state, batch, key)
   s4, _ = two_steps(state, batch, jax.random.key(7))
   assert int(s4.step) == 2
 
@@ -57,9 +58,9 @@ def _train_and_measure(config, steps=100):
   source = pipeline.load_source(config)
   real = np.concatenate([source[i]["video"] for i in range(len(source))])
   real_mean = (real.astype(np.float32) / 127.5 - 1.0).mean(0)
-  state = jax.jit(training.create_train_state, static_argnums=0)(config, jax.random.key(0))
+  state = jax.jit(mocogan.create_train_state, static_argnums=0)(config, jax.random.key(0))
   before = _mean_image_distance(state, config, real_mean)
-  step = jax.jit(training.train_step, donate_argnums=0)
+  step = jax.jit(mocogan.train_step, donate_argnums=0)
   for i in range(steps):
     state, _ = step(state, pipeline.make_batch(source, config, i), jax.random.key(i))
   return before, _mean_image_distance(state, config, real_mean)
@@ -87,12 +88,12 @@ def test_a_generator_loss_with_the_wrong_sign_does_not_learn(tiny_config, monkey
 
 def test_encoders_trained_with_the_gan(tiny_config):
   config = tiny_config.replace(encoder_weight=1.0)
-  state = jax.jit(training.create_train_state, static_argnums=0)(config, jax.random.key(0))
-  official = jax.eval_shape(lambda k: training.create_train_state(tiny_config, k),
+  state = jax.jit(mocogan.create_train_state, static_argnums=0)(config, jax.random.key(0))
+  official = jax.eval_shape(lambda k: mocogan.create_train_state(tiny_config, k),
                             jax.random.key(0))
   assert official.encoder is None
   source = pipeline.load_source(config)
-  step = jax.jit(training.train_step)
+  step = jax.jit(mocogan.train_step)
   batch = pipeline.make_batch(source, config, 0)
   s1, metrics = step(state, batch, jax.random.key(1))
   changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), state.encoder.params,
@@ -115,7 +116,7 @@ def test_encoders_trained_with_the_gan(tiny_config):
 
 
 def test_sampling_modes_fix_what_they_say(tiny_config):
-  state = jax.jit(training.create_train_state, static_argnums=0)(tiny_config, jax.random.key(0))
+  state = jax.jit(mocogan.create_train_state, static_argnums=0)(tiny_config, jax.random.key(0))
   variables = state.generator.variables
   key = jax.random.key(5)
   for length in (3, 8, 20):
@@ -137,10 +138,10 @@ def test_sampling_modes_fix_what_they_say(tiny_config):
 
 def test_generator_ema_follows_the_formula_and_is_what_samples_use(tiny_config):
   config = tiny_config.replace(ema_decay=0.99)
-  state = jax.jit(training.create_train_state, static_argnums=0)(config, jax.random.key(0))
+  state = jax.jit(mocogan.create_train_state, static_argnums=0)(config, jax.random.key(0))
   chex.assert_trees_all_equal(state.generator_ema, state.generator.variables)
   source = pipeline.load_source(config)
-  step = jax.jit(training.train_step)
+  step = jax.jit(mocogan.train_step)
   ema = jax.tree.map(np.asarray, state.generator_ema)
   for i in range(3):
     state, _ = step(state, pipeline.make_batch(source, config, i), jax.random.key(i))
@@ -150,17 +151,17 @@ def test_generator_ema_follows_the_formula_and_is_what_samples_use(tiny_config):
   chex.assert_trees_all_close(state.generator_ema, ema, rtol=1e-5, atol=1e-6)
   assert not np.allclose(state.generator_ema["params"]["motion_rnn"]["w_ih"],
                          state.generator.params["motion_rnn"]["w_ih"])
-  assert training.sampling_variables(state) is state.generator_ema
-  plain = training.create_train_state(tiny_config, jax.random.key(0))
+  assert mocogan.sampling_variables(state) is state.generator_ema
+  plain = mocogan.create_train_state(tiny_config, jax.random.key(0))
   assert plain.generator_ema is None
-  chex.assert_trees_all_equal(training.sampling_variables(plain), plain.generator.variables)
+  chex.assert_trees_all_equal(mocogan.sampling_variables(plain), plain.generator.variables)
 
 
 def test_r1_penalty_is_gamma_half_the_squared_input_gradient_on_real_data(tiny_config):
   config = tiny_config.replace(noise_sigma=0.0)
-  state = training.create_train_state(config, jax.random.key(0))
+  state = mocogan.create_train_state(config, jax.random.key(0))
   batch = pipeline.make_batch(pipeline.load_source(config), config, step=0)
-  step = jax.jit(training.train_step)
+  step = jax.jit(mocogan.train_step)
   _, plain = step(state, batch, jax.random.key(3))
   _, with_r1 = step(state.replace(config=config.replace(r1_gamma=10.0)), batch, jax.random.key(3))
 
@@ -171,7 +172,7 @@ def test_r1_penalty_is_gamma_half_the_squared_input_gradient_on_real_data(tiny_c
     grad = jax.grad(mean_logit)(x)
     return 5.0 * float(jnp.sum(grad ** 2)) / len(x)
 
-  nets = training.networks(config)
+  nets = mocogan.networks(config)
   r1_image = expected(nets.image_discriminator, state.image_discriminator.variables,
                       pixels.to_float(batch["image"]))
   r1_video = expected(nets.video_discriminator, state.video_discriminator.variables,
@@ -204,11 +205,11 @@ def test_video_loss_weight_zero_leaves_the_generator_to_the_image_discriminator(
   batch = pipeline.make_batch(source, tiny_config, step=0)
 
   def generator_after(config, shift):
-    state = training.create_train_state(config, jax.random.key(0))
+    state = mocogan.create_train_state(config, jax.random.key(0))
     dv = state.video_discriminator
     state = state.replace(video_discriminator=dv.replace(
         params=jax.tree.map(lambda p: p + shift, dv.params)))
-    g, *_ = training.generator_update(state, state.generator.batch_stats, batch["video"],
+    g, *_ = mocogan.generator_update(state, state.generator.batch_stats, batch["video"],
                                       batch["label"], jax.random.key(1))
     return g.params
 
@@ -225,14 +226,14 @@ def test_bfloat16_computes_in_bfloat16_keeps_float32_state_and_still_learns(tiny
   batch = pipeline.make_batch(source, tiny_config, step=0)
   metrics = {}
   for config in (tiny_config, bf16):
-    state = training.create_train_state(config, jax.random.key(0))
-    state, metrics[config.dtype] = jax.jit(training.train_step)(state, batch, jax.random.key(1))
+    state = mocogan.create_train_state(config, jax.random.key(0))
+    state, metrics[config.dtype] = jax.jit(mocogan.train_step)(state, batch, jax.random.key(1))
     # Parameters, Adam moments and BatchNorm statistics stay float32.
     assert {x.dtype for x in jax.tree.leaves(state)} <= {jnp.dtype("float32"),
                                                         jnp.dtype("int32")}
   generate = functools.partial(
-      training.networks(bf16).generator.apply, state.generator.variables,
-      training.sample_latents(jax.random.key(2), bf16, 2, 4), train=False)
+      mocogan.networks(bf16).generator.apply, state.generator.variables,
+      mocogan.sample_latents(jax.random.key(2), bf16, 2, 4), train=False)
   assert generate().dtype == jnp.float32
   assert "bf16" in str(jax.make_jaxpr(generate)())  # the convolutions run in bfloat16
   # One step from the same weights, batch and key: the losses agree to bfloat16's

@@ -219,7 +219,7 @@ def test_tgan_clips_singular_values_every_fifth_step(tiny_config):
 
 def test_the_command_line_trains_resumes_samples_evaluates_and_exports_each_model(
     tmp_path, data_dir):
-  from test_cli import cli
+  from conftest import cli
   unconditional = [f"{k}={v}" for k, v in UNCONDITIONAL.items()]
   for model in MODELS:
     common = ["--config", "tiny", f"data_dir={data_dir}", f"model={model}", *unconditional,

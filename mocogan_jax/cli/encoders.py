@@ -12,7 +12,7 @@ from mocogan_jax.errors import ConfigError
 
 def add_commands(command) -> None:
   """Adds this module's commands through `command(name, function, help, *shared flags)`."""
-  from mocogan_jax import baseline, encoding, prediction
+  from mocogan_jax.predictors import baseline, encoding, prediction
   p = command("train-encoder", cmd_train_encoder, "train content and motion encoders for a "
               "run's generator; writes WORKDIR/encoder", "run", "checkpoint_dir")
   p.add_argument("--out", help="default WORKDIR/encoder")
@@ -65,7 +65,8 @@ def add_commands(command) -> None:
 
 
 def cmd_train_encoder(args):
-  from mocogan_jax import encoding, registry, workdir
+  from mocogan_jax import registry, workdir
+  from mocogan_jax.predictors import encoding
   config, state = workdir.load_state(args.workdir, args.checkpoint_dir)
   encoding.check_model(config)
   settings = settings_from_args(encoding.EncoderSettings, args).check()
@@ -87,7 +88,7 @@ def cmd_train_encoder(args):
 
 
 def cmd_train_baseline(args):
-  from mocogan_jax import baseline
+  from mocogan_jax.predictors import baseline
   config = config_for_workdir(args)
   settings = settings_from_args(baseline.BaselineSettings, args).check()
   out = args.out or os.path.join(args.workdir, settings.model)
@@ -101,7 +102,8 @@ def cmd_train_baseline(args):
 def cmd_predict(args):
   import jax
   import numpy as np
-  from mocogan_jax import prediction, video_io, workdir
+  from mocogan_jax import video_io, workdir
+  from mocogan_jax.predictors import prediction
   from mocogan_jax.data import pipeline, video_folder
   from mocogan_jax.pixels import to_float
   check_out(args.out)
@@ -143,7 +145,8 @@ def cmd_predict(args):
 
 def cmd_transfer(args):
   import numpy as np
-  from mocogan_jax import encoding, video_io, workdir
+  from mocogan_jax import video_io, workdir
+  from mocogan_jax.predictors import encoding
   from mocogan_jax.data import video_folder
   from mocogan_jax.pixels import to_float
   check_out(args.out)
@@ -165,7 +168,8 @@ def cmd_transfer(args):
 def cmd_animate(args):
   import jax
   import numpy as np
-  from mocogan_jax import encoding, video_io, workdir
+  from mocogan_jax import video_io, workdir
+  from mocogan_jax.predictors import encoding
   from mocogan_jax.data import video_folder
   from mocogan_jax.pixels import to_float
   check_out(args.out)

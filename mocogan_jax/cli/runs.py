@@ -10,7 +10,7 @@ from mocogan_jax.errors import ConfigError
 
 def add_commands(command) -> None:
   """Adds this module's commands through `command(name, function, help, *shared flags)`."""
-  from mocogan_jax import sampling
+  from mocogan_jax.models import mocogan
   p = command("config", cmd_config, "print a preset (or config file) with key=value changes "
                                     "applied, as JSON")
   p.add_argument("config", metavar="NAME")
@@ -37,7 +37,7 @@ def add_commands(command) -> None:
   p.add_argument("--length", type=int, default=None, help="frames (default: the training T)")
   p.add_argument("--category", type=int, default=None)
   p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--mode", choices=sampling.MODES, default="random")
+  p.add_argument("--mode", choices=mocogan.MODES, default="random")
 
   p = command("export", cmd_export, "write the generator of a run's newest checkpoint (and its "
                                     "encoders) to one file, for sampling and sharing",
@@ -93,7 +93,7 @@ def cmd_prepare(args):
 def cmd_sample(args):
   import jax
   from mocogan_jax import export, registry, video_io, workdir
-  from mocogan_jax.sampling import MOCOGAN_GENERATORS, sample_with_mode
+  from mocogan_jax.models.mocogan import MOCOGAN_GENERATORS, sample_with_mode
   check_out(args.out)
   check_workdir_or_params(args)
   if args.params:

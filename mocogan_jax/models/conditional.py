@@ -26,7 +26,7 @@ conditional` continues clips.
 import jax
 import jax.numpy as jnp
 
-from mocogan_jax import flow, gan, losses, sampling, training
+from mocogan_jax import flow, gan, losses
 from mocogan_jax.config import Config
 from mocogan_jax.models import mocogan
 from mocogan_jax.pixels import to_float
@@ -40,7 +40,7 @@ FLOW_LEVELS, FLOW_ITERATIONS = 2, 30
 
 
 def config_problems(config: Config) -> list[str]:
-  found = training.config_problems(config)
+  found = mocogan.config_problems(config)
   if not 1 <= config.context_frames < config.video_length:
     found.append(f"context_frames must be in [1, video_length={config.video_length}), got "
                  f"{config.context_frames}")
@@ -54,12 +54,12 @@ def config_problems(config: Config) -> list[str]:
   return found
 
 
-def create_train_state(config: Config, key) -> training.TrainState:
+def create_train_state(config: Config, key) -> mocogan.TrainState:
   """MoCoGAN's state, with the encoders that read the context."""
   s, c, t = config.image_size, config.channels, config.video_length
   encoder = gan.init_network(mocogan.encoder(config), jax.random.fold_in(key, 4),
-                             jnp.zeros((1, t, s, s, c)), training.optimizer(config))
-  return training.create_train_state(config, key).replace(encoder=encoder)
+                             jnp.zeros((1, t, s, s, c)), mocogan.optimizer(config))
+  return mocogan.create_train_state(config, key).replace(encoder=encoder)
 
 
 def _predict(config: Config, generator_variables, encoder_variables, context, key):
@@ -100,14 +100,14 @@ def motion_loss(predicted, truth, last_context):
                           - jax.lax.stop_gradient(_flows(with_context(truth)))))
 
 
-def train_step(state: training.TrainState, batch, key):
+def train_step(state: mocogan.TrainState, batch, key):
   """One iteration: D_I, D_V, then the generator and the encoders.
 
   batch: {"video": uint8 (B, T, S, S, C), "label": int32 (B,), "image": uint8
-  (Bi, S, S, C)}, as training.train_step. Returns (new_state, metrics).
+  (Bi, S, S, C)}, as mocogan.train_step. Returns (new_state, metrics).
   """
   config = state.config
-  nets = training.networks(config)
+  nets = mocogan.networks(config)
   real, real_images = to_float(batch["video"]), to_float(batch["image"])
   k = config.context_frames
   context, truth = real[:, :k], real[:, k:]
@@ -117,12 +117,12 @@ def train_step(state: training.TrainState, batch, key):
   future, g_stats, e_stats = _predict(config, g.variables, e.variables, context,
                                       gan.stream(key, "fakes"))
   future = jax.lax.stop_gradient(future)
-  di, loss_di, _, _, _ = training.discriminator_update(
+  di, loss_di, _, _, _ = mocogan.discriminator_update(
       nets.image_discriminator, state.image_discriminator, real_images, frames(future), config,
       gan.stream(key, "image_discriminator"))
   category_loss = ((lambda logits: losses.category_ce(logits, batch["label"]))
                    if config.use_categories else None)
-  dv, loss_dv, category, _, _ = training.discriminator_update(
+  dv, loss_dv, category, _, _ = mocogan.discriminator_update(
       nets.video_discriminator, state.video_discriminator, real,
       jnp.concatenate([context, future], axis=1), config, gan.stream(key, "video_discriminator"),
       category_loss)
@@ -131,9 +131,9 @@ def train_step(state: training.TrainState, batch, key):
     future, g_new, e_new = _predict(config, {"params": g_params, "batch_stats": g_stats},
                                     {"params": e_params, "batch_stats": e_stats}, context,
                                     gan.stream(key, "prediction"))
-    image_logits, _, di_stats = training.discriminate(
+    image_logits, _, di_stats = mocogan.discriminate(
         nets.image_discriminator, di.variables, frames(future), gan.stream(key, "noise/image"))
-    video_logits, _, dv_stats = training.discriminate(
+    video_logits, _, dv_stats = mocogan.discriminate(
         nets.video_discriminator, dv.variables, jnp.concatenate([context, future], axis=1),
         gan.stream(key, "noise/video"))
     terms = {
@@ -150,7 +150,7 @@ def train_step(state: training.TrainState, batch, key):
 
   (loss_g, (g_stats, e_stats, di_stats, dv_stats, terms)), grads = jax.value_and_grad(
       loss_fn, argnums=(0, 1), has_aux=True)(g.params, e.params)
-  tx = training.optimizer(config)
+  tx = mocogan.optimizer(config)
   g = gan.apply_gradients(g, grads[0], g_stats, tx)
   ema = state.generator_ema
   if ema is not None:
@@ -164,9 +164,9 @@ def train_step(state: training.TrainState, batch, key):
   return gan.keep_if_nonfinite(new_state, state, metrics, config)
 
 
-sample_videos = sampling.sample_videos  # unconditional draws of the same generator
+sample_videos = mocogan.sample_videos  # unconditional draws of the same generator
 
 
 def model_info(config: Config) -> dict:
-  info = training.model_info(config, create_train_state, train_step)
+  info = mocogan.model_info(config, create_train_state, train_step)
   return info | {"latent": info["latent"] + f"; conditioned on {config.context_frames} frames"}

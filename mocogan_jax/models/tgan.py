@@ -193,7 +193,7 @@ def train_step(state: gan.VideoGanState, batch, key):
   (every SVC_EVERY steps) D's singular values clipped.
 
   batch: {"video": uint8 (B, T, S, S, C), ...}; the other entries are unused.
-  Returns (new_state, metrics), as training.train_step.
+  Returns (new_state, metrics), as mocogan.train_step.
   """
   config, tx = state.config, optimizer(state.config)
   real = to_float(batch["video"])

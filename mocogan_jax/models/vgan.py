@@ -137,7 +137,7 @@ def train_step(state: gan.VideoGanState, batch, key):
   (non-saturating) plus the mask's L1 term.
 
   batch: {"video": uint8 (B, T, S, S, C), ...}; the other entries are unused.
-  Returns (new_state, metrics), as training.train_step.
+  Returns (new_state, metrics), as mocogan.train_step.
   """
   config, tx = state.config, gan.adam(state.config)
   real = to_float(batch["video"])

@@ -23,7 +23,7 @@ object whose place the codes do not yet pin down (experiments/RESULTS.md,
 "Prediction and encoders").
 
 Encoders can also train with the GAN itself (config.encoder_weight > 0): the
-same two losses join the generator's step in training.train_step, where they
+same two losses join the generator's step in mocogan.train_step, where they
 train the generator as well, next to the discriminators that keep its frames
 realistic. `train-encoder` then starts from those encoders (`--steps 0` keeps
 them as they are).
@@ -44,14 +44,14 @@ from mocogan_jax import checkpointing, pixels, small_trainer, video_io
 from mocogan_jax.config import Config, check_choices, option
 from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import pipeline
-from mocogan_jax.encoder_objective import encoder_losses
+from mocogan_jax.predictors.encoder_objective import encoder_losses
 from mocogan_jax.evaluation import metrics as metrics_lib
 from mocogan_jax.models import mocogan
 from mocogan_jax.models.encoders import CONTENT_FROM
 from mocogan_jax.models.layers import Conv2d
 from mocogan_jax.pixels import to_float
 from mocogan_jax.sharding import split_over_batch
-from mocogan_jax.training import NetworkState
+from mocogan_jax.models.mocogan import NetworkState
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The encoders' objective, in one place: used by the joint GAN step
-(training.train_step with encoder_weight > 0) and by `train-encoder`
+(mocogan.train_step with encoder_weight > 0) and by `train-encoder`
 (encoding.encoder_train_step)."""
 
 import jax

@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mocogan_jax import baseline, encoding, registry, workdir as workdir_lib
+from mocogan_jax import registry, workdir as workdir_lib
+from mocogan_jax.predictors import baseline, encoding
 from mocogan_jax.config import Config
 from mocogan_jax.errors import ConfigError
 from mocogan_jax.evaluation import metrics
