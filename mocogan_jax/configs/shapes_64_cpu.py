@@ -8,8 +8,9 @@ shape_motion/64. One step costs about 1.5 s on 2 CPU cores, 5x the 32x32 step
 (experiments/RESULTS.md, "64x64 at the demo's widths: the step"), so 30,000
 steps are about 12 h: the run checkpoints every 500 steps and resumes where it
 stopped when the same command is run again. ACD on 256 16-frame clips is
-logged every 1000 steps (eval/acd in metrics.jsonl); the run's curve and its
-figure beside the paper's table are in experiments/RESULTS.md, "64x64 on a CPU".
+logged every 1000 steps (eval/acd in metrics.jsonl), to set beside the
+paper's table (MoCoGAN 1.79, TGAN 2.08, VGAN 5.02). No run of it has finished
+yet: expected numbers go here when one has.
 """
 
 from mocogan_jax.configs import demo
