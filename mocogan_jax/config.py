@@ -73,6 +73,12 @@ class Config:
   # (Odena et al. 2016), no parameters. Not in the official code
   # (experiments/RESULTS.md, "What the remaining ACD is made of").
   output_blur: bool = False
+  # The generator's last stride-2 layer: "transpose" (the official 4x4
+  # transposed convolution) or "resize" (nearest-neighbour x2, then a 3x3
+  # convolution), which cannot draw the pattern a stride-2 transposed
+  # convolution tiles onto the image grid (Odena et al. 2016). Not in the
+  # official code; its parameters differ, so init_from cannot carry that layer.
+  output_upsample: str = "transpose"
   noise_sigma: float = 0.0  # instance noise before every conv but the last; 0 = off
   conv_impl: str = "auto"  # auto | native | matmul (see models/layers.py)
   # The generator's and discriminators' convolutions and activations: float32 |
@@ -198,6 +204,7 @@ _CHOICES = {
     "dtype": ("float32", "bfloat16"),
     "nonfinite": ("stop", "skip"),
     "bad_files": ("skip", "fail"),
+    "output_upsample": ("transpose", "resize"),
 }
 
 

@@ -306,6 +306,9 @@ def check_mappable(config: Config, networks) -> None:
     raise ConfigError("the official generator has no content modulation (content_modulation=false)")
   if config.output_blur:
     raise ConfigError("the official generator has no output blur (output_blur=false)")
+  if config.output_upsample != "transpose":
+    raise ConfigError("the official generator's last layer is a transposed convolution "
+                      "(output_upsample=transpose)")
   discriminators = [n for n in networks if n != "generator"]
   norms = {config.discriminator_norm, config.image_discriminator_norm or "batch"}
   if discriminators and norms != {"batch"}:

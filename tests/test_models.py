@@ -315,3 +315,24 @@ def test_output_blur_adds_no_parameters_and_removes_only_the_alternating_pixel_p
   assert float(jnp.abs(binomial_blur(checkerboard)[:, 1:-1, 1:-1]).max()) < 1e-6
   constant = jnp.full((1, 8, 8, 3), 0.7)
   chex.assert_trees_all_close(binomial_blur(constant), constant, atol=1e-6)
+
+
+def test_resize_upsampling_replaces_only_the_last_transposed_convolution():
+  """resize swaps the generator's last ConvT (k4 s2, C_in -> C) for a 3x3
+  convolution after nearest x2, and changes no other variable; the default
+  (transpose) is the official generator; any other value is refused."""
+  base = Config(image_size=16, video_length=4, dim_z_content=8, dim_z_motion=4, n_categories=4,
+                ngf=8, ndf=8)
+  official, resized = mocogan.generator(base), mocogan.generator(
+      base.replace(output_upsample="resize"))
+  latents = mocogan.sample_latents(KEY, base, 2, 4)
+  ours, theirs = (g.init(KEY, latents, train=False) for g in (official, resized))
+  assert base.output_upsample == "transpose"
+  image_generator = lambda v: v["params"]["image_generator"]
+  assert set(image_generator(ours)) - set(image_generator(theirs)) == {"ConvTranspose2d_2"}
+  assert set(image_generator(theirs)) - set(image_generator(ours)) == {"Conv2d_0"}
+  assert image_generator(theirs)["Conv2d_0"]["kernel"].shape == (3, 3, 8, 3)
+  videos = resized.apply(theirs, latents, train=False)
+  assert videos.shape == (2, 4, 16, 16, 3) and bool(jnp.all(jnp.abs(videos) <= 1))
+  with pytest.raises(ConfigError, match="output_upsample must be one of"):
+    validate(base.replace(output_upsample="bilinear"))

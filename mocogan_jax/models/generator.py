@@ -14,7 +14,8 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from mocogan_jax.models.layers import ConvTranspose2d, SelfAttention, batch_norm, torch_uniform
+from mocogan_jax.models.layers import (Conv2d, ConvTranspose2d, SelfAttention, batch_norm,
+                                      torch_uniform)
 
 
 class MotionRNN(nn.Module):
@@ -75,6 +76,8 @@ class ImageGenerator(nn.Module):
   attention_resolution: int = 0  # > 0: a SelfAttention block on the features of this size
   modulation_dim: int = 0  # > 0: z[:, :modulation_dim] also scales and shifts every BN output
   output_blur: bool = False  # a fixed binomial blur before tanh (`binomial_blur`)
+  # The last x2: "transpose" (ConvT k4 s2, official) | "resize" (nearest x2, Conv k3 s1).
+  output_upsample: str = "transpose"
 
   @nn.compact
   def __call__(self, z, train: bool):
@@ -90,7 +93,11 @@ class ImageGenerator(nn.Module):
     for i in range(1, n_up):
       x = ConvTranspose2d(width(i), 4, 2, 1, self.conv_impl, self.dtype)(x)
       x = attend(nn.relu(modulate(batch_norm(train, self.dtype)(x))))
-    x = ConvTranspose2d(self.channels, 4, 2, 1, self.conv_impl, self.dtype)(x)
+    if self.output_upsample == "resize":
+      x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+      x = Conv2d(self.channels, 3, 1, 1, self.conv_impl, dtype=self.dtype)(x)
+    else:
+      x = ConvTranspose2d(self.channels, 4, 2, 1, self.conv_impl, self.dtype)(x)
     if self.output_blur:
       x = binomial_blur(x)
     return jnp.tanh(x).astype(jnp.float32)
@@ -120,6 +127,7 @@ class VideoGenerator(nn.Module):
   # so that a per-video property (colour) has a path that bypasses the motion code.
   content_modulation: bool = False
   output_blur: bool = False  # ImageGenerator's
+  output_upsample: str = "transpose"  # ImageGenerator's
 
   def setup(self):
     self.motion_rnn = MotionRNN(self.dim_z_motion)
@@ -127,7 +135,7 @@ class VideoGenerator(nn.Module):
     self.image_generator = ImageGenerator(
         self.ngf, self.channels, self.image_size, self.conv_impl, self.dtype,
         self.attention_resolution, self.dim_z_content if self.content_modulation else 0,
-        self.output_blur)
+        self.output_blur, self.output_upsample)
 
   def __call__(self, latents, train: bool):
     """latents from `sample_latents` (N videos, T frames) -> videos (N, T, S, S, C)."""

@@ -40,7 +40,7 @@ def generator(config: Config) -> VideoGenerator:
   return VideoGenerator(config.dim_z_content, config.n_categories, config.dim_z_motion,
                         config.ngf, config.channels, config.image_size, config.conv_impl,
                         jnp.dtype(config.dtype), config.attention_resolution,
-                        config.content_modulation, config.output_blur)
+                        config.content_modulation, config.output_blur, config.output_upsample)
 
 
 def _discriminator_settings(config: Config) -> dict:
