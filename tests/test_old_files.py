@@ -11,7 +11,7 @@ import shutil
 import pytest
 from flax import serialization
 
-from mocogan_jax import provenance, registry
+from mocogan_jax import config as config_lib, provenance, registry
 from mocogan_jax.errors import ConfigError
 
 from conftest import cli, logged_metrics
@@ -28,8 +28,14 @@ def old_run(tmp_path):
 
 
 def test_the_old_config_resolves_to_the_same_settings():
+  """Every saved setting as it was; settings added since take their defaults,
+  which leave the model as it was."""
   saved = json.loads((RELEASE / "config.json").read_text())
-  assert json.loads(registry.resolve(str(RELEASE / "config.json")).to_json()) == saved
+  resolved = json.loads(registry.resolve(str(RELEASE / "config.json")).to_json())
+  assert {k: resolved[k] for k in saved} == saved
+  defaults = json.loads(config_lib.Config().to_json())
+  assert {k: resolved[k] for k in resolved.keys() - saved.keys()} == {
+      k: defaults[k] for k in resolved.keys() - saved.keys()}
 
 
 def test_the_old_checkpoint_samples_and_trains_on(old_run, data_dir, tmp_path):
