@@ -78,6 +78,8 @@ class Config:
   # convolution), which cannot draw the pattern a stride-2 transposed
   # convolution tiles onto the image grid (Odena et al. 2016). Not in the
   # official code; its parameters differ, so init_from cannot carry that layer.
+  # Trained from the start it stilled a third of the demo's videos
+  # (experiments/RESULTS.md, "What the remaining ACD is made of").
   output_upsample: str = "transpose"
   noise_sigma: float = 0.0  # instance noise before every conv but the last; 0 = off
   conv_impl: str = "auto"  # auto | native | matmul (see models/layers.py)
