@@ -9,10 +9,9 @@ The functional API, for use in research code:
 """
 
 from mocogan_jax.config import Config
-from mocogan_jax.registry import resolve
-from mocogan_jax.models.mocogan import sample_videos
 from mocogan_jax.models.mocogan import (NetworkState, TrainState, create_train_state,
-                                  sampling_variables, train_step)
+                                        sample_videos, sampling_variables, train_step)
+from mocogan_jax.registry import resolve
 
 __all__ = ["Config", "NetworkState", "TrainState", "create_train_state", "resolve",
            "sample_videos", "sampling_variables", "train_step"]
