@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import cpu_env
+from conftest import cpu_env, logged_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -138,14 +138,6 @@ def _finish(process, log, timeout=300):
   return code, open(log).read()[-3000:]
 
 
-def _metrics(workdir):
-  import json
-  lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
-  for line in lines:
-    line.pop("steps_per_second")
-  return lines
-
-
 def test_a_run_moves_across_devices_layouts_and_processes(tmp_path, data_dir):
   """One run continued on another layout at every checkpoint, each resume a
   different mesh or process count, its checkpoints on shared storage
@@ -162,7 +154,7 @@ def test_a_run_moves_across_devices_layouts_and_processes(tmp_path, data_dir):
                                extra=["--checkpoint_dir", checkpoints, *extra]), log)
     assert code == 0, out
     assert end == 2 or f"resuming from step {end - 2}" in out, out
-  reference, moved = _metrics(str(tmp_path / "reference")), _metrics(workdir)
+  reference, moved = logged_metrics(str(tmp_path / "reference")), logged_metrics(workdir)
   assert [m["step"] for m in moved] == list(range(1, 11))
   for a, b in zip(reference, moved, strict=True):
     for k in a:
