@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import FAST_COMPILE
 from mocogan_jax import cli, export, video_io, workdir
 from mocogan_jax.predictors import encoding, prediction
 from mocogan_jax.models import mocogan
@@ -117,7 +118,7 @@ def _scores_in_a_subprocess() -> dict:
   them off for the many small programs of the suite, which makes the 100
   inversion steps several times slower."""
   env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "").replace(
-      "--xla_backend_optimization_level=0", ""))
+      FAST_COMPILE, "--xla_backend_optimization_level=3"))
   code = ("import json, sys; sys.path.insert(0, 'tests'); import test_pretrained; "
           "print(json.dumps(test_pretrained.encoder_scores()))")
   result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
