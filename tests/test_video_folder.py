@@ -2,18 +2,14 @@
 class subfolders, and what happens to broken or short videos."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import tiny_config_with
+from conftest import cli, tiny_config_with
 from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import pipeline
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _strip(frames: np.ndarray) -> np.ndarray:
@@ -132,13 +128,10 @@ def test_a_folder_without_usable_videos_is_one_clear_error(tmp_path):
 
 def test_training_from_a_folder_through_the_command_line(tmp_path, strips):
   folder, _ = strips
-  result = subprocess.run(
-      [sys.executable, "-m", "mocogan_jax.cli", "train", "--config", "tiny", "--workdir",
-       str(tmp_path / "run"), f"dataset=folder:{folder}", "label_key=label",
-       f"data_dir={tmp_path / 'tfds'}", "num_steps=20", "log_every=20"],
-      capture_output=True, text=True, timeout=600, cwd=ROOT)
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert "3 videos" in result.stdout
+  _, out, _ = cli("train", "--config", "tiny", "--workdir", str(tmp_path / "run"),
+                  f"dataset=folder:{folder}", "label_key=label", f"data_dir={tmp_path / 'tfds'}",
+                  "num_steps=20", "log_every=20")
+  assert "3 videos" in out
   assert "20" in os.listdir(tmp_path / "run" / "checkpoints")
 
 
