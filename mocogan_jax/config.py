@@ -266,6 +266,22 @@ def problems(config: Config) -> list[str]:
   return found
 
 
+# Settings that no compiled program reads: where the data and checkpoints are,
+# how long a run is, how often it logs, samples, saves and evaluates.
+RUN_FIELDS = ("data_dir", "bad_files", "data_workers", "mesh_data", "mesh_fsdp", "num_steps",
+              "seed", "init_from", "log_every", "sample_every", "checkpoint_every",
+              "keep_checkpoints", "keep_checkpoint_every", "num_samples", "lock_timeout",
+              "eval_every", "eval_metrics", "eval_num", "eval_length", "keep_best")
+
+
+def program_config(config: Config) -> Config:
+  """`config` with RUN_FIELDS at their defaults: the config a train state
+  carries and compiled programs are keyed on, so that runs that differ only
+  in those settings share their programs."""
+  return config.replace(**{name: Config.__dataclass_fields__[name].default
+                           for name in RUN_FIELDS})
+
+
 def preset_names() -> list[str]:
   from mocogan_jax import configs
   return sorted(m.name for m in pkgutil.iter_modules(configs.__path__) if not m.name.startswith("_"))

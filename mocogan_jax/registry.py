@@ -71,25 +71,47 @@ def resolve(name_or_file: str, overrides=()) -> Config:
   return validate(config_lib.apply_overrides(config_lib.load(name_or_file), overrides))
 
 
+# The train state carries config_lib.program_config(config), not the run's own
+# config, and the compiled functions below are kept per (program config,
+# layout): runs in one process that differ only in run settings (workdir,
+# data_dir, num_steps, ...) trace and compile their steps once.
+
 def abstract_train_state(config: Config, mesh):
   """The train state as ShapeDtypeStructs carrying their shardings on `mesh`:
   the target layout for initialising, stepping and restoring checkpoints."""
-  create = get(config).create_train_state
-  shapes = jax.eval_shape(lambda key: create(config, key), jax.random.key(0))
+  program = config_lib.program_config(config)
+  create = get(program).create_train_state
+  shapes = jax.eval_shape(lambda key: create(program, key), jax.random.key(0))
   return sharding.fsdp_layout(shapes, mesh)
+
+
+def _layout(abstract_state) -> tuple:
+  """The shardings of `abstract_state` as a hashable key: (treedef, leaves)."""
+  leaves, treedef = jax.tree.flatten(sharding.shardings_of(abstract_state))
+  return treedef, tuple(leaves)
 
 
 def jit_create_train_state(config: Config, abstract_state):
   """key -> create_train_state(config, key), placed as `abstract_state` says."""
-  return jax.jit(functools.partial(get(config).create_train_state, config),
-                 out_shardings=sharding.shardings_of(abstract_state))
+  return _jit_create_train_state(config_lib.program_config(config), *_layout(abstract_state))
+
+
+@functools.lru_cache(maxsize=32)
+def _jit_create_train_state(program: Config, treedef, shardings: tuple):
+  return jax.jit(functools.partial(get(program).create_train_state, program),
+                 out_shardings=jax.tree.unflatten(treedef, shardings))
 
 
 def jit_train_step(config: Config, abstract_state, mesh):
   """train_step(state, batch, key) compiled for `mesh`: the batch split over
   every device, the state laid out as `abstract_state` and donated."""
-  state, rep = sharding.shardings_of(abstract_state), sharding.replicated(mesh)
-  train_step = get(config).train_step
+  return _jit_train_step(config.model, mesh, *_layout(abstract_state))
+
+
+@functools.lru_cache(maxsize=32)
+def _jit_train_step(model: str, mesh, treedef, shardings: tuple):
+  state, rep = jax.tree.unflatten(treedef, shardings), sharding.replicated(mesh)
+  train_step = MODELS[model].train_step
 
   def step_on_mesh(state, batch, key):
     with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):  # for split_over_batch

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from mocogan_jax import (checkpointing, export, files, provenance, registry, sharding,
                          small_trainer, video_io, workdir_lock)
+from mocogan_jax import config as config_lib
 from mocogan_jax.config import Config
 from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import pipeline
@@ -99,8 +100,8 @@ def _run_header(config: Config, mesh, num_videos: int, state) -> str:
 
 def _write_samples(state, config: Config, key, workdir: str, writer) -> str | None:
   """Every process computes the samples (the arrays span all of them); process 0 writes."""
-  model = registry.get(config)
-  videos = _sample_grid(config)(model.sampling_variables(state), config, key, config.num_samples)
+  model, program = registry.get(config), config_lib.program_config(config)
+  videos = _sample_grid(program)(model.sampling_variables(state), program, key, config.num_samples)
   if jax.process_index() != 0:
     return None
   grid = video_io.video_grid(video_io.to_uint8(jax.device_get(videos)))

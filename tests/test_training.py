@@ -16,6 +16,32 @@ from mocogan_jax.models.mocogan import sample_videos, sample_with_mode
 from conftest import step_twice_and_check_purity
 
 
+def test_run_settings_change_no_compiled_program(tiny_config):
+  """Every field of config.RUN_FIELDS set to another value leaves the train
+  step's and the sampler's programs as they are: so the state may carry
+  program_config (those fields at their defaults), and runs that differ only
+  in them share compiled programs (registry.jit_train_step)."""
+  from mocogan_jax import config as config_lib
+  changed = {}
+  for name in config_lib.RUN_FIELDS:
+    value = getattr(tiny_config, name)
+    changed[name] = value + "x" if isinstance(value, str) else value + 1
+  run = tiny_config.replace(**changed)
+  program = config_lib.program_config(run)
+  assert program == config_lib.program_config(tiny_config) != run
+  source = pipeline.load_source(tiny_config)
+  batch = pipeline.make_batch(source, tiny_config, step=0)
+
+  def programs(config):
+    state = jax.eval_shape(lambda k: mocogan.create_train_state(config, k), jax.random.key(0))
+    step = jax.jit(mocogan.train_step).lower(state, batch, jax.random.key(0)).as_text()
+    sample = jax.jit(sample_videos, static_argnums=(1, 3)).lower(
+        state.generator.variables, config, jax.random.key(0), 2).as_text()
+    return step, sample
+
+  assert programs(run) == programs(program)
+
+
 @pytest.mark.accelerator  # also run on the GPU by experiments/accelerator_check.sh
 def test_state_is_one_pytree_and_step_is_pure_and_deterministic(tiny_config):
   state = jax.jit(mocogan.create_train_state, static_argnums=0)(tiny_config, jax.random.key(0))
