@@ -9,4 +9,4 @@ bash tpu_setup/install.sh test
   | grep -v "^WARNING: Location" || true
 # Two workers: most of the suite's time is XLA compiling small programs, one
 # core each; PYTEST_WORKERS=0 runs it in one process.
-exec .venv/bin/python -m pytest -q -n "${PYTEST_WORKERS:-2}" "$@"
+exec .venv/bin/python -m pytest -q -n "${PYTEST_WORKERS:-2}" --dist worksteal "$@"
