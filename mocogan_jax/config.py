@@ -266,7 +266,8 @@ def problems(config: Config) -> list[str]:
   return found
 
 
-# Settings that no compiled program reads: where the data and checkpoints are,
+# Settings that no train step or sampler reads (the train loop and evaluation
+# read them from the run's own config): where the data and checkpoints are,
 # how long a run is, how often it logs, samples, saves and evaluates.
 RUN_FIELDS = ("data_dir", "bad_files", "data_workers", "mesh_data", "mesh_fsdp", "num_steps",
               "seed", "init_from", "log_every", "sample_every", "checkpoint_every",

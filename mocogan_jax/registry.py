@@ -76,13 +76,18 @@ def resolve(name_or_file: str, overrides=()) -> Config:
 # layout): runs in one process that differ only in run settings (workdir,
 # data_dir, num_steps, ...) trace and compile their steps once.
 
+def state_shapes(config: Config):
+  """The train state as ShapeDtypeStructs, without placement: the target for
+  restoring a checkpoint onto the default device."""
+  program = config_lib.program_config(config)
+  create = get(program).create_train_state
+  return jax.eval_shape(lambda key: create(program, key), jax.random.key(0))
+
+
 def abstract_train_state(config: Config, mesh):
   """The train state as ShapeDtypeStructs carrying their shardings on `mesh`:
   the target layout for initialising, stepping and restoring checkpoints."""
-  program = config_lib.program_config(config)
-  create = get(program).create_train_state
-  shapes = jax.eval_shape(lambda key: create(program, key), jax.random.key(0))
-  return sharding.fsdp_layout(shapes, mesh)
+  return sharding.fsdp_layout(state_shapes(config), mesh)
 
 
 def _layout(abstract_state) -> tuple:

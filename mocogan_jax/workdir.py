@@ -35,8 +35,7 @@ def load_state(path: str, checkpoint_dir: str | None = None, step: int | str | N
   its checkpoints, when not in the workdir."""
   config = load_config(path)
   checkpoints = checkpointing.directory(path, checkpoint_dir)
-  create = registry.get(config).create_train_state
-  abstract = jax.eval_shape(lambda key: create(config, key), jax.random.key(0))
+  abstract = registry.state_shapes(config)
   mngr = checkpointing.reader(checkpoints)
   if step == "best":
     step = checkpointing.best_step(mngr, config.keep_best) if config.keep_best else None

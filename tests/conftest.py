@@ -6,8 +6,8 @@ import os
 
 _CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".jax_cache")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE)
-# Every program, however quick to compile: the CLI subprocesses compile the same
-# small programs again (test_checkpoints.py: 207 -> 193 s).
+# Every program, however quick to compile: the CLI subprocesses would compile
+# the same small programs again.
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Tests compile many small programs and run each a few steps, so compiling is
@@ -16,7 +16,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # the MLIR fusion emitters, codegen in one piece (each xdist worker has one
 # core), 4.7-5.0 s. Same programs, same semantics; subprocesses inherit them.
 FAST_COMPILE = ("--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
-                 " --xla_cpu_parallel_codegen_split_count=1")
+                " --xla_cpu_parallel_codegen_split_count=1")
 # A process that sets its own optimisation level (a test timing long runs of
 # one program) keeps XLA's defaults.
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):

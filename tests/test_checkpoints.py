@@ -27,9 +27,13 @@ from conftest import cli, cpu_env, logged_metrics as _metrics
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _train_args(workdir, data_dir, *overrides):
+  return ["train", "--config", "tiny", "--workdir", workdir, f"data_dir={data_dir}",
+          "sample_every=100000", *overrides]
+
+
 def _command(workdir, data_dir, *overrides):
-  return [sys.executable, "-m", "mocogan_jax.cli", "train", "--config", "tiny", "--workdir",
-          workdir, f"data_dir={data_dir}", "sample_every=100000", *overrides]
+  return [sys.executable, "-m", "mocogan_jax.cli", *_train_args(workdir, data_dir, *overrides)]
 
 
 def _env(devices=1):
@@ -46,7 +50,7 @@ def _run(args, devices=1, check=True):
 
 def _train(workdir, data_dir, *overrides):
   """`mocogan-jax train` on the tiny config in this process: (status, stdout, stderr)."""
-  return cli(*_command(workdir, data_dir, *overrides)[3:], check=False)
+  return cli(*_train_args(workdir, data_dir, *overrides), check=False)
 
 
 def _lines(workdir):
@@ -100,9 +104,9 @@ def _train_on(devices, workdir, data_dir, *overrides):
   # FSDP_MIN_SIZE is lowered so that the tiny model's kernels are split too.
   code = ("import sys; from mocogan_jax import sharding; sharding.FSDP_MIN_SIZE = 256; "
           "from mocogan_jax.cli import main; main(sys.argv[1:])")
-  args = _command(workdir, data_dir, "log_every=1", "image_batch=8", "video_batch=8",
-                  *overrides)
-  return _run([sys.executable, "-c", code, *args[3:]], devices=devices)
+  args = _train_args(workdir, data_dir, "log_every=1", "image_batch=8", "video_batch=8",
+                     *overrides)
+  return _run([sys.executable, "-c", code, *args], devices=devices)
 
 
 def test_init_from_on_8_devices_with_fsdp_matches_1_device(tmp_path, data_dir):
