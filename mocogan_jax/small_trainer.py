@@ -106,8 +106,7 @@ def fit(what: str, out_dir: str, config: Config, meta: dict, init, step_fn, make
   if key is None:
     key = jax.random.key(config.seed)
 
-  from tensorboardX import SummaryWriter
-  writer = SummaryWriter(f"{out_dir}/tensorboard")
+  writer = files.summary_writer(f"{out_dir}/tensorboard")
   start = _step_of(state)
   log = files.MetricsLog(f"{out_dir}/metrics.jsonl", keep_through=start)
   interactive = sys.stderr.isatty()

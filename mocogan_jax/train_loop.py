@@ -238,8 +238,7 @@ class _Log:
     self.interactive = sys.stderr.isatty()
     self.writer, self.metrics_log = None, None
     if self.is_main:
-      from tensorboardX import SummaryWriter
-      self.writer = SummaryWriter(f"{workdir}/tensorboard")
+      self.writer = files.summary_writer(f"{workdir}/tensorboard")
       # Lines a killed run logged after its last checkpoint go: this run writes them again.
       self.metrics_log = files.MetricsLog(f"{workdir}/metrics.jsonl", start)
     self.progress = tqdm(total=config.num_steps, initial=start, desc="train", unit="step",

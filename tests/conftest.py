@@ -48,6 +48,15 @@ def cli(*args, check=True):
   return status, out.getvalue(), err.getvalue()
 
 
+def create_train_state(config, key):
+  """mocogan.create_train_state(config, key) as one compiled program: op by op,
+  initialising the networks compiles each of a few hundred small ops, seconds
+  a test."""
+  import jax
+  from mocogan_jax.models import mocogan
+  return jax.jit(mocogan.create_train_state, static_argnums=0)(config, key)
+
+
 def cpu_env(devices: int = 1) -> dict:
   """The environment for a subprocess that sees `devices` CPU devices."""
   return dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=(

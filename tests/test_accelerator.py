@@ -16,6 +16,8 @@ from mocogan_jax.models import mocogan
 from mocogan_jax.data import pipeline
 from mocogan_jax.models import layers
 
+from conftest import create_train_state
+
 pytestmark = pytest.mark.accelerator
 
 
@@ -50,7 +52,7 @@ def test_native_convolutions_on_the_device_match_the_cpu_form_on_the_cpu(case):
 
 
 def test_a_checkpoint_written_on_the_device_restores_on_the_cpu(tmp_path, tiny_config):
-  state = mocogan.create_train_state(tiny_config, jax.random.key(0))
+  state = create_train_state(tiny_config, jax.random.key(0))
   batch = pipeline.make_batch(pipeline.load_source(tiny_config), tiny_config, step=0)
   state, _ = jax.jit(mocogan.train_step)(state, batch, jax.random.key(1))
   manager = checkpointing.manager(str(tmp_path / "checkpoints"))

@@ -22,7 +22,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from conftest import cli, cpu_env, logged_metrics as _metrics
+from conftest import cli, cpu_env, create_train_state, logged_metrics as _metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -247,7 +247,7 @@ def test_runs_with_encoders_round_trip_and_older_runs_still_restore(tmp_path, ti
   from mocogan_jax.models import mocogan
   for name, config in (("plain", tiny_config), ("joint", tiny_config.replace(encoder_weight=1.0)),
                        ("ema", tiny_config.replace(ema_decay=0.99))):
-    state = mocogan.create_train_state(config, jax.random.key(0))
+    state = create_train_state(config, jax.random.key(0))
     abstract = jax.eval_shape(lambda k: mocogan.create_train_state(config, k), jax.random.key(0))
     mngr = checkpointing.manager(str(tmp_path / name))
     checkpointing.save(mngr, state, config)
@@ -309,13 +309,12 @@ def test_init_from_places_every_network_of_the_file_also_without_batchnorm(tmp_p
   exported from such a run starts a new one with all three networks."""
   import jax
   from mocogan_jax import export
-  from mocogan_jax.models import mocogan
   config = tiny_config.replace(discriminator_norm="none", ema_decay=0.999)
-  donor = mocogan.create_train_state(config, jax.random.key(1))
+  donor = create_train_state(config, jax.random.key(1))
   path = str(tmp_path / "donor.msgpack")
   export.write(path, config, jax.device_get(donor.generator.variables), discriminators={
       name: jax.device_get(getattr(donor, name).variables) for name in export.DISCRIMINATORS})
-  fresh = mocogan.create_train_state(config, jax.random.key(2))
+  fresh = create_train_state(config, jax.random.key(2))
   started = export.start_from(fresh, path)
   for name in ("generator", "image_discriminator", "video_discriminator"):
     chex.assert_trees_all_equal(getattr(started, name).variables,

@@ -12,9 +12,8 @@ from mocogan_jax.errors import ConfigError
 from mocogan_jax.data import pipeline
 from mocogan_jax.models import mocogan
 from mocogan_jax.pixels import to_float, to_uint8
-from mocogan_jax.models.mocogan import create_train_state
 
-from conftest import tiny_config_with
+from conftest import create_train_state, tiny_config_with
 
 
 @pytest.fixture(scope="module")
@@ -229,12 +228,13 @@ def test_commands(tmp_path, data_dir):
     assert f"wrote {run}/{model}" in out
   with pytest.raises(ConfigError, match="holds a convrnn baseline, not svg"):
     baseline.load(f"{run}/convrnn", config, "svg")
-  # A workdir of a baseline alone: train-baseline writes its config.json, predict reads it.
+  # A workdir of a baseline alone: train-baseline writes its config.json, predict
+  # reads it. The shapes of the runs above, so their compiled programs serve.
   alone = str(tmp_path / "svg_alone")
   cli("train-baseline", "--config", "tiny", f"data_dir={data_dir}", "--workdir", alone,
-      "--model", "svg", "--steps", "1", "--batch", "2", "--length", "6", "--hidden", "8")
-  cli("predict", "--workdir", alone, "--model", "svg", "--dataset", "test", "--num", "2",
-      "--context", "2", "--length", "6", "--noise", "mean", "--out", str(tmp_path / "svg.gif"))
+      "--model", "svg", "--steps", "1", "--batch", "4", "--length", "8", "--hidden", "8")
+  cli("predict", "--workdir", alone, "--model", "svg", "--dataset", "test", "--num", "3",
+      "--context", "4", "--length", "8", "--noise", "mean", "--out", str(tmp_path / "svg.gif"))
 
   for model in ("mocogan", "convrnn", "svg", "copy-last"):
     gif = str(tmp_path / f"{model}.gif")
@@ -265,7 +265,7 @@ def test_commands(tmp_path, data_dir):
   cli("transfer", "--params", exported, "--content", str(tmp_path / "v0.gif"), "--motion",
       str(tmp_path / "v1.gif"), "--length", "8", "--out", str(tmp_path / "t2.gif"))
   assert np.array_equal(np.asarray(Image.open(gif)), np.asarray(Image.open(tmp_path / "t2.gif")))
-  cli("predict", "--params", exported, "--dataset", "test", "--num", "2", "--context", "4",
+  cli("predict", "--params", exported, "--dataset", "test", "--num", "3", "--context", "4",
       "--length", "8", "--out", str(tmp_path / "p2.gif"))
   videos = ["--content", str(tmp_path / "v0.gif"), "--motion", str(tmp_path / "v1.gif"),
             "--out", str(tmp_path / "x.gif")]

@@ -17,10 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import FAST_COMPILE
+from conftest import FAST_COMPILE, create_train_state
 from mocogan_jax import cli, export, video_io, workdir
 from mocogan_jax.predictors import encoding, prediction
-from mocogan_jax.models import mocogan
 from mocogan_jax.data import shape_motion
 from mocogan_jax.evaluation import metrics, shape_quality
 from mocogan_jax.pixels import to_float
@@ -30,6 +29,9 @@ from mocogan_jax.pixels import to_float
 ACD_AT_MOST = 20.0
 BY_CONTENT_AT_LEAST = 30.0  # the whitish generator shipped before: 5
 NUM, LENGTH = 128, 16
+# Clips, images and pairs scored for the encoders' uses: each scored clip runs
+# encoding.INVERSION_STEPS of inversion, most of the test's time.
+SCORED = 16
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -43,7 +45,7 @@ def test_shipped_shape_motion_model_moves_by_category_in_colours_from_its_conten
   m = shape_quality.measure(config, variables, jax.random.key(0), NUM, LENGTH)
   assert _passes(m), m
   # The same checks fail an untrained generator of the same networks.
-  untrained = mocogan.create_train_state(config, jax.random.key(0)).generator.variables
+  untrained = create_train_state(config, jax.random.key(0)).generator.variables
   m = shape_quality.measure(config, untrained, jax.random.key(0), NUM, LENGTH)
   assert not _passes(m), m
 
@@ -84,10 +86,10 @@ def _fresh_clips(config, num: int, seed: int = 1):
 def encoder_scores() -> dict:
   """The shipped encoders' uses on freshly drawn clips, as the commands run
   them (the category picked, encoding.INVERSION_STEPS of inversion):
-  prediction against both floors (32 clips), animate (32 images), transfer
-  (32 pairs whose colours and directions differ)."""
+  prediction against both floors (N clips), animate (N images), transfer (N
+  pairs whose colours and directions differ), N = SCORED."""
   config, settings, encoders, variables = workdir.load_encoders(None, params="shape_motion")
-  clips, _, _ = _fresh_clips(config, 32)
+  clips, _, _ = _fresh_clips(config, SCORED)
   black = lambda context, length, key: jnp.concatenate(
       [to_float(context), -jnp.ones((context.shape[0], length - context.shape[1])
                                     + context.shape[2:])], axis=1)
@@ -99,12 +101,12 @@ def encoder_scores() -> dict:
   for name, predictor in predictors.items():
     got = prediction.score(predictor, clips, 4, jax.random.key(0))
     scores["predict"][name] = [float(got["psnr"].mean()), float(got["ssim"].mean())]
-  clips, motions, colours = _fresh_clips(config, 160)
+  clips, motions, colours = _fresh_clips(config, 5 * SCORED)
   scores["animate"] = encoding.score_animate(variables, encoders, config, settings.content_from,
-                                             clips[:32, 0], config.video_length,
+                                             clips[:SCORED, 0], config.video_length,
                                              jax.random.key(0))
   chosen = np.flatnonzero(metrics.distinct_pairs(colours[0::2], colours[1::2], motions[0::2],
-                                                 motions[1::2]))[:32]
+                                                 motions[1::2]))[:SCORED]
   a, b = clips[0::2][chosen], clips[1::2][chosen]
   moved = encoding.transfer(variables, encoders, config, settings.content_from, a, b)
   scores["transfer"] = metrics.transfer_scores(video_io.to_uint8(moved), colours[0::2][chosen],
@@ -170,6 +172,6 @@ def _check_transfer(scores):
   category encoder alone: 0.65), the colour the 100 inversion steps (without
   them 0.84; experiments/notes/inversion.md, "Inversion")."""
   transfer = scores["transfer"]
-  assert transfer["pairs"] == 32 and transfer["direction_of_b"] >= 0.85, transfer
+  assert transfer["pairs"] == SCORED and transfer["direction_of_b"] >= 0.85, transfer
   assert transfer["direction_of_b"] > 2 * transfer["direction_of_a"], transfer
   assert transfer["colour_of_a"] >= 0.85, transfer

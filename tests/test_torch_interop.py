@@ -17,6 +17,8 @@ from mocogan_jax import cli, config as config_lib, export, torch_interop
 from mocogan_jax.models import mocogan
 from mocogan_jax.errors import ConfigError
 
+from conftest import create_train_state
+
 
 def _randomize_batch_norms(module, generator):
   """Scales, offsets and running statistics away from their initial 1 / 0, so
@@ -122,7 +124,7 @@ def test_reading_torch_files_needs_torch_only_there(tmp_path, monkeypatch):
 def test_init_from_starts_a_run_from_an_exported_file(tmp_path):
   from mocogan_jax import registry, sharding
   config = config_lib.load("tiny")
-  donor = mocogan.create_train_state(config, jax.random.key(1))
+  donor = create_train_state(config, jax.random.key(1))
   path = str(tmp_path / "donor.msgpack")
   export.write(path, config, jax.device_get(donor.generator.variables), discriminators={
       "video_discriminator": jax.device_get(donor.video_discriminator.variables)})
@@ -142,7 +144,7 @@ def test_init_from_starts_a_run_from_an_exported_file(tmp_path):
   assert leaf.sharding == fresh.generator.params["motion_rnn"]["w_ih"].sharding
 
   wider = config.replace(ngf=config.ngf * 2, init_from=path)
-  fresh = mocogan.create_train_state(wider, jax.random.key(0))
+  fresh = create_train_state(wider, jax.random.key(0))
   with pytest.raises(ConfigError, match=r"init_from .*: generator .* is \(16,\) there and \(32,\) in this"):
     export.start_from(fresh, path)
   with pytest.raises(ConfigError, match="init_from starts a MoCoGAN"):

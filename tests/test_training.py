@@ -13,7 +13,7 @@ from mocogan_jax.models import mocogan
 from mocogan_jax.data import pipeline
 from mocogan_jax.models.mocogan import sample_videos, sample_with_mode
 
-from conftest import step_twice_and_check_purity
+from conftest import create_train_state, step_twice_and_check_purity
 
 
 def test_run_settings_change_no_compiled_program(tiny_config):
@@ -44,7 +44,7 @@ def test_run_settings_change_no_compiled_program(tiny_config):
 
 @pytest.mark.accelerator  # also run on the GPU by experiments/accelerator_check.sh
 def test_state_is_one_pytree_and_step_is_pure_and_deterministic(tiny_config):
-  state = jax.jit(mocogan.create_train_state, static_argnums=0)(tiny_config, jax.random.key(0))
+  state = create_train_state(tiny_config, jax.random.key(0))
   leaves = jax.tree.leaves(state)
   assert all(isinstance(x, jax.Array) for x in leaves)
   source = pipeline.load_source(tiny_config)
@@ -62,13 +62,12 @@ def test_state_is_one_pytree_and_step_is_pure_and_deterministic(tiny_config):
   s3, _ = step(state, batch, jax.random.key(8))
   assert not np.array_equal(s3.generator.params["motion_rnn"]["w_ih"],
                             s1.generator.params["motion_rnn"]["w_ih"])
-  # Usable inside a caller's own jit, with the state donated.
+  # Usable inside a caller's own jit and loop (one step in the loop's body:
+  # two steps written out would compile twice the program).
   @jax.jit
   def two_steps(state, batch, key):
-    state, _ = mocogan.train_step(state, batch, key)
-    return mocogan.train_step(state, batch, key)
-  s4, _ = two_steps(state, batch, jax.random.key(7))
-  assert int(s4.step) == 2
+    return jax.lax.fori_loop(0, 2, lambda i, s: mocogan.train_step(s, batch, key)[0], state)
+  assert int(two_steps(state, batch, jax.random.key(7)).step) == 2
 
 
 def _mean_image_distance(state, config, real_mean):
@@ -84,7 +83,7 @@ def _train_and_measure(config, steps=100):
   source = pipeline.load_source(config)
   real = np.concatenate([source[i]["video"] for i in range(len(source))])
   real_mean = (real.astype(np.float32) / 127.5 - 1.0).mean(0)
-  state = jax.jit(mocogan.create_train_state, static_argnums=0)(config, jax.random.key(0))
+  state = create_train_state(config, jax.random.key(0))
   before = _mean_image_distance(state, config, real_mean)
   step = jax.jit(mocogan.train_step, donate_argnums=0)
   for i in range(steps):
@@ -114,7 +113,7 @@ def test_a_generator_loss_with_the_wrong_sign_does_not_learn(tiny_config, monkey
 
 def test_encoders_trained_with_the_gan(tiny_config):
   config = tiny_config.replace(encoder_weight=1.0)
-  state = jax.jit(mocogan.create_train_state, static_argnums=0)(config, jax.random.key(0))
+  state = create_train_state(config, jax.random.key(0))
   official = jax.eval_shape(lambda k: mocogan.create_train_state(tiny_config, k),
                             jax.random.key(0))
   assert official.encoder is None
@@ -142,7 +141,7 @@ def test_encoders_trained_with_the_gan(tiny_config):
 
 
 def test_sampling_modes_fix_what_they_say(tiny_config):
-  state = jax.jit(mocogan.create_train_state, static_argnums=0)(tiny_config, jax.random.key(0))
+  state = create_train_state(tiny_config, jax.random.key(0))
   variables = state.generator.variables
   key = jax.random.key(5)
   for length in (3, 8, 20):
@@ -164,7 +163,7 @@ def test_sampling_modes_fix_what_they_say(tiny_config):
 
 def test_generator_ema_follows_the_formula_and_is_what_samples_use(tiny_config):
   config = tiny_config.replace(ema_decay=0.99)
-  state = jax.jit(mocogan.create_train_state, static_argnums=0)(config, jax.random.key(0))
+  state = create_train_state(config, jax.random.key(0))
   chex.assert_trees_all_equal(state.generator_ema, state.generator.variables)
   source = pipeline.load_source(config)
   step = jax.jit(mocogan.train_step)
@@ -178,14 +177,14 @@ def test_generator_ema_follows_the_formula_and_is_what_samples_use(tiny_config):
   assert not np.allclose(state.generator_ema["params"]["motion_rnn"]["w_ih"],
                          state.generator.params["motion_rnn"]["w_ih"])
   assert mocogan.sampling_variables(state) is state.generator_ema
-  plain = mocogan.create_train_state(tiny_config, jax.random.key(0))
+  plain = create_train_state(tiny_config, jax.random.key(0))
   assert plain.generator_ema is None
   chex.assert_trees_all_equal(mocogan.sampling_variables(plain), plain.generator.variables)
 
 
 def test_r1_penalty_is_gamma_half_the_squared_input_gradient_on_real_data(tiny_config):
   config = tiny_config.replace(noise_sigma=0.0)
-  state = mocogan.create_train_state(config, jax.random.key(0))
+  state = create_train_state(config, jax.random.key(0))
   batch = pipeline.make_batch(pipeline.load_source(config), config, step=0)
   step = jax.jit(mocogan.train_step)
   _, plain = step(state, batch, jax.random.key(3))
@@ -231,7 +230,7 @@ def test_video_loss_weight_zero_leaves_the_generator_to_the_image_discriminator(
   batch = pipeline.make_batch(source, tiny_config, step=0)
 
   def generator_after(config, shift):
-    state = mocogan.create_train_state(config, jax.random.key(0))
+    state = create_train_state(config, jax.random.key(0))
     dv = state.video_discriminator
     state = state.replace(video_discriminator=dv.replace(
         params=jax.tree.map(lambda p: p + shift, dv.params)))
@@ -252,7 +251,7 @@ def test_bfloat16_computes_in_bfloat16_keeps_float32_state_and_still_learns(tiny
   batch = pipeline.make_batch(source, tiny_config, step=0)
   metrics = {}
   for config in (tiny_config, bf16):
-    state = mocogan.create_train_state(config, jax.random.key(0))
+    state = create_train_state(config, jax.random.key(0))
     state, metrics[config.dtype] = jax.jit(mocogan.train_step)(state, batch, jax.random.key(1))
     # Parameters, Adam moments and BatchNorm statistics stay float32.
     assert {x.dtype for x in jax.tree.leaves(state)} <= {jnp.dtype("float32"),

@@ -20,6 +20,8 @@ metrics.SHAPE_THRESHOLD on the black background (0..255 units):
 category and motion, scored as a transfer (metrics.transfer_scores).
 """
 
+import functools
+
 import jax
 import numpy as np
 
@@ -33,16 +35,21 @@ def generate(config: Config, variables, latents, batch_mode: bool = False, chunk
   """Latents of N videos -> float32 (N, T, S, S, C) in [-1, 1], `chunk` videos
   a call. batch_mode: BatchNorm over each chunk, as in training, instead of
   the running averages."""
-  g = mocogan.generator(config)
   out = []
   for i in range(0, len(latents["content"]), chunk):
     part = jax.tree.map(lambda x: x[i:i + chunk], latents)
-    if batch_mode:
-      videos, _ = g.apply(variables, part, train=True, mutable=["batch_stats"])
-    else:
-      videos = g.apply(variables, part, train=False)
-    out.append(np.asarray(videos))
+    out.append(np.asarray(_generate_chunk(config, variables, part, batch_mode)))
   return np.concatenate(out)
+
+
+# One program per chunk shape: op by op, the generator would compile each of
+# its ops on the first call.
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _generate_chunk(config: Config, variables, latents, batch_mode: bool):
+  g = mocogan.generator(config)
+  if batch_mode:
+    return g.apply(variables, latents, train=True, mutable=["batch_stats"])[0]
+  return g.apply(variables, latents, train=False)
 
 
 def speckle(videos) -> float:
@@ -90,11 +97,13 @@ def generator_swap(config: Config, variables, key, pairs: int = 128, length: int
   metrics.transfer_scores (pairs, colour_of_a, direction_of_b, ...)."""
   g = mocogan.generator(config)
   latents = mocogan.sample_latents(key, config, pairs, length)
-  motion = g.apply(variables, latents["h0"], latents["eps"], method="continue_motion")
+  # Compiled with the weights as arguments, not as constants baked into the program.
+  motion = jax.jit(functools.partial(g.apply, method="continue_motion"))(
+      variables, latents["h0"], latents["eps"])
   category = jax.nn.one_hot(latents["category"], config.n_categories)
-  decode = jax.jit(lambda *codes: g.apply(variables, *codes, train=False, method="decode"))
-  own = video_io.to_uint8(decode(latents["content"], category, motion))
-  moved = video_io.to_uint8(decode(latents["content"], np.roll(category, -1, 0),
+  decode = jax.jit(functools.partial(g.apply, train=False, method="decode"))
+  own = video_io.to_uint8(decode(variables, latents["content"], category, motion))
+  moved = video_io.to_uint8(decode(variables, latents["content"], np.roll(category, -1, 0),
                                    np.roll(motion, -1, 0)))
   colours = np.nanmean(metrics.shape_colours(own), axis=1)
   directions = metrics.shape_directions(own)
