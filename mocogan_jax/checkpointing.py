@@ -22,10 +22,14 @@ and it deletes nothing.
 
 import contextlib
 import dataclasses
+import errno
 import json
 import logging
+import math
+import shutil
 import sys
 
+import jax
 import orbax.checkpoint as ocp
 
 from mocogan_jax import files, provenance
@@ -112,10 +116,28 @@ def save(mngr: ocp.CheckpointManager, state, config: Config, evaluation: dict | 
   if evaluation:
     meta["evaluation"] = evaluation
   with _writing(mngr):
+    mngr.wait_until_finished()  # as orbax's save does: the previous save's failure shows here
     mngr.check_for_errors()
+    _check_room(str(mngr.directory), state)
     mngr.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(_as_saved(state)), meta=ocp.args.JsonSave(meta)),
               force=True, metrics=evaluation or None)
+
+
+def _check_room(folder: str, state) -> None:
+  """OSError ENOSPC when `folder`'s disk has no room for the arrays of
+  `state` (their bytes, a tenth more and 64 KiB for metadata), before
+  anything is written: a write that fails midway leaves tensorstore's
+  callbacks printing a traceback per array into orbax's closed event loop.
+  Storage behind a URL (gs://) is not checked."""
+  if "://" in folder:
+    return
+  needed = sum(math.prod(x.shape) * x.dtype.itemsize for x in
+               jax.tree.leaves(_as_saved(state))) * 1.1 + 64 * 1024
+  free = shutil.disk_usage(folder).free
+  if free < needed:
+    raise OSError(errno.ENOSPC, f"No space left on device: {free / 2**20:.2f} MB free, a "
+                  f"checkpoint needs about {needed / 2**20:.2f} MB")
 
 
 def finish(mngr: ocp.CheckpointManager) -> None:

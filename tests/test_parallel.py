@@ -37,12 +37,13 @@ RUN = textwrap.dedent("""
     source = pipeline.load_source(config)
     abstract = registry.abstract_train_state(config, mesh)
     state = registry.jit_create_train_state(config, abstract)(jax.random.key(0))
-    step = registry.jit_train_step(config, abstract, mesh)
     rows = sharding.batch_sharding(mesh)
-    for i in range(5):
-      batch = jax.device_put(pipeline.make_batch(source, config, i), rows)
-      state, metrics = step(state, batch, jax.random.key(i))
-    compiled = step.lower(state, batch, jax.random.key(0)).compile()
+    batches = [jax.device_put(pipeline.make_batch(source, config, i), rows) for i in range(5)]
+    # The program the steps run, compiled once and read for its collectives and memory.
+    compiled = registry.jit_train_step(config, abstract, mesh).lower(
+        state, batches[0], jax.random.key(0)).compile()
+    for i, batch in enumerate(batches):
+      state, metrics = compiled(state, batch, jax.random.key(i))
     hlo = compiled.as_text()
     flat = {jax.tree_util.keystr(p): np.asarray(x)
             for p, x in jax.tree_util.tree_leaves_with_path((state, metrics))}
