@@ -25,7 +25,6 @@ import dataclasses
 import errno
 import json
 import logging
-import math
 import shutil
 import sys
 
@@ -115,25 +114,25 @@ def save(mngr: ocp.CheckpointManager, state, config: Config, evaluation: dict | 
           "provenance": provenance.record()}
   if evaluation:
     meta["evaluation"] = evaluation
+  saved = _as_saved(state)
   with _writing(mngr):
     mngr.wait_until_finished()  # as orbax's save does: the previous save's failure shows here
     mngr.check_for_errors()
-    _check_room(str(mngr.directory), state)
+    _check_room(str(mngr.directory), saved)
     mngr.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(_as_saved(state)), meta=ocp.args.JsonSave(meta)),
+        state=ocp.args.StandardSave(saved), meta=ocp.args.JsonSave(meta)),
               force=True, metrics=evaluation or None)
 
 
-def _check_room(folder: str, state) -> None:
-  """OSError ENOSPC when `folder`'s disk has no room for the arrays of
-  `state` (their bytes, a tenth more and 64 KiB for metadata), before
-  anything is written: a write that fails midway leaves tensorstore's
-  callbacks printing a traceback per array into orbax's closed event loop.
-  Storage behind a URL (gs://) is not checked."""
+def _check_room(folder: str, arrays) -> None:
+  """OSError ENOSPC when `folder`'s disk has no room for the pytree `arrays`
+  (their bytes, a tenth more and 64 KiB for metadata), before anything is
+  written: a write that fails midway leaves tensorstore's callbacks printing
+  a traceback per array into orbax's closed event loop. Storage behind a URL
+  (gs://) is not checked."""
   if "://" in folder:
     return
-  needed = sum(math.prod(x.shape) * x.dtype.itemsize for x in
-               jax.tree.leaves(_as_saved(state))) * 1.1 + 64 * 1024
+  needed = sum(x.nbytes for x in jax.tree.leaves(arrays)) * 1.1 + 64 * 1024
   free = shutil.disk_usage(folder).free
   if free < needed:
     raise OSError(errno.ENOSPC, f"No space left on device: {free / 2**20:.2f} MB free, a "
