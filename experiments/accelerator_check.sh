@@ -70,12 +70,13 @@ print(json.dumps({'backend': jax.default_backend(), 'device': d.device_kind, 'co
 record env_info "\"info\": $(last_json env || echo null)"
 
 # --- 2. The accelerator tests (tests/test_accelerator.py and the others marked so).
-# The dry run only collects them: the suite runs them all on the CPU anyway.
-# JAX_PLATFORMS set (empty = every platform) so that tests/conftest.py does not
-# pin the tests to the CPU, as it does for the suite.
+# The dry run only collects those of tests/test_accelerator.py: the suite runs
+# them all on the CPU anyway. JAX_PLATFORMS set (empty = every platform) so that
+# tests/conftest.py does not pin the tests to the CPU, as it does for the suite.
+selected=(tests)
+[ -n "$dry" ] && selected=(--collect-only tests/test_accelerator.py)
 run tests 150 env JAX_PLATFORMS="${JAX_PLATFORMS:-}" "$python" -m pytest -q -p no:cacheprovider \
-  -m accelerator tests \
-  ${dry:+--collect-only}
+  -m accelerator "${selected[@]}"
 
 # --- 3. The train step: compile time, step time, videos/s, FLOPs and the fraction of peak.
 if [ -n "$dry" ]; then

@@ -1,11 +1,13 @@
 """The same step on 1 and on 8 devices gives the same numbers.
 
-Each run is a subprocess, because the device count is fixed when JAX starts
+The 1-device runs are in the test process (one CPU device); the others are
+subprocesses, because the device count is fixed when JAX starts
 (XLA_FLAGS=--xla_force_host_platform_device_count=N). Same config, seed,
 global batches and keys: BatchNorm statistics are over the global batch and
 random numbers do not depend on how arrays are sharded, so 5 steps must agree.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -20,20 +22,23 @@ from conftest import cli, cpu_env, logged_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-RUN = textwrap.dedent("""
-    import sys, jax, numpy as np
-    sys.path.insert(0, "tests")
-    from conftest import tiny_config_with
-    from mocogan_jax import registry, sharding
-    from mocogan_jax.data import pipeline
-    model = sys.argv[5]
-    unconditional = {} if model == "mocogan" else dict(
-        n_categories=0, use_categories=False, use_infogan=False, noise_sigma=0.0)
-    config = tiny_config_with(sys.argv[1], image_batch=8, video_batch=8, mesh_fsdp=int(sys.argv[4]),
-                              model=model, **unconditional)
-    sharding.FSDP_MIN_SIZE = 256  # the tiny model's kernels are small; split them anyway
+
+def five_steps(data_dir: str, model: str = "mocogan", fsdp: int = 1) -> dict:
+  """Five steps of the registry's compiled step of the tiny config (global
+  batches of 8) on every device of this process, mesh data x `fsdp`: the
+  state and metrics after them by path, with the counts read from the
+  program (sharded leaves, all-gathers, all-reduces, temporary bytes)."""
+  import jax
+  from conftest import tiny_config_with
+  from mocogan_jax import registry, sharding
+  from mocogan_jax.data import pipeline
+  unconditional = {} if model == "mocogan" else dict(
+      n_categories=0, use_categories=False, use_infogan=False, noise_sigma=0.0)
+  config = tiny_config_with(data_dir, image_batch=8, video_batch=8, mesh_fsdp=fsdp, model=model,
+                            **unconditional)
+  kept, sharding.FSDP_MIN_SIZE = sharding.FSDP_MIN_SIZE, 256  # split the tiny kernels too
+  try:
     mesh = sharding.make_mesh(config)
-    assert mesh.size == int(sys.argv[3]), mesh
     source = pipeline.load_source(config)
     abstract = registry.abstract_train_state(config, mesh)
     state = registry.jit_create_train_state(config, abstract)(jax.random.key(0))
@@ -42,36 +47,42 @@ RUN = textwrap.dedent("""
     # The program the steps run, compiled once and read for its collectives and memory.
     compiled = registry.jit_train_step(config, abstract, mesh).lower(
         state, batches[0], jax.random.key(0)).compile()
-    for i, batch in enumerate(batches):
-      state, metrics = compiled(state, batch, jax.random.key(i))
-    hlo = compiled.as_text()
-    flat = {jax.tree_util.keystr(p): np.asarray(x)
-            for p, x in jax.tree_util.tree_leaves_with_path((state, metrics))}
-    sharded = [x for x in jax.tree.leaves(state) if not x.sharding.is_fully_replicated]
-    np.savez(sys.argv[2], **flat, sharded_leaves=len(sharded),
-             all_gathers=hlo.count(" all-gather("), all_reduces=hlo.count(" all-reduce("),
-             temp_bytes=compiled.memory_analysis().temp_size_in_bytes)
-""")
+  finally:
+    sharding.FSDP_MIN_SIZE = kept
+  for i, batch in enumerate(batches):
+    state, metrics = compiled(state, batch, jax.random.key(i))
+  hlo = compiled.as_text()
+  flat = {jax.tree_util.keystr(p): np.asarray(x)
+          for p, x in jax.tree_util.tree_leaves_with_path((state, metrics))}
+  sharded = [x for x in jax.tree.leaves(state) if not x.sharding.is_fully_replicated]
+  return dict(flat, devices=mesh.size, sharded_leaves=len(sharded),
+              all_gathers=hlo.count(" all-gather("), all_reduces=hlo.count(" all-reduce("),
+              temp_bytes=compiled.memory_analysis().temp_size_in_bytes)
 
 
-def _run(devices: int, data_dir: str, out: str, fsdp: int = 1, model: str = "mocogan") -> dict:
-  env = cpu_env(devices)
-  result = subprocess.run([sys.executable, "-c", RUN, data_dir, out, str(devices), str(fsdp),
-                           model],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+def _on_eight_devices(tmp_path, data_dir: str, model: str, fsdps=(1,)) -> list[dict]:
+  """five_steps on 8 devices, once per fsdp value, in one subprocess (the
+  device count is fixed when JAX starts)."""
+  code = ("import sys, numpy as np; sys.path.insert(0, 'tests'); import test_parallel; "
+          "[np.savez(f'{sys.argv[1]}/eight_{f}.npz', **test_parallel.five_steps(sys.argv[2], "
+          "sys.argv[3], int(f))) for f in sys.argv[4:]]")
+  result = subprocess.run([sys.executable, "-c", code, str(tmp_path), data_dir, model,
+                           *map(str, fsdps)],
+                          cwd=ROOT, env=cpu_env(8), capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
-  return dict(np.load(out))
+  return [dict(np.load(tmp_path / f"eight_{fsdp}.npz")) for fsdp in fsdps]
 
 
 def test_one_device_and_eight_devices_agree(tmp_path, data_dir):
   """Also with parameters and optimiser state split 4 ways (mesh 2 data x 4 fsdp)."""
-  one = _run(1, data_dir, str(tmp_path / "one.npz"))
+  one = five_steps(data_dir)
+  assert one.pop("devices") == 1
   assert one.pop("sharded_leaves") == one.pop("all_gathers") == one.pop("all_reduces") == 0
   one_temp = one.pop("temp_bytes")
-  for fsdp in (1, 4):
-    eight = _run(8, data_dir, str(tmp_path / f"eight_{fsdp}.npz"), fsdp)
-    sharded, gathers, reduces, temp = (eight.pop(k) for k in (
-        "sharded_leaves", "all_gathers", "all_reduces", "temp_bytes"))
+  for fsdp, eight in zip((1, 4), _on_eight_devices(tmp_path, data_dir, "mocogan", (1, 4))):
+    devices, sharded, gathers, reduces, temp = (eight.pop(k) for k in (
+        "devices", "sharded_leaves", "all_gathers", "all_reduces", "temp_bytes"))
+    assert devices == 8
     # Each device works on its share of the batch, fakes included (they were once
     # generated whole on every device): activations shrink with the device count.
     assert temp < one_temp / 3, (temp, one_temp)
@@ -97,10 +108,11 @@ def test_each_model_agrees_on_one_and_eight_devices(tmp_path, data_dir, model):
   rounding noise, which differs with the reduction order, into steps. Those
   biases, and the BatchNorm running means that absorb them, only agree to
   that noise (measured: up to 9e-3 in 5 steps); everything else to 1e-5."""
-  one = _run(1, data_dir, str(tmp_path / "one.npz"), model=model)
-  eight = _run(8, data_dir, str(tmp_path / "eight.npz"), model=model)
+  one = five_steps(data_dir, model)
+  (eight,) = _on_eight_devices(tmp_path, data_dir, model)
   assert eight["all_reduces"] > 0 and eight["sharded_leaves"] == 0
-  for name in ("sharded_leaves", "all_gathers", "all_reduces", "temp_bytes"):
+  assert one["devices"] == 1 and eight["devices"] == 8
+  for name in ("devices", "sharded_leaves", "all_gathers", "all_reduces", "temp_bytes"):
     one.pop(name), eight.pop(name)
   assert one.keys() == eight.keys() and len(one) > 20
   for name in one:
@@ -204,16 +216,37 @@ def test_processes_stop_together_on_a_signal_to_one_and_when_one_dies(tmp_path, 
   assert code != 0 and time.monotonic() - start < 60, out
 
 
-@pytest.mark.parametrize("args, message", [
+DEVICE_SETTINGS_THAT_CANNOT_WORK = [
     (["--coordinator", "127.0.0.1:1"], "needs all of --coordinator"),
     (["mesh_data=16"], "mesh_data=16 x mesh_fsdp=1 needs 16 devices, this run has 8"),
     (["mesh_fsdp=3"], "mesh_fsdp=3 does not divide the 8 devices"),
     (["image_batch=12"], "image_batch=12 does not divide over the 8 devices"),
-])
-def test_device_settings_that_cannot_work_are_one_clear_line(tmp_path, args, message):
-  env = cpu_env(8)
-  result = subprocess.run(
-      [sys.executable, "-m", "mocogan_jax.cli", "train", "--config", "tiny", "--workdir",
-       str(tmp_path), *args], capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
-  assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
-  assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+]
+
+
+def test_device_settings_that_cannot_work_are_one_clear_line(tmp_path):
+  """Each an exit 2 with one line, from the command line in one process that
+  sees 8 devices: (status, stderr) of each as a JSON list."""
+  code = textwrap.dedent("""
+      import contextlib, io, json, sys
+      from mocogan_jax.cli import main
+      results = []
+      for args in json.loads(sys.argv[1]):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+          try:
+            main(["train", "--config", "tiny", "--workdir", sys.argv[2], *args])
+            status = 0
+          except SystemExit as e:
+            status = e.code
+        results.append([status, err.getvalue()])
+      print(json.dumps(results))
+  """)
+  cases = json.dumps([args for args, _ in DEVICE_SETTINGS_THAT_CANNOT_WORK])
+  result = subprocess.run([sys.executable, "-c", code, cases, str(tmp_path)], capture_output=True,
+                          text=True, timeout=120, env=cpu_env(8), cwd=ROOT)
+  assert result.returncode == 0, result.stderr[-2000:]
+  outcomes = json.loads(result.stdout.strip().splitlines()[-1])
+  for (args, message), (status, err) in zip(DEVICE_SETTINGS_THAT_CANNOT_WORK, outcomes, strict=True):
+    assert status == 2 and message in err, (args, err[-2000:])
+    assert len(err.strip().splitlines()) == 1, (args, err)

@@ -118,9 +118,11 @@ def encoder_scores() -> dict:
 def _scores_in_a_subprocess() -> dict:
   """encoder_scores() in a process with XLA's optimisations on: conftest turns
   them off for the many small programs of the suite, which makes the 100
-  inversion steps several times slower."""
+  inversion steps 7-9 times slower. Level 1 runs them as fast as XLA's
+  default (3) and compiles the three inversion programs in about 16 s instead
+  of 25 (2 cores)."""
   env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "").replace(
-      FAST_COMPILE, "--xla_backend_optimization_level=3"))
+      FAST_COMPILE, "--xla_backend_optimization_level=1"))
   code = ("import json, sys; sys.path.insert(0, 'tests'); import test_pretrained; "
           "print(json.dumps(test_pretrained.encoder_scores()))")
   result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,

@@ -194,7 +194,7 @@ def test_r1_penalty_is_gamma_half_the_squared_input_gradient_on_real_data(tiny_c
     def mean_logit(x):
       (logits, _), _ = module.apply(variables, x, train=True, mutable=["batch_stats"])
       return logits.reshape(len(x), -1).mean(1).sum()
-    grad = jax.grad(mean_logit)(x)
+    grad = jax.jit(jax.grad(mean_logit))(x)
     return 5.0 * float(jnp.sum(grad ** 2)) / len(x)
 
   nets = mocogan.networks(config)
@@ -229,8 +229,9 @@ def test_video_loss_weight_zero_leaves_the_generator_to_the_image_discriminator(
   source = pipeline.load_source(tiny_config)
   batch = pipeline.make_batch(source, tiny_config, step=0)
 
+  @functools.partial(jax.jit, static_argnums=0)
   def generator_after(config, shift):
-    state = create_train_state(config, jax.random.key(0))
+    state = mocogan.create_train_state(config, jax.random.key(0))
     dv = state.video_discriminator
     state = state.replace(video_discriminator=dv.replace(
         params=jax.tree.map(lambda p: p + shift, dv.params)))

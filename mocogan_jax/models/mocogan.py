@@ -14,6 +14,7 @@ config; `train_step` is pure, so it can be `jax.jit`-ed with the state donated,
 given shardings, or called inside a caller's own jit.
 """
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -380,6 +381,9 @@ MODES = ("random", "fixed-content", "fixed-motion")
 MOCOGAN_GENERATORS = ("mocogan", "conditional")
 
 
+# One program per (config, number, length): run op by op, the generator
+# compiles and dispatches hundreds of small operations, seconds a call on a CPU.
+@functools.partial(jax.jit, static_argnames=("config", "num_videos", "length"))
 def sample_videos(generator_variables, config: Config, key, num_videos: int,
                   length: int | None = None, *, content=None, motion=None, category=None):
   """Videos from the generator in inference mode (BatchNorm running averages).

@@ -225,6 +225,9 @@ def train_step(state: gan.VideoGanState, batch, key):
   return gan.finish_step(state, g, d.replace(params=clipped), metrics)
 
 
+# One program per (config, number, length): run op by op, the generator
+# compiles and dispatches hundreds of small operations, seconds a call on a CPU.
+@functools.partial(jax.jit, static_argnames=("config", "num_videos", "length"))
 def sample_videos(generator_variables, config: Config, key, num_videos: int,
                   length: int | None = None, category=None):
   """Videos (N, T, S, S, C) in [-1, 1] from the generator in inference mode.

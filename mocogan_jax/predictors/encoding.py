@@ -90,6 +90,13 @@ class EncoderState:
   settings: EncoderSettings = struct.field(pytree_node=False)
 
 
+# One program: initialised op by op, the encoders compile a few hundred small ones.
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _initial_encoder(config: Config, content_from: str, key):
+  s, c, t = config.image_size, config.channels, config.video_length
+  return mocogan.encoder(config, content_from).init(key, jnp.zeros((1, t, s, s, c)), train=False)
+
+
 def create_encoder_state(config: Config, settings: EncoderSettings, generator_variables,
                          key, feature_variables=None, encoder_variables=None) -> EncoderState:
   """feature_variables: the run's image discriminator variables, needed when
@@ -98,10 +105,8 @@ def create_encoder_state(config: Config, settings: EncoderSettings, generator_va
   initialises them."""
   if settings.feature_weight and feature_variables is None:
     raise ConfigError("feature_weight > 0 needs the run's image discriminator")
-  s, c, t = config.image_size, config.channels, config.video_length
   tx = optax.adam(settings.learning_rate)
-  variables = encoder_variables or mocogan.encoder(config, settings.content_from).init(
-      key, jnp.zeros((1, t, s, s, c)), train=False)
+  variables = encoder_variables or _initial_encoder(config, settings.content_from, key)
   generator_params = generator_variables["params"]
   return EncoderState(
       step=jnp.zeros((), jnp.int32),
@@ -181,12 +186,16 @@ def encoder_train_step(state: EncoderState, batch, key):
 # Uses of a trained encoder. Videos uint8 in, float [-1, 1] out.
 # ---------------------------------------------------------------------------
 
+# The uses below are compiled programs: run op by op, each would compile and
+# dispatch hundreds of small operations, seconds a call on a CPU.
+@functools.partial(jax.jit, static_argnames=("config", "content_from"))
 def encode(encoder_variables, config: Config, content_from: str, videos):
   """uint8 (N, T, S, S, C) -> codes (see VideoEncoder)."""
   return mocogan.encoder(config, content_from).apply(encoder_variables, to_float(videos),
                                                      train=False)
 
 
+@functools.partial(jax.jit, static_argnames="config")
 def decode(generator_variables, config: Config, codes):
   return mocogan.generator(config).apply(generator_variables, codes["content"],
                                          codes["category"], codes["motion"], train=False,
@@ -199,6 +208,7 @@ def pixel_errors(generator_variables, config: Config, codes, target):
   return jnp.mean(jnp.square(decoded - target), axis=(1, 2, 3, 4))
 
 
+@functools.partial(jax.jit, static_argnames="config")
 def pick_category(generator_variables, config: Config, codes, videos):
   """The codes with each clip's category replaced by the one-hot category
   whose decoded clip (the other codes as they are) is nearest the uint8 clip
@@ -266,9 +276,7 @@ def invert(generator_variables, config: Config, codes, videos, steps: int,
   return as_codes(best), jnp.concatenate([curve, best_error[None]])
 
 
-# Compiled once per (config, clip shape, steps): called from the commands and
-# the scorers op by op, the inversion loop would run many times slower.
-@functools.partial(jax.jit, static_argnums=(2, 3, 5))
+@functools.partial(jax.jit, static_argnames=("config", "content_from", "steps"))
 def read_codes(generator_variables, encoder_variables, config: Config, content_from: str,
                videos, steps: int):
   """uint8 clips (N, T, S, S, C) -> their codes: the encoders' reading
@@ -281,6 +289,7 @@ def read_codes(generator_variables, encoder_variables, config: Config, content_f
   return invert(generator_variables, config, codes, videos, steps)[0]
 
 
+@functools.partial(jax.jit, static_argnames=("config", "content_from", "length", "noise", "steps"))
 def predict(generator_variables, encoder_variables, config: Config, content_from: str, context,
             length: int, key, noise: str = "sample", steps: int = INVERSION_STEPS):
   """Continues uint8 context clips (N, K, S, S, C) to `length` frames: the
@@ -299,6 +308,7 @@ def predict(generator_variables, encoder_variables, config: Config, content_from
   return jnp.concatenate([to_float(context), frames], axis=1)
 
 
+@functools.partial(jax.jit, static_argnames=("config", "content_from", "steps"))
 def transfer(generator_variables, encoder_variables, config: Config, content_from: str,
              content_videos, motion_videos, steps: int = INVERSION_STEPS):
   """The content of content_videos (N, T1, ...) moving as motion_videos
@@ -312,6 +322,7 @@ def transfer(generator_variables, encoder_variables, config: Config, content_fro
   return decode(generator_variables, config, movement | {"content": appearance["content"]})
 
 
+@functools.partial(jax.jit, static_argnames=("config", "content_from", "length", "steps"))
 def animate(generator_variables, encoder_variables, config: Config, content_from: str, images,
             length: int, key, categories=None, steps: int = INVERSION_STEPS):
   """Image-to-video: each uint8 image (N, S, S, C) read as a one-frame clip
@@ -343,9 +354,8 @@ def score_animate(generator_variables, encoder_variables, config: Config, conten
   image's shape colour."""
   n = frames.shape[0]
   categories = jnp.arange(n) % max(config.n_categories, 1)
-  videos = jax.jit(animate, static_argnums=(2, 3, 5, 8))(
-      generator_variables, encoder_variables, config, content_from, frames, length, key,
-      categories, steps)
+  videos = animate(generator_variables, encoder_variables, config, content_from, frames, length,
+                   key, categories, steps)
   first, image = (np.asarray(videos[:, 0]) + 1) / 2, frames.astype(np.float32) / 255
   scores = {"videos": n, "psnr_first": float(np.mean(metrics_lib.psnr(first, image))),
             "ssim_first": float(np.mean(metrics_lib.ssim(first, image)))}
@@ -375,8 +385,8 @@ def score_transfer(generator_variables, encoder_variables, config: Config, conte
       label(a, "color"), label(b, "color"), label(a, "motion"), label(b, "motion")))[:pairs]
   a, b = [a[i] for i in chosen], [b[i] for i in chosen]
   clips = lambda side: np.stack([record["video"][:span:config.every_nth] for record in side])
-  moved = jax.jit(transfer, static_argnums=(2, 3, 6))(
-      generator_variables, encoder_variables, config, content_from, clips(a), clips(b), steps)
+  moved = transfer(generator_variables, encoder_variables, config, content_from, clips(a),
+                   clips(b), steps)
   return metrics_lib.transfer_scores(video_io.to_uint8(moved), label(a, "color"), label(b, "color"),
                                      label(a, "motion"), label(b, "motion"))
 

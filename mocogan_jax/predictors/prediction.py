@@ -77,9 +77,9 @@ def mocogan_predictor(config: Config, content_from: str, encoder_variables, gene
   reading the context with `steps` of inversion (encoding.invert)."""
   if noise not in NOISE:
     raise ConfigError(f"--noise must be one of {NOISE}, got {noise!r}")
-  fn = jax.jit(encoding.predict, static_argnums=(2, 3, 5, 7, 8))
-  return lambda context, length, key: fn(generator_variables, encoder_variables, config,
-                                         content_from, context, length, key, noise, steps)
+  return lambda context, length, key: encoding.predict(
+      generator_variables, encoder_variables, config, content_from, context, length, key, noise,
+      steps)
 
 
 def score(predictor, clips, context: int, key, batch: int = 32, samples: int = 1) -> dict:
