@@ -195,11 +195,13 @@ def _pids(log):
 
 
 def test_processes_stop_together_on_a_signal_to_one_and_when_one_dies(tmp_path, data_dir):
+  # One device per process: what is tested is the signals. With 4 each, the 8
+  # devices' collectives between the processes cost about a second a step.
   workdir, log = str(tmp_path / "multi"), str(tmp_path / "log")
   extra = ["--heartbeat_timeout", "10"]
 
   # A preemption notice reaching one process: both save the same step and exit 0.
-  launcher = _train(workdir, data_dir, 4, processes=2, log=log, extra=extra, steps=100_000)
+  launcher = _train(workdir, data_dir, 1, processes=2, log=log, extra=extra, steps=100_000)
   _wait_for_steps(workdir, launcher, log, 2)
   os.kill(_pids(log)[1], signal.SIGTERM)
   code, out = _finish(launcher, log, timeout=120)
@@ -208,7 +210,7 @@ def test_processes_stop_together_on_a_signal_to_one_and_when_one_dies(tmp_path, 
   assert out.count(f"saved step {saved} to {workdir}") == 2, out
 
   # One process killed: the other stops by itself within the heartbeat timeout.
-  launcher = _train(workdir, data_dir, 4, processes=2, log=log, extra=extra, steps=100_000)
+  launcher = _train(workdir, data_dir, 1, processes=2, log=log, extra=extra, steps=100_000)
   _wait_for_steps(workdir, launcher, log, int(saved) + 2)
   os.kill(_pids(log)[1], signal.SIGKILL)
   start = time.monotonic()
