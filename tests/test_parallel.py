@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import numpy as np
@@ -227,23 +226,11 @@ DEVICE_SETTINGS_THAT_CANNOT_WORK = [
 
 
 def test_device_settings_that_cannot_work_are_one_clear_line(tmp_path):
-  """Each an exit 2 with one line, from the command line in one process that
-  sees 8 devices: (status, stderr) of each as a JSON list."""
-  code = textwrap.dedent("""
-      import contextlib, io, json, sys
-      from mocogan_jax.cli import main
-      results = []
-      for args in json.loads(sys.argv[1]):
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
-          try:
-            main(["train", "--config", "tiny", "--workdir", sys.argv[2], *args])
-            status = 0
-          except SystemExit as e:
-            status = e.code
-        results.append([status, err.getvalue()])
-      print(json.dumps(results))
-  """)
+  """Each an exit 2 with one line, from the command line (conftest.cli) in one
+  process that sees 8 devices: (status, stderr) of each as a JSON list."""
+  code = ("import json, sys; sys.path.insert(0, 'tests'); from conftest import cli; "
+          "print(json.dumps([cli('train', '--config', 'tiny', '--workdir', sys.argv[2], *args, "
+          "check=False)[::2] for args in json.loads(sys.argv[1])]))")
   cases = json.dumps([args for args, _ in DEVICE_SETTINGS_THAT_CANNOT_WORK])
   result = subprocess.run([sys.executable, "-c", code, cases, str(tmp_path)], capture_output=True,
                           text=True, timeout=120, env=cpu_env(8), cwd=ROOT)
