@@ -2,10 +2,11 @@
 held-out clips.
 
     python experiments/prediction.py --workdir RUN [--workdir RUN2 ...] [--params FILE ...]
-        [--encoders encoder,encoder_latent_only] [--inversion_steps 0,100] [--num 256]
-        [--pairs 200] [--context 4 --length 16] [--samples 10] [--fvd]
-    python experiments/prediction.py --params shape_motion --context 4 --length 8 \
-        --inversion_steps 0,100      # the shipped model's encoder table
+        [--encoders encoder,encoder_latent_only] [--inversion_steps 0,100]
+        [--animate_inversion_steps 0,1000] [--num 256] [--pairs 200]
+        [--context 4 --length 16] [--samples 10] [--fvd]
+    python experiments/prediction.py --params shape_motion --samples 1 \
+        --inversion_steps 0,100 --animate_inversion_steps 0,100,1000   # the model card's table
 
 For each run (a training workdir, a workdir of baselines alone that
 train-baseline made, or an exported file with encoders) every predictor it
@@ -29,7 +30,8 @@ true clip and the mean noise gives no sample of the model), then
 PSNR and SSIM at the first, middle and last predicted frame.
 For MoCoGAN runs with encoders also the encoders' held-out reconstruction and
 latent recovery as train-encoder measured them, image-to-video (animate) from
-the clips' first frames, and on shape_motion motion
+the clips' first frames (under each image's own category and under categories
+cycling, for each number of --animate_inversion_steps), and on shape_motion motion
 transfer (read with the dataset's colour and motion labels), for the GAN's
 generator alone and for each set of encoders (on up to `pairs` pairs). The
 MoCoGAN rows repeat for each number of --inversion_steps (encoding.invert).
@@ -65,6 +67,9 @@ def main():
   parser.add_argument("--inversion_steps", default=str(encoding.INVERSION_STEPS),
                       help="comma-separated: the MoCoGAN rows (predict, animate, transfer) "
                            "for each number of encoding.invert steps")
+  parser.add_argument("--animate_inversion_steps", default=str(encoding.ANIMATE_INVERSION_STEPS),
+                      help="comma-separated: the animate rows for each number of "
+                           "encoding.invert steps reading the image")
   parser.add_argument("--num", type=int, default=256)
   parser.add_argument("--pairs", type=int, default=200, help="transfer pairs (at most)")
   parser.add_argument("--context", type=int, default=4)
@@ -80,11 +85,16 @@ def main():
     parser.error(f"--fvd needs --length >= {i3d.MIN_FRAMES} (I3D)")
   if args.samples < 1:
     parser.error(f"--samples must be >= 1, got {args.samples}")
-  try:
-    inversion_steps = [int(x) for x in args.inversion_steps.split(",")]
-    assert min(inversion_steps) >= 0
-  except (ValueError, AssertionError):
-    parser.error(f"--inversion_steps must be integers >= 0, got {args.inversion_steps!r}")
+  def step_counts(flag: str) -> list[int]:
+    text = getattr(args, flag)
+    try:
+      counts = [int(x) for x in text.split(",")]
+      assert min(counts) >= 0
+    except (ValueError, AssertionError):
+      parser.error(f"--{flag} must be integers >= 0, got {text!r}")
+    return counts
+  inversion_steps, animate_steps = step_counts("inversion_steps"), step_counts(
+      "animate_inversion_steps")
   middle = (length - k) // 2
   print(f"K = {k} context frames, {length - k} predicted, {args.num} held-out clips per "
         f"dataset; PSNR (dB), SSIM and per-frame MSE averaged over clips and predicted frames"
@@ -163,17 +173,23 @@ def main():
         if name == "mocogan":
           if meta is not None and not steps:
             encoders.append((run, label, meta))
-          animated = encoding.score_animate(decoder_variables, encoder_variables, config,
-                                            settings.content_from, clips[:, 0], length,
-                                            jax.random.key(0), steps)
-          animations.append((run, label + inverted, animated))
-          lines.append({"table": "animate", "run": run, "encoders": label + inverted} | animated)
           if shapes:
             moved = encoding.score_transfer(decoder_variables, encoder_variables, config,
                                             settings.content_from, records, args.pairs, length,
                                             steps)
             transfers.append((run, f"transfer, {label}{inverted}", moved))
             lines.append({"table": "transfer", "run": run, "how": f"{label}{inverted}"} | moved)
+      if name == "mocogan":
+        settings, encoder_variables, decoder_variables, _ = loaded
+        for steps in animate_steps:
+          animated = encoding.score_animate(decoder_variables, encoder_variables, config,
+                                            settings.content_from, clips[:, 0], length,
+                                            jax.random.key(0), steps)
+          inverted = f", {steps} inversion steps" if steps else ""
+          for categories in ("own", "cycled"):
+            row = {"videos": animated["videos"], "categories": categories} | animated[categories]
+            animations.append((run, label + inverted, row))
+            lines.append({"table": "animate", "run": run, "encoders": label + inverted} | row)
   if encoders:
     print_encoders(encoders)
   if animations:
@@ -230,16 +246,17 @@ def print_encoders(encoders):
 
 def print_animations(animations):
   print("\nImage-to-video (animate): the first frame of each held-out clip read by the "
-        "encoders, motion run on with the prior's noise, categories cycling; PSNR / SSIM of "
-        "generated frame 1 against the "
-        "image; on shape_motion the share moving in their category's most common direction "
-        "and the share keeping the image's shape colour (within 30 of 255)\n")
-  print("| run | encoders | videos | PSNR frame 1 | SSIM frame 1 | direction agreement | "
-        "colour kept |")
-  print("|---|---|---|---|---|---|---|")
+        "encoders, motion run on with the prior's noise, under the category the image was "
+        "read under (own, animate's default) or categories cycling over 0..K-1; PSNR / SSIM "
+        "of generated frame 1 against the image; on shape_motion the share moving in their "
+        "category's most common direction and the share whose mean shape colour is within 30 "
+        "(of 255) of the image's\n")
+  print("| run | encoders | categories | videos | PSNR frame 1 | SSIM frame 1 | "
+        "direction agreement | colour kept |")
+  print("|---|---|---|---|---|---|---|---|")
   for run, folder, a in animations:
     shapes = lambda key: f"{a[key]:.2f}" if key in a else "-"
-    print(f"| {run} | {folder} | {a['videos']} | {a['psnr_first']:.2f} | "
+    print(f"| {run} | {folder} | {a['categories']} | {a['videos']} | {a['psnr_first']:.2f} | "
           f"{a['ssim_first']:.3f} | {shapes('direction_agreement')} | {shapes('colour_kept')} |")
 
 

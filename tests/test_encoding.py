@@ -178,10 +178,17 @@ def test_predictions_keep_the_context(tiny):
   again = encoding.animate(generator, state.encoder.variables, config, "average", images, 5,
                            jax.random.key(3), categories, steps=0)
   assert np.allclose(again[:, 0], videos[:, 0]) and not np.allclose(again, videos, atol=1e-3)
+  # By default each image moves in the category it was read under.
+  own = encoding.animate(generator, state.encoder.variables, config, "average", images, 5,
+                         jax.random.key(2), steps=0)
+  picked = encoding.pick_category(generator, config, codes, images[:, None])
+  assert np.allclose(own[:, :1], encoding.decode(generator, config, picked), atol=1e-6)
   scores = encoding.score_animate(generator, state.encoder.variables, config, "average",
-                                  _videos(config, 8, 1)[:, 0], 4, jax.random.key(0))
-  assert scores["videos"] == 8 and 0 <= scores["ssim_first"] <= 1
-  assert 0 <= scores["direction_agreement"] <= 1 and 0 <= scores["colour_kept"] <= 1
+                                  _videos(config, 8, 1)[:, 0], 4, jax.random.key(0), steps=2)
+  assert scores["videos"] == 8
+  for row in ("own", "cycled"):
+    assert 0 <= scores[row]["ssim_first"] <= 1, scores
+    assert 0 <= scores[row]["direction_agreement"] <= 1 and 0 <= scores[row]["colour_kept"] <= 1
   copied = prediction.copy_last(context, 7)
   assert np.array_equal(copied[:, 3:], np.repeat(to_float(context)[:, 2:3], 4, axis=1))
 

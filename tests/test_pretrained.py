@@ -151,13 +151,16 @@ def _check_predict(scores):
 
 
 def _check_animate(scores):
-  """Image-to-video from single frames: videos of the asked length whose
-  frame 1 is the image as read, each category moving one way (the model
-  card: 17.9 dB / 0.712, direction agreement 0.96 on 256 held-out frames;
-  the image's colour is the open part, RESULTS.md)."""
-  animate = scores["animate"]
-  assert animate["psnr_first"] >= 16 and animate["ssim_first"] >= 0.65, animate
-  assert animate["direction_agreement"] >= 0.8, animate
+  """Image-to-video from single frames, read with 1000 inversion steps.
+  Under each image's own category (animate's default) frame 1 is the image
+  (the model card: 29.7 dB on 256 held-out frames) and over half the videos
+  keep its colour over all frames (0.62; a content code of another image or
+  from the prior: 0.01). Under other categories each moves its category's
+  way (0.95)."""
+  own, cycled = scores["animate"]["own"], scores["animate"]["cycled"]
+  assert own["psnr_first"] >= 25 and own["ssim_first"] >= 0.9, own
+  assert own["direction_agreement"] >= 0.8 and own["colour_kept"] >= 0.4, own
+  assert cycled["direction_agreement"] >= 0.8, cycled
   config, settings, encoders, variables = workdir.load_encoders(None, params="shape_motion")
   clips, _, _ = _fresh_clips(config, 2)
   videos = encoding.animate(variables, encoders, config, settings.content_from, clips[:, 0],

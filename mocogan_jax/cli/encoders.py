@@ -24,11 +24,11 @@ def add_commands(command) -> None:
   p.add_argument("--out", help="default WORKDIR/MODEL (convrnn or svg)")
   add_settings_flags(p, baseline.BaselineSettings)
 
-  def inversion_flag(p):
-    p.add_argument("--inversion_steps", type=int, default=encoding.INVERSION_STEPS,
+  def inversion_flag(p, default=encoding.INVERSION_STEPS, cost="about 0.5 s a 16-frame clip"):
+    p.add_argument("--inversion_steps", type=int, default=default,
                    help="Adam steps that refine the codes of the input against its pixels "
-                        f"(encoding.invert; default {encoding.INVERSION_STEPS}, about 0.5 s a "
-                        "clip on 2 CPU cores); 0: the encoders' codes with the category picked")
+                        f"(encoding.invert; default {default}, {cost} on 2 CPU cores); 0: the "
+                        "encoders' codes with the category picked")
 
   p = command("predict", cmd_predict, "continue videos: encode K frames, generate the rest",
               "run_or_file", "checkpoint_dir", "video_out")
@@ -56,12 +56,13 @@ def add_commands(command) -> None:
   p = command("animate", cmd_animate, "image-to-video: the content of one image, moving as "
               "the generator's motion prior draws", "run_or_file", "checkpoint_dir", "video_out")
   p.add_argument("--image", required=True, help="an image (or a video: its first frame)")
-  p.add_argument("--category", type=int, default=None, help="the motion category (default: "
-                                                            "random per video)")
+  p.add_argument("--category", type=int, default=None,
+                 help="the motion category (default: the one the image is read under, whose "
+                      "videos start where the image's shape is)")
   p.add_argument("--length", type=int, default=16)
   p.add_argument("--num", type=int, default=4, help="videos from the same image")
   p.add_argument("--seed", type=int, default=0)
-  inversion_flag(p)
+  inversion_flag(p, encoding.ANIMATE_INVERSION_STEPS, "about 0.6 s an image")
 
 
 def cmd_train_encoder(args):
