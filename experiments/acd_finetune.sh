@@ -22,8 +22,9 @@ declare -A CHANGE=(
   [lr1e-4]="learning_rate=1e-4"
   [ema9999]="ema_decay=0.9999"
   [blur]="output_blur=true"
+  [r1]="r1_gamma=0.1"
 )
-ORDER=(control no_noise lr1e-4 ema9999 blur)
+ORDER=(control no_noise lr1e-4 ema9999 blur r1)
 names=("${@:-${ORDER[@]}}")
 for name in "${names[@]}"; do
   [ -n "${CHANGE[$name]+x}" ] || { echo "unknown row $name (rows: ${ORDER[*]})" >&2; exit 2; }
