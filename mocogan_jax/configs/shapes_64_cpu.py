@@ -12,8 +12,9 @@ logged every 1000 steps (eval/acd in metrics.jsonl), to set beside the
 paper's table (MoCoGAN 1.79, TGAN 2.08, VGAN 5.02). The learning rate is the
 paper's 2e-4, not the demo's 5e-4: at 5e-4 the 64x64 run blew up at step
 1,100 and the image discriminator won outright after it (experiments/RESULTS.md,
-"64x64 on a CPU: the first run"). No run of it has finished yet: expected
-numbers go here when one has.
+"64x64 on a CPU: the first run"); at 2e-4 the video discriminator wins
+early instead (its loss 0.05-0.09 by step 900). No run of it has finished:
+expected numbers go here when one has.
 """
 
 from mocogan_jax.configs import demo
