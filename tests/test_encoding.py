@@ -268,7 +268,8 @@ def test_commands(tmp_path, data_dir):
   cli("predict", "--workdir", run, "--input", str(tmp_path / "v0.gif"), "--context", "3",
       "--length", "8", "--out", str(tmp_path / "one.gif"))
   cli("animate", "--workdir", run, "--image", str(tmp_path / "v0.gif"), "--length", "6",
-      "--num", "3", "--category", "2", "--out", str(tmp_path / "a.gif"))
+      "--num", "3", "--category", "2", "--inversion_steps", "100", "--out",
+      str(tmp_path / "a.gif"))
   animated = Image.open(tmp_path / "a.gif")
   assert animated.n_frames == 6 and animated.size[0] > 3 * animated.size[1]  # image + 3 videos
 
