@@ -381,15 +381,17 @@ def score_animate(generator_variables, encoder_variables, config: Config, conten
                      frames[:, None], steps)
   own = jnp.argmax(codes["category"], axis=-1) if config.n_categories else jnp.zeros(n, int)
   image = frames.astype(np.float32) / 255
+  shapes = config.dataset.startswith("shape_motion")
+  if shapes:
+    image_colours = np.nanmean(metrics_lib.shape_colours(frames[:, None]), axis=1)  # (N, 3)
   scores = {"videos": n}
   for row, categories in (("own", own), ("cycled", jnp.arange(n) % max(config.n_categories, 1))):
     videos = animate_codes(generator_variables, config, codes, length, key, categories)
     first = (np.asarray(videos[:, 0]) + 1) / 2
     scores[row] = {"psnr_first": float(np.mean(metrics_lib.psnr(first, image))),
                    "ssim_first": float(np.mean(metrics_lib.ssim(first, image)))}
-    if config.dataset.startswith("shape_motion"):
+    if shapes:
       moved = video_io.to_uint8(videos)
-      image_colours = np.nanmean(metrics_lib.shape_colours(frames[:, None]), axis=1)
       colours = np.nanmean(metrics_lib.shape_colours(moved), axis=1)
       scores[row] |= {
           "direction_agreement": metrics_lib.direction_agreement(
