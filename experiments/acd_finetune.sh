@@ -23,8 +23,10 @@ declare -A CHANGE=(
   [ema9999]="ema_decay=0.9999"
   [blur]="output_blur=true"
   [r1]="r1_gamma=0.1"
+  [r1_video]="r1_gamma=0.1 r1_on=video"
+  [r1_image]="r1_gamma=0.1 r1_on=image"
 )
-ORDER=(control no_noise lr1e-4 ema9999 blur r1)
+ORDER=(control no_noise lr1e-4 ema9999 blur r1 r1_video r1_image)
 names=("${@:-${ORDER[@]}}")
 for name in "${names[@]}"; do
   [ -n "${CHANGE[$name]+x}" ] || { echo "unknown row $name (rows: ${ORDER[*]})" >&2; exit 2; }

@@ -110,9 +110,11 @@ class Config:
   content_loss_weight: float = 10.0
   motion_loss_weight: float = 1.0
 
-  # > 0: R1 penalty (Mescheder et al. 2018) on both discriminators' real
-  # inputs, gamma / 2 * E|grad_x D(x)|^2. Not in the official code; 0 = off.
+  # > 0: R1 penalty (Mescheder et al. 2018) on the real inputs of the
+  # discriminators r1_on names, gamma / 2 * E|grad_x D(x)|^2. Not in the
+  # official code; 0 = off.
   r1_gamma: float = 0.0
+  r1_on: str = "both"
 
   # --- Optimisation: Adam for each of the three networks, as the official trainer.
   image_batch: int = 10
@@ -207,6 +209,7 @@ _CHOICES = {
     "nonfinite": ("stop", "skip"),
     "bad_files": ("skip", "fail"),
     "output_upsample": ("transpose", "resize"),
+    "r1_on": ("both", "image", "video"),
 }
 
 

@@ -207,6 +207,14 @@ def test_r1_penalty_is_gamma_half_the_squared_input_gradient_on_real_data(tiny_c
                              r1_image, rtol=1e-3)
   np.testing.assert_allclose(with_r1["loss/video_discriminator"] - plain["loss/video_discriminator"],
                              r1_video, rtol=1e-3)
+  # r1_on names the discriminator it weighs; the other's loss is the plain one.
+  for on, penalised, plain_one in (("image", "image", "video"), ("video", "video", "image")):
+    _, only = step(state.replace(config=config.replace(r1_gamma=10.0, r1_on=on)), batch,
+                   jax.random.key(3))
+    np.testing.assert_allclose(only[f"loss/{penalised}_discriminator"],
+                               with_r1[f"loss/{penalised}_discriminator"], rtol=1e-5)
+    np.testing.assert_allclose(only[f"loss/{plain_one}_discriminator"],
+                               plain[f"loss/{plain_one}_discriminator"], rtol=1e-5)
 
 
 

@@ -119,13 +119,13 @@ def train_step(state: mocogan.TrainState, batch, key):
   future = jax.lax.stop_gradient(future)
   di, loss_di, _, _, _ = mocogan.discriminator_update(
       nets.image_discriminator, state.image_discriminator, real_images, frames(future), config,
-      gan.stream(key, "image_discriminator"))
+      gan.stream(key, "image_discriminator"), mocogan.r1_weight(config, "image"))
   category_loss = ((lambda logits: losses.category_ce(logits, batch["label"]))
                    if config.use_categories else None)
   dv, loss_dv, category, _, _ = mocogan.discriminator_update(
       nets.video_discriminator, state.video_discriminator, real,
       jnp.concatenate([context, future], axis=1), config, gan.stream(key, "video_discriminator"),
-      category_loss)
+      mocogan.r1_weight(config, "video"), category_loss)
 
   def loss_fn(g_params, e_params):
     future, g_new, e_new = _predict(config, {"params": g_params, "batch_stats": g_stats},

@@ -208,14 +208,14 @@ def _discriminate_real(module, variables, x, key, r1_gamma: float):
 
 
 def discriminator_update(module, net: NetworkState, real, fake, config: Config, key,
-                          category_loss=None):
-  """One Adam step of a discriminator: real -> 1, fake -> 0 (+ R1), and
-  category_loss(category logits on real) when given.
+                          r1_gamma: float, category_loss=None):
+  """One Adam step of a discriminator: real -> 1, fake -> 0 (+ R1 at
+  r1_gamma), and category_loss(category logits on real) when given.
   -> (net, loss, category loss, mean D(real), mean D(fake))."""
   def loss_fn(params):
     real_logits, real_categories, stats, r1 = _discriminate_real(
         module, {"params": params, "batch_stats": net.batch_stats}, real,
-        stream(key, "noise/real"), config.r1_gamma)
+        stream(key, "noise/real"), r1_gamma)
     fake_logits, _, stats = discriminate(module, {"params": params, "batch_stats": stats}, fake,
                                           stream(key, "noise/fake"))
     category = category_loss(real_categories) if category_loss else jnp.zeros(())
@@ -228,6 +228,11 @@ def discriminator_update(module, net: NetworkState, real, fake, config: Config, 
   return gan.apply_gradients(net, grads, stats, optimizer(config)), loss, category, p_real, p_fake
 
 
+def r1_weight(config: Config, discriminator: str) -> float:
+  """The R1 weight of the "image" or "video" discriminator (config.r1_on)."""
+  return config.r1_gamma if config.r1_on in ("both", discriminator) else 0.0
+
+
 def image_discriminator_update(state: TrainState, g_stats, real_images, key):
   """The image discriminator's step on real frames (Bi, S, S, C) in [-1, 1]
   against new fakes. -> (its NetworkState, the generator's batch_stats after
@@ -238,7 +243,7 @@ def image_discriminator_update(state: TrainState, g_stats, real_images, key):
       stream(key, "fakes"))
   di, loss, _, p_real, p_fake = discriminator_update(
       nets.image_discriminator, state.image_discriminator, real_images,
-      jax.lax.stop_gradient(images), config, key)
+      jax.lax.stop_gradient(images), config, key, r1_weight(config, "image"))
   return di, g_stats, {"loss/image_discriminator": loss, "d_prob/image_real": p_real,
                        "d_prob/image_fake": p_fake}
 
@@ -255,7 +260,7 @@ def video_discriminator_update(state: TrainState, g_stats, real_videos, labels, 
                    if config.use_categories else None)
   dv, loss, category, p_real, p_fake = discriminator_update(
       nets.video_discriminator, state.video_discriminator, real_videos,
-      jax.lax.stop_gradient(videos), config, key, category_loss)
+      jax.lax.stop_gradient(videos), config, key, r1_weight(config, "video"), category_loss)
   return dv, g_stats, {"loss/video_discriminator": loss, "loss/video_category": category,
                        "d_prob/video_real": p_real, "d_prob/video_fake": p_fake}
 
