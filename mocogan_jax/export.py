@@ -67,8 +67,18 @@ def start_from(state, path: str):
   """A fresh MoCoGAN train state with the networks of an exported file in
   place of its initial weights: the generator (and its moving average), and
   the discriminators where the file has them. The optimiser states stay as
-  initialised. Works on sharded states, on one host or many."""
+  initialised. A run that trains its encoders with the GAN (encoder_weight > 0)
+  starts them from the file's encoders when it has them. Works on sharded
+  states, on one host or many."""
   _, networks = load_networks(path, "init_from")
+  if state.encoder is not None:
+    encoders = _read(path, "init_from")[1].get("encoders")
+    if encoders is not None:
+      content_from = json.loads(encoders["settings"])["content_from"]
+      if content_from != "average":  # the joint step's encoders average over frames
+        raise ConfigError(f"init_from {path}: its encoders read the content from "
+                          f"{content_from!r} frames; training them with the GAN needs 'average'")
+      networks["encoder"] = encoders["variables"]
   replaced = {}
   for name, variables in networks.items():
     network = getattr(state, name)

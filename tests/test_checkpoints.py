@@ -324,3 +324,25 @@ def test_init_from_places_every_network_of_the_file_also_without_batchnorm(tmp_p
   pointer = lambda x: x.addressable_data(0).unsafe_buffer_pointer()
   assert not set(map(pointer, jax.tree.leaves(started.generator_ema))) & set(
       map(pointer, jax.tree.leaves(started.generator.variables)))
+
+
+def test_init_from_starts_joint_encoders_from_the_file(tmp_path, tiny_config):
+  """With encoder_weight > 0 the encoders train with the GAN: init_from places
+  the file's encoders; without encoder_weight the run has none to place."""
+  from mocogan_jax import export
+  from mocogan_jax.errors import ConfigError
+  config = tiny_config.replace(encoder_weight=1.0)
+  donor = create_train_state(config, jax.random.key(1))
+  path = str(tmp_path / "donor.msgpack")
+  settings = {"content_from": "average"}
+  export.write(path, config, jax.device_get(donor.generator.variables), encoders={
+      "settings": json.dumps(settings), "variables": jax.device_get(donor.encoder.variables)})
+  started = export.start_from(create_train_state(config, jax.random.key(2)), path)
+  chex.assert_trees_all_equal(started.encoder.variables, donor.encoder.variables)
+  plain = export.start_from(create_train_state(tiny_config, jax.random.key(2)), path)
+  assert plain.encoder is None
+  export.write(path, config, jax.device_get(donor.generator.variables), encoders={
+      "settings": json.dumps({"content_from": "first"}),
+      "variables": jax.device_get(donor.encoder.variables)})
+  with pytest.raises(ConfigError, match="needs 'average'"):
+    export.start_from(create_train_state(config, jax.random.key(2)), path)
