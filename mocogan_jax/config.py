@@ -115,6 +115,12 @@ class Config:
   # official code; 0 = off.
   r1_gamma: float = 0.0
   r1_on: str = "both"
+  # > 0: the generator's loss also has this weight times how far its frames'
+  # total variation (mean |difference| of neighbouring pixels) exceeds the
+  # real frames' of the same step (losses.excess_total_variation): a pattern
+  # inside flat regions costs, edges as sharp as the data's do not. Not in
+  # the official code; 0 = off.
+  tv_weight: float = 0.0
 
   # --- Optimisation: Adam for each of the three networks, as the official trainer.
   image_batch: int = 10
@@ -239,7 +245,7 @@ def problems(config: Config) -> list[str]:
   if config.mesh_data < 1 and config.mesh_data != -1:
     found.append(f"mesh_data must be -1 (all devices) or >= 1, got {config.mesh_data}")
   at_least = {"mesh_fsdp": 1, "n_categories": 0, "encoder_weight": 0, "video_loss_weight": 0,
-              "r1_gamma": 0, "noise_sigma": 0, "eval_every": 0, "mask_l1_weight": 0}
+              "r1_gamma": 0, "tv_weight": 0, "noise_sigma": 0, "eval_every": 0, "mask_l1_weight": 0}
   found += [f"{field} must be >= {low}, got {getattr(config, field)}"
             for field, low in at_least.items() if not getattr(config, field) >= low]
   if not config.lock_timeout > 0:

@@ -149,7 +149,8 @@ def finish_step(state, generator: NetworkState, discriminator: NetworkState, met
 # The settings only MoCoGAN reads, at the values that mean "off": a model
 # without them refuses anything else, so that no setting is silently ignored.
 MOCOGAN_ONLY = {"n_categories": 0, "use_categories": False, "use_infogan": False,
-                "encoder_weight": 0.0, "r1_gamma": 0.0, "r1_on": "both", "attention_resolution": 0,
+                "encoder_weight": 0.0, "r1_gamma": 0.0, "r1_on": "both", "tv_weight": 0.0,
+                "attention_resolution": 0,
                 "content_modulation": False, "output_blur": False, "output_upsample": "transpose",
                 "noise_sigma": 0.0, "image_discriminator_norm": "", "video_loss_weight": 1.0}
 

@@ -1,6 +1,6 @@
 """The official trainer's losses (BCE with logits and cross-entropy, batch
 means), the encoders' (latent regression, reconstruction), TGAN's
-(Wasserstein), and SVG's KL term."""
+(Wasserstein), SVG's KL term, and the generator's total-variation term."""
 
 import jax.numpy as jnp
 import optax
@@ -20,6 +20,21 @@ def discriminator_loss(real_logits, fake_logits):
 def generator_loss(fake_logits):
   """The non-saturating generator loss: G wants D to call its fakes real."""
   return bce(fake_logits, 1.0)
+
+
+def total_variation(frames):
+  """frames (..., S, S, C) -> the mean absolute difference between
+  neighbouring pixels, across rows and across columns (a scalar)."""
+  across_rows = jnp.abs(jnp.diff(frames, axis=-3)).mean()
+  across_columns = jnp.abs(jnp.diff(frames, axis=-2)).mean()
+  return across_rows + across_columns
+
+
+def excess_total_variation(fake, real):
+  """How far the fakes' total variation exceeds the real batch's: 0 when the
+  fakes vary from pixel to pixel no more than real frames do. The real
+  frames are a constant here (no gradient flows into data)."""
+  return jnp.maximum(total_variation(fake) - total_variation(real), 0.0)
 
 
 def category_ce(category_logits, labels):

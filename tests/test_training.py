@@ -217,6 +217,29 @@ def test_r1_penalty_is_gamma_half_the_squared_input_gradient_on_real_data(tiny_c
                                plain[f"loss/{plain_one}_discriminator"], rtol=1e-5)
 
 
+def test_tv_weight_adds_the_fakes_total_variation_above_the_real_frames(tiny_config):
+  """Off, the step is the plain one; on, the generator's loss grows by
+  tv_weight times the excess of its frames' total variation over the real
+  clips', and the discriminators' losses are unchanged."""
+  flat, checker = jnp.zeros((1, 4, 4, 3)), jnp.tile(jnp.eye(2), (2, 2))[None, :, :, None]
+  assert float(losses.total_variation(checker * jnp.ones(3))) == 2.0  # every neighbour differs
+  assert float(losses.excess_total_variation(flat, checker)) == 0.0  # hinge: below is free
+  assert float(losses.excess_total_variation(checker * jnp.ones(3), flat)) == 2.0
+  state = create_train_state(tiny_config, jax.random.key(0))
+  batch = pipeline.make_batch(pipeline.load_source(tiny_config), tiny_config, step=0)
+  step = jax.jit(mocogan.train_step)
+  _, plain = step(state, batch, jax.random.key(3))
+  _, with_tv = step(state.replace(config=tiny_config.replace(tv_weight=5.0)), batch,
+                    jax.random.key(3))
+  assert "loss/excess_total_variation" not in plain
+  excess = float(with_tv["loss/excess_total_variation"])
+  assert excess > 1e-3  # an untrained generator's frames are noisier than the data's
+  np.testing.assert_allclose(with_tv["loss/generator"] - plain["loss/generator"], 5.0 * excess,
+                             rtol=1e-4)
+  for name in ("loss/image_discriminator", "loss/video_discriminator"):
+    np.testing.assert_allclose(with_tv[name], plain[name], rtol=1e-6)
+
+
 
 def test_pixels_round_trip_on_host_and_device():
   """uint8 -> [-1, 1] -> uint8 is exact, with NumPy and with JAX under jit;

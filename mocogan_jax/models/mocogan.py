@@ -289,6 +289,10 @@ def generator_update(state: TrainState, g_stats, real_videos, labels, key):
     loss = (losses.generator_loss(image_logits)
             + config.video_loss_weight * losses.generator_loss(video_logits) + infogan)
     metrics, encoder_stats = {"loss/infogan": infogan}, None
+    if config.tv_weight:
+      excess = losses.excess_total_variation(videos, real_videos)
+      loss += config.tv_weight * excess
+      metrics["loss/excess_total_variation"] = excess
     if config.encoder_weight:
       generator = gan.for_use({"params": params, "batch_stats": stats})
       motion_states = nets.generator.apply(generator, latents["h0"], latents["eps"],
