@@ -182,7 +182,9 @@ def test_generator_ema_follows_the_formula_and_is_what_samples_use(tiny_config):
   chex.assert_trees_all_equal(mocogan.sampling_variables(plain), plain.generator.variables)
 
 
-def test_r1_penalty_is_gamma_half_the_squared_input_gradient_on_real_data(tiny_config):
+def test_r1_and_tv_terms_add_exactly_their_documented_amounts(tiny_config):
+  """R1: gamma / 2 times the squared input gradient on real data, to the
+  discriminators r1_on names; tv_weight: to the generator alone."""
   config = tiny_config.replace(noise_sigma=0.0)
   state = create_train_state(config, jax.random.key(0))
   batch = pipeline.make_batch(pipeline.load_source(config), config, step=0)
@@ -215,22 +217,9 @@ def test_r1_penalty_is_gamma_half_the_squared_input_gradient_on_real_data(tiny_c
                                with_r1[f"loss/{penalised}_discriminator"], rtol=1e-5)
     np.testing.assert_allclose(only[f"loss/{plain_one}_discriminator"],
                                plain[f"loss/{plain_one}_discriminator"], rtol=1e-5)
-
-
-def test_tv_weight_adds_the_fakes_total_variation_above_the_real_frames(tiny_config):
-  """Off, the step is the plain one; on, the generator's loss grows by
-  tv_weight times the excess of its frames' total variation over the real
-  clips', and the discriminators' losses are unchanged."""
-  flat, checker = jnp.zeros((1, 4, 4, 3)), jnp.tile(jnp.eye(2), (2, 2))[None, :, :, None]
-  assert float(losses.total_variation(checker * jnp.ones(3))) == 2.0  # every neighbour differs
-  assert float(losses.excess_total_variation(flat, checker)) == 0.0  # hinge: below is free
-  assert float(losses.excess_total_variation(checker * jnp.ones(3), flat)) == 2.0
-  state = create_train_state(tiny_config, jax.random.key(0))
-  batch = pipeline.make_batch(pipeline.load_source(tiny_config), tiny_config, step=0)
-  step = jax.jit(mocogan.train_step)
-  _, plain = step(state, batch, jax.random.key(3))
-  _, with_tv = step(state.replace(config=tiny_config.replace(tv_weight=5.0)), batch,
-                    jax.random.key(3))
+  # tv_weight adds to the generator's loss alone tv_weight times the excess of
+  # its frames' total variation over the real clips'.
+  _, with_tv = step(state.replace(config=config.replace(tv_weight=5.0)), batch, jax.random.key(3))
   assert "loss/excess_total_variation" not in plain
   excess = float(with_tv["loss/excess_total_variation"])
   assert excess > 1e-3  # an untrained generator's frames are noisier than the data's
@@ -239,6 +228,12 @@ def test_tv_weight_adds_the_fakes_total_variation_above_the_real_frames(tiny_con
   for name in ("loss/image_discriminator", "loss/video_discriminator"):
     np.testing.assert_allclose(with_tv[name], plain[name], rtol=1e-6)
 
+
+def test_total_variation_and_its_excess_over_the_real_frames():
+  flat, checker = jnp.zeros((1, 4, 4, 3)), jnp.tile(jnp.eye(2), (2, 2))[None, :, :, None]
+  assert float(losses.total_variation(checker * jnp.ones(3))) == 2.0  # every neighbour differs
+  assert float(losses.excess_total_variation(flat, checker)) == 0.0  # hinge: below is free
+  assert float(losses.excess_total_variation(checker * jnp.ones(3), flat)) == 2.0
 
 
 def test_pixels_round_trip_on_host_and_device():
