@@ -59,7 +59,11 @@ def load_networks(path_or_name: str, flag: str = "--params"):
   """(config, {"generator": variables, and each discriminator the file has});
   `flag` names the setting the path came from, in errors."""
   config, payload = _read(path_or_name, flag)
-  return config, {"generator": payload["variables"]} | {
+  return config, _networks(payload)
+
+
+def _networks(payload) -> dict:
+  return {"generator": payload["variables"]} | {
       name: payload[name] for name in DISCRIMINATORS if name in payload}
 
 
@@ -70,9 +74,10 @@ def start_from(state, path: str):
   initialised. A run that trains its encoders with the GAN (encoder_weight > 0)
   starts them from the file's encoders when it has them. Works on sharded
   states, on one host or many."""
-  _, networks = load_networks(path, "init_from")
+  _, payload = _read(path, "init_from")
+  networks = _networks(payload)
   if state.encoder is not None:
-    encoders = _read(path, "init_from")[1].get("encoders")
+    encoders = payload.get("encoders")
     if encoders is not None:
       content_from = json.loads(encoders["settings"])["content_from"]
       if content_from != "average":  # the joint step's encoders average over frames
