@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Which change lowers the shipped model's ACD? Each row continues the shipped
-# shape_motion run (experiments/shape_motion_model.sh; its networks at step
-# 10,000, through an exported file) for 2500 more steps with one change, then
+# Which change lowers the `long16` model's ACD? Each row continues the first
+# stage of experiments/shape_motion_model.sh (its networks at step 10,000,
+# exported as RUN/stage1.msgpack) for 2500 more steps with one change, then
 # experiments/quality.py and experiments/acd_parts.py on the result: the rows
 # of experiments/RESULTS.md, "What the remaining ACD is made of".
 #

@@ -25,9 +25,13 @@ from mocogan_jax.evaluation import metrics, shape_quality
 from mocogan_jax.pixels import to_float
 
 # Between what the shipped model measures (its model card,
-# mocogan_jax/pretrained/README.md) and what a broken one does.
-ACD_AT_MOST = 20.0
-BY_CONTENT_AT_LEAST = 30.0  # the whitish generator shipped before: 5
+# mocogan_jax/pretrained/README.md) and what a broken one does: here ACD 14.8,
+# colour by content 51.5 and speckle 33.0 (the model shipped before it, without
+# the total-variation term: 16.7, 43.5, 39.4; the whitish one before that:
+# colour by content 5).
+ACD_AT_MOST = 16.0
+BY_CONTENT_AT_LEAST = 45.0
+SPECKLE_AT_MOST = 36.0
 NUM, LENGTH = 128, 16
 # Clips, images and pairs scored for the encoders' uses: each scored clip runs
 # encoding.INVERSION_STEPS of inversion, most of the test's time.
@@ -37,7 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _passes(m: dict) -> bool:
   return (m["acd"] <= ACD_AT_MOST and m["by_content"] >= BY_CONTENT_AT_LEAST
-          and m["shown"] >= 0.95 and m["moving"] >= 0.8 and m["direction"] >= 0.9)
+          and m["speckle"] <= SPECKLE_AT_MOST and m["shown"] >= 0.95 and m["moving"] >= 0.8 and m["direction"] >= 0.9)
 
 
 def test_shipped_shape_motion_model_moves_by_category_in_colours_from_its_content_code():
@@ -141,8 +145,8 @@ def test_shipped_encoders_predict_animate_and_transfer_real_clips():
 
 
 def _check_predict(scores):
-  """K = 4 real frames, the next 12 predicted (the model card: 18.87 dB /
-  0.697 against copy-last's 14.93 / 0.548 and the all-black frame's 16.51 /
+  """K = 4 real frames, the next 12 predicted (the model card: 18.91 dB /
+  0.701 against copy-last's 14.93 / 0.548 and the all-black frame's 16.51 /
   0.677 on 256 held-out clips); the encoders' codes alone fall below the
   all-black frame."""
   (psnr, ssim), predict = scores["predict"]["ours"], scores["predict"]
@@ -153,10 +157,10 @@ def _check_predict(scores):
 def _check_animate(scores):
   """Image-to-video from single frames, read with 1000 inversion steps.
   Under each image's own category (animate's default) frame 1 is the image
-  (the model card: 29.7 dB on 256 held-out frames) and over half the videos
-  keep its colour over all frames (0.62; a content code of another image or
-  from the prior: 0.01). Under other categories each moves its category's
-  way (0.95)."""
+  (the model card: 29.0 dB on 256 held-out frames), most videos move its
+  category's way (0.84) and over half keep its colour over all frames (0.62;
+  a content code of another image or from the prior: 0.01). Under other
+  categories each moves its category's way (0.90)."""
   own, cycled = scores["animate"]["own"], scores["animate"]["cycled"]
   assert own["psnr_first"] >= 25 and own["ssim_first"] >= 0.9, own
   assert own["direction_agreement"] >= 0.8 and own["colour_kept"] >= 0.4, own
@@ -165,12 +169,13 @@ def _check_animate(scores):
 
 def _check_transfer(scores):
   """Motion transfer of real pairs (A, B) whose directions and colours
-  differ: the model card's 0.94 of A's colour and 0.95 of B's direction on
-  82 held-out pairs (0.94 / 0.96 on 200 fresh ones), where chance is one in
-  two for the colour and one in four for the direction among the other
-  three. The direction needs the category picked by the decoded clips (the
-  category encoder alone: 0.65), the colour the 100 inversion steps (without
-  them 0.84; experiments/notes/inversion.md, "Inversion")."""
+  differ: the model card's 0.95 of A's colour and 0.94 of B's direction on
+  82 held-out pairs, where chance is one in two for the colour and one in
+  four for the direction among the other three. The direction needs the
+  category picked by the decoded clips (the category encoder alone read it
+  in 0.65 of pairs on the model shipped before), the colour the 100
+  inversion steps (without them 0.80; experiments/notes/inversion.md,
+  "Inversion")."""
   transfer = scores["transfer"]
   assert transfer["pairs"] == SCORED and transfer["direction_of_b"] >= 0.85, transfer
   assert transfer["direction_of_b"] > 2 * transfer["direction_of_a"], transfer
