@@ -54,6 +54,8 @@ def test_a_weight_of_zero_takes_its_term_out(tiny_config):
     _config(tiny_config, adversarial_weight=0.0, motion_loss_weight=0.0, content_loss_weight=0.0)
   with pytest.raises(ConfigError, match="context_frames must be in"):
     _config(tiny_config, context_frames=8)
+  with pytest.raises(ConfigError, match="set tv_weight=0"):  # a MoCoGAN term it has no use for
+    _config(tiny_config, tv_weight=1.0)
 
 
 def test_the_motion_loss_reads_motion_and_has_gradients():

@@ -51,6 +51,9 @@ def config_problems(config: Config) -> list[str]:
   if config.encoder_weight:
     found.append("model=conditional trains its encoders on the prediction losses; set "
                  "encoder_weight=0")
+  if config.tv_weight:
+    found.append("model=conditional fits its frames to the true ones, not to the data's "
+                 "total variation; set tv_weight=0")
   return found
 
 
