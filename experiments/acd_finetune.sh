@@ -26,8 +26,9 @@ declare -A CHANGE=(
   [r1_video]="r1_gamma=0.1 r1_on=video"
   [r1_image]="r1_gamma=0.1 r1_on=image"
   [tv]="tv_weight=50"
+  [tv_r1]="tv_weight=50 r1_gamma=0.1"
 )
-ORDER=(control no_noise lr1e-4 ema9999 blur r1 r1_video r1_image tv)
+ORDER=(control no_noise lr1e-4 ema9999 blur r1 r1_video r1_image tv tv_r1)
 names=("${@:-${ORDER[@]}}")
 for name in "${names[@]}"; do
   [ -n "${CHANGE[$name]+x}" ] || { echo "unknown row $name (rows: ${ORDER[*]})" >&2; exit 2; }
