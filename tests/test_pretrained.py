@@ -41,7 +41,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _passes(m: dict) -> bool:
   return (m["acd"] <= ACD_AT_MOST and m["by_content"] >= BY_CONTENT_AT_LEAST
-          and m["speckle"] <= SPECKLE_AT_MOST and m["shown"] >= 0.95 and m["moving"] >= 0.8 and m["direction"] >= 0.9)
+          and m["speckle"] <= SPECKLE_AT_MOST and m["shown"] >= 0.95 and m["moving"] >= 0.8
+          and m["direction"] >= 0.9)
 
 
 def test_shipped_shape_motion_model_moves_by_category_in_colours_from_its_content_code():
