@@ -145,6 +145,12 @@ class Config:
   # run starts from its networks instead of random weights (export.start_from);
   # model=mocogan only.
   init_from: str = ""
+  # all: every array of the file must fit this config (a continuation);
+  # shared: the arrays whose path and shape match are taken, the others
+  # stay freshly initialised and are named (a model grown from a smaller
+  # one: the 32x32 generator in a 64x64 one of half the width, whose first
+  # layers have the same shapes).
+  init_from_layers: str = "all"
   log_every: int = 100
   sample_every: int = 1000
   checkpoint_every: int = 5000
@@ -216,6 +222,7 @@ _CHOICES = {
     "bad_files": ("skip", "fail"),
     "output_upsample": ("transpose", "resize"),
     "r1_on": ("both", "image", "video"),
+    "init_from_layers": ("all", "shared"),
 }
 
 
@@ -279,7 +286,7 @@ def problems(config: Config) -> list[str]:
 # read them from the run's own config): where the data and checkpoints are,
 # how long a run is, how often it logs, samples, saves and evaluates.
 RUN_FIELDS = ("data_dir", "bad_files", "data_workers", "mesh_data", "mesh_fsdp", "num_steps",
-              "seed", "init_from", "log_every", "sample_every", "checkpoint_every",
+              "seed", "init_from", "init_from_layers", "log_every", "sample_every", "checkpoint_every",
               "keep_checkpoints", "keep_checkpoint_every", "num_samples", "lock_timeout",
               "eval_every", "eval_metrics", "eval_num", "eval_length", "keep_best")
 

@@ -67,13 +67,17 @@ def _networks(payload) -> dict:
       name: payload[name] for name in DISCRIMINATORS if name in payload}
 
 
-def start_from(state, path: str):
+def start_from(state, path: str, layers: str = "all"):
   """A fresh MoCoGAN train state with the networks of an exported file in
   place of its initial weights: the generator (and its moving average), and
   the discriminators where the file has them. The optimiser states stay as
   initialised. A run that trains its encoders with the GAN (encoder_weight > 0)
   starts them from the file's encoders when it has them. Works on sharded
-  states, on one host or many."""
+  states, on one host or many.
+
+  layers="all": every array must fit. "shared": the arrays of the same path
+  and shape are taken and the others left as initialised.
+  Returns (state, [the "network/path" of each array left as initialised])."""
   _, payload = _read(path, "init_from")
   networks = _networks(payload)
   if state.encoder is not None:
@@ -84,27 +88,31 @@ def start_from(state, path: str):
         raise ConfigError(f"init_from {path}: its encoders read the content from "
                           f"{content_from!r} frames; training them with the GAN needs 'average'")
       networks["encoder"] = encoders["variables"]
-  replaced = {}
+  replaced, fresh = {}, []
   for name, variables in networks.items():
     network = getattr(state, name)
     ours = traverse_util.flatten_dict(network.variables, sep="/")
     theirs = traverse_util.flatten_dict(variables, sep="/")
     for key in sorted(ours.keys() | theirs.keys()):
       if key not in ours or key not in theirs or np.shape(theirs[key]) != ours[key].shape:
+        if layers == "shared":
+          fresh += [f"{name}/{key}"] if key in ours else []
+          continue
         raise ConfigError(
             f"init_from {path}: {name} {key} is "
             f"{np.shape(theirs[key]) if key in theirs else 'missing'} there and "
             f"{ours[key].shape if key in ours else 'absent'} in this run's config")
     placed = {k: jax.make_array_from_callback(
         ours[k].shape, ours[k].sharding,
-        lambda index, v=np.asarray(theirs[k], ours[k].dtype): v[index]) for k in ours}
+        lambda index, v=np.asarray(theirs[k], ours[k].dtype): v[index])
+        if f"{name}/{k}" not in fresh else ours[k] for k in ours}
     placed = traverse_util.unflatten_dict(placed, sep="/")
     # A network without BatchNorm has empty batch_stats, which flattening drops.
     replaced[name] = network.replace(params=placed["params"],
                                      batch_stats=placed.get("batch_stats", {}))
   if state.generator_ema is not None:  # its own buffers: the train step donates both
     replaced["generator_ema"] = jax.tree.map(lambda x: x.copy(), replaced["generator"].variables)
-  return state.replace(**replaced)
+  return state.replace(**replaced), fresh
 
 
 def _read(path_or_name: str, flag: str = "--params"):

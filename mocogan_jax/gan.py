@@ -188,13 +188,19 @@ def count_parameters(tree) -> int:
   return int(sum(x.size for x in jax.tree.leaves(tree)))
 
 
+def batch_shapes(config: Config, sharding=None) -> dict:
+  """The global batch every train step takes (data/pipeline.make_batch), as
+  ShapeDtypeStructs, each laid out by `sharding` when given."""
+  s, c, t = config.image_size, config.channels, config.video_length
+  shapes = {"video": ((config.video_batch, t, s, s, c), jnp.uint8),
+            "label": ((config.video_batch,), jnp.int32),
+            "image": ((config.image_batch, s, s, c), jnp.uint8)}
+  return {k: jax.ShapeDtypeStruct(shape, dtype, sharding=sharding)
+          for k, (shape, dtype) in shapes.items()}
+
+
 def flops_per_step(train_step, state, config: Config) -> float:
   """XLA's cost analysis of the compiled step on the config's batch shapes."""
-  s, c, t = config.image_size, config.channels, config.video_length
-  batch = {
-      "video": jax.ShapeDtypeStruct((config.video_batch, t, s, s, c), jnp.uint8),
-      "label": jax.ShapeDtypeStruct((config.video_batch,), jnp.int32),
-      "image": jax.ShapeDtypeStruct((config.image_batch, s, s, c), jnp.uint8),
-  }
-  cost = jax.jit(train_step).lower(state, batch, jax.random.key(0)).cost_analysis() or {}
+  cost = jax.jit(train_step).lower(state, batch_shapes(config),
+                                   jax.random.key(0)).cost_analysis() or {}
   return float(cost.get("flops", float("nan")))

@@ -17,6 +17,7 @@ import os
 
 import jax
 import numpy as np
+from jax.experimental import mesh_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 from mocogan_jax.config import Config
@@ -77,23 +78,35 @@ def initialize_distributed(coordinator: str | None = None, num_processes: int | 
 FSDP_MIN_SIZE = 2**14
 
 
-def make_mesh(config: Config) -> Mesh:
-  """A (data, fsdp) mesh over every device of every process.
+def make_mesh(config: Config, devices=None) -> Mesh:
+  """A (data, fsdp) mesh over `devices` (default: every device of every process).
 
   The batch is split over all devices; parameters and optimiser state are
   split over `fsdp` and replicated over `data`. mesh_data=-1 takes every
-  device the fsdp axis leaves.
+  device the fsdp axis leaves. Devices of several TPU slices (multislice,
+  each device's `slice_index`) are joined by the data-centre network, far
+  slower than the chips' own links: only `data` spans slices, so the fsdp
+  gathers stay inside a slice and one gradient all-reduce per step crosses.
   """
-  devices, fsdp = jax.device_count(), config.mesh_fsdp
-  data = config.mesh_data
+  devices = jax.devices() if devices is None else list(devices)
+  fsdp, data = config.mesh_fsdp, config.mesh_data
   if data == -1:
-    if devices % fsdp:
-      raise ConfigError(f"mesh_fsdp={fsdp} does not divide the {devices} devices of this run")
-    data = devices // fsdp
-  if data * fsdp != devices:
+    if len(devices) % fsdp:
+      raise ConfigError(f"mesh_fsdp={fsdp} does not divide the {len(devices)} devices of this run")
+    data = len(devices) // fsdp
+  if data * fsdp != len(devices):
     raise ConfigError(f"mesh_data={data} x mesh_fsdp={fsdp} needs {data * fsdp} devices, "
-                      f"this run has {devices}; set mesh_data=-1 to use them all")
-  return jax.make_mesh((data, fsdp), MESH_AXES, axis_types=(AxisType.Auto,) * 2)
+                      f"this run has {len(devices)}; set mesh_data=-1 to use them all")
+  axis_types = (AxisType.Auto,) * 2
+  slices = len({getattr(d, "slice_index", 0) for d in devices})
+  if slices == 1:
+    return jax.make_mesh((data, fsdp), MESH_AXES, axis_types=axis_types, devices=devices)
+  if data % slices:
+    raise ConfigError(f"mesh_data={data} must be a multiple of the {slices} slices: only the "
+                      f"data axis spans slices")
+  grid = mesh_utils.create_hybrid_device_mesh((data // slices, fsdp), (slices, 1), devices,
+                                              allow_split_physical_axes=True)
+  return Mesh(grid, MESH_AXES, axis_types=axis_types)
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:

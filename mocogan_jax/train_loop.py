@@ -216,7 +216,13 @@ def _restore_or_create(config: Config, mngr, abstract_state, init_key):
     checkpointing.set_aside_after(mngr, int(state.step))
     return state
   state = registry.jit_create_train_state(config, abstract_state)(init_key)
-  return export.start_from(state, config.init_from) if config.init_from else state
+  if not config.init_from:
+    return state
+  state, fresh = export.start_from(state, config.init_from, config.init_from_layers)
+  if fresh and jax.process_index() == 0:
+    print(f"init_from {config.init_from}: {len(fresh)} arrays of other shapes there left as "
+          f"initialised: {', '.join(fresh)}", flush=True)
+  return state
 
 
 def _periodic_evaluation(config: Config, workdir: str):

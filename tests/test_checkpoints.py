@@ -315,7 +315,7 @@ def test_init_from_places_every_network_of_the_file_also_without_batchnorm(tmp_p
   export.write(path, config, jax.device_get(donor.generator.variables), discriminators={
       name: jax.device_get(getattr(donor, name).variables) for name in export.DISCRIMINATORS})
   fresh = create_train_state(config, jax.random.key(2))
-  started = export.start_from(fresh, path)
+  started, _ = export.start_from(fresh, path)
   for name in ("generator", "image_discriminator", "video_discriminator"):
     chex.assert_trees_all_equal(getattr(started, name).variables,
                                 getattr(donor, name).variables)
@@ -337,9 +337,9 @@ def test_init_from_starts_joint_encoders_from_the_file(tmp_path, tiny_config):
   settings = {"content_from": "average"}
   export.write(path, config, jax.device_get(donor.generator.variables), encoders={
       "settings": json.dumps(settings), "variables": jax.device_get(donor.encoder.variables)})
-  started = export.start_from(create_train_state(config, jax.random.key(2)), path)
+  started, _ = export.start_from(create_train_state(config, jax.random.key(2)), path)
   chex.assert_trees_all_equal(started.encoder.variables, donor.encoder.variables)
-  plain = export.start_from(create_train_state(tiny_config, jax.random.key(2)), path)
+  plain, _ = export.start_from(create_train_state(tiny_config, jax.random.key(2)), path)
   assert plain.encoder is None
   export.write(path, config, jax.device_get(donor.generator.variables), encoders={
       "settings": json.dumps({"content_from": "first"}),

@@ -29,7 +29,7 @@ def five_steps(data_dir: str, model: str = "mocogan", fsdp: int = 1) -> dict:
   program (sharded leaves, all-gathers, all-reduces, temporary bytes)."""
   import jax
   from conftest import tiny_config_with
-  from mocogan_jax import registry, sharding
+  from mocogan_jax import aot, registry, sharding
   from mocogan_jax.data import pipeline
   unconditional = {} if model == "mocogan" else dict(
       n_categories=0, use_categories=False, use_infogan=False, noise_sigma=0.0)
@@ -54,8 +54,10 @@ def five_steps(data_dir: str, model: str = "mocogan", fsdp: int = 1) -> dict:
   flat = {jax.tree_util.keystr(p): np.asarray(x)
           for p, x in jax.tree_util.tree_leaves_with_path((state, metrics))}
   sharded = [x for x in jax.tree.leaves(state) if not x.sharding.is_fully_replicated]
+  counts = {kind: c["count"] for kind, c in aot.collectives(hlo).items()}
   return dict(flat, devices=mesh.size, sharded_leaves=len(sharded),
-              all_gathers=hlo.count(" all-gather("), all_reduces=hlo.count(" all-reduce("),
+              all_gathers=counts.get("all-gather", 0), all_reduces=counts.get("all-reduce", 0),
+              reduce_scatters=counts.get("reduce-scatter", 0),
               temp_bytes=compiled.memory_analysis().temp_size_in_bytes)
 
 
@@ -77,10 +79,12 @@ def test_one_device_and_eight_devices_agree(tmp_path, data_dir):
   one = five_steps(data_dir)
   assert one.pop("devices") == 1
   assert one.pop("sharded_leaves") == one.pop("all_gathers") == one.pop("all_reduces") == 0
+  assert one.pop("reduce_scatters") == 0
   one_temp = one.pop("temp_bytes")
   for fsdp, eight in zip((1, 4), _on_eight_devices(tmp_path, data_dir, "mocogan", (1, 4))):
-    devices, sharded, gathers, reduces, temp = (eight.pop(k) for k in (
-        "devices", "sharded_leaves", "all_gathers", "all_reduces", "temp_bytes"))
+    devices, sharded, gathers, reduces, scatters, temp = (eight.pop(k) for k in (
+        "devices", "sharded_leaves", "all_gathers", "all_reduces", "reduce_scatters",
+        "temp_bytes"))
     assert devices == 8
     # Each device works on its share of the batch, fakes included (they were once
     # generated whole on every device): activations shrink with the device count.
@@ -88,7 +92,7 @@ def test_one_device_and_eight_devices_agree(tmp_path, data_dir):
     # Data parallel means gradient and BatchNorm all-reduces and nothing else: an
     # all-gather there would be a layer XLA could not split over the batch.
     if fsdp == 1:
-      assert sharded == 0 and gathers == 0 and reduces > 0, (sharded, gathers)
+      assert sharded == 0 and gathers == 0 == scatters and reduces > 0, (sharded, gathers)
     else:
       assert sharded > 10 and gathers > 0, (sharded, gathers)
     assert one.keys() == eight.keys() and len(one) > 50
@@ -111,7 +115,8 @@ def test_each_model_agrees_on_one_and_eight_devices(tmp_path, data_dir, model):
   (eight,) = _on_eight_devices(tmp_path, data_dir, model)
   assert eight["all_reduces"] > 0 and eight["sharded_leaves"] == 0
   assert one["devices"] == 1 and eight["devices"] == 8
-  for name in ("devices", "sharded_leaves", "all_gathers", "all_reduces", "temp_bytes"):
+  for name in ("devices", "sharded_leaves", "all_gathers", "all_reduces", "reduce_scatters",
+               "temp_bytes"):
     one.pop(name), eight.pop(name)
   assert one.keys() == eight.keys() and len(one) > 20
   for name in one:

@@ -132,7 +132,8 @@ def test_init_from_starts_a_run_from_an_exported_file(tmp_path):
   run = config.replace(init_from=path, ema_decay=0.99)
   abstract = registry.abstract_train_state(run, sharding.make_mesh(run))
   fresh = registry.jit_create_train_state(run, abstract)(jax.random.key(0))
-  started = export.start_from(fresh, path)
+  started, fresh_arrays = export.start_from(fresh, path)
+  assert fresh_arrays == []
   same = lambda a, b: jax.tree.all(jax.tree.map(np.array_equal, a, b))
   assert same(started.generator.variables, donor.generator.variables)
   assert same(started.generator_ema, donor.generator.variables)
@@ -147,6 +148,22 @@ def test_init_from_starts_a_run_from_an_exported_file(tmp_path):
   fresh = create_train_state(wider, jax.random.key(0))
   with pytest.raises(ConfigError, match=r"init_from .*: generator .* is \(16,\) there and \(32,\) in this"):
     export.start_from(fresh, path)
+  # A model grown from the file: its 32x32 generator's layers in a 64x64
+  # generator of half the width have the same shapes; the new last stage
+  # and the video discriminator's last layers stay as initialised, named.
+  grown = config.replace(image_size=config.image_size * 2, ngf=config.ngf // 2,
+                         init_from=path, init_from_layers="shared")
+  fresh = create_train_state(grown, jax.random.key(0))
+  started, left = export.start_from(fresh, path, "shared")
+  generator = started.generator.params["image_generator"]
+  for layer in ("ConvTranspose2d_0", "ConvTranspose2d_1", "BatchNorm_0"):
+    assert same(generator[layer], donor.generator.params["image_generator"][layer])
+  assert same(started.generator.params["motion_rnn"], donor.generator.params["motion_rnn"])
+  assert "generator/params/image_generator/ConvTranspose2d_3/kernel" in left
+  assert same(generator["ConvTranspose2d_3"], fresh.generator.params["image_generator"][
+      "ConvTranspose2d_3"])
+  assert not any("motion_rnn" in key or "ConvTranspose2d_0" in key for key in left)
+  assert any(key.startswith("video_discriminator/") for key in left)
   with pytest.raises(ConfigError, match="init_from starts a MoCoGAN"):
     registry.validate(config.replace(model="vgan", init_from=path))
   assert os.path.exists(path)

@@ -6,6 +6,7 @@ encoders: train-encoder, train-baseline, predict, transfer, animate); a
 command's function parses, calls the library and prints.
 """
 
+import importlib.util
 import os
 import sys
 import traceback
@@ -23,6 +24,20 @@ def _enable_compilation_cache():
                       os.path.join(os.path.expanduser("~"), ".cache", "mocogan_jax", "xla"))
   if not os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+def _leave_out_absent_tpu():
+  # With libtpu installed (the tpu and test extras) JAX starts it on any host,
+  # and on one without TPU chips it prints a screen of warnings about the TPU
+  # it cannot find. JAX leaves CUDA out on a host without an NVIDIA GPU; this
+  # does the same for the TPU. A JAX_PLATFORMS the user set is kept.
+  if os.environ.get("JAX_PLATFORMS") or importlib.util.find_spec("libtpu") is None:
+    return
+  import jax
+  from jax._src import hardware_utils
+  if (hardware_utils.num_available_tpu_chips_and_device_id()[0] == 0
+      and not hardware_utils.has_visible_nvidia_gpu()):
+    jax.config.update("jax_platforms", "cpu")
 
 
 def _epilog() -> str:
@@ -59,6 +74,7 @@ def build_parser():
 
 def main(argv=None):
   args = build_parser().parse_args(argv)
+  _leave_out_absent_tpu()
   _enable_compilation_cache()
   from mocogan_jax.checkpointing import CheckpointError
   from mocogan_jax.small_trainer import Stopped

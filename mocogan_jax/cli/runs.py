@@ -2,6 +2,7 @@
 sample, export, import-torch, export-torch, info."""
 
 import json
+import sys
 
 from mocogan_jax import files
 from mocogan_jax.cli.flags import check_out, check_workdir_or_params, config_for_workdir
@@ -59,6 +60,19 @@ def add_commands(command) -> None:
               "networks as state_dicts the official PyTorch classes load", "run_or_file",
               "checkpoint_dir", "step")
   p.add_argument("--out", required=True, help="output folder")
+
+  p = command("compile", cmd_compile, "compile the config's train step for a TPU topology "
+              "(no TPU needed): memory per chip, FLOPs, collectives, the roofline time",
+              "overrides")
+  p.add_argument("--config", required=True)
+  p.add_argument("--topology", required=True,
+                 help="CHIP:SHAPE, CHIP one of v4, v5e, v5p, v6e (e.g. v5e:16x16, v4:4x4x8)")
+  p.add_argument("--num_slices", type=int, default=1,
+                 help="slices of TOPOLOGY joined by the data-centre network (multislice)")
+  p.add_argument("--max_batch", action="store_true",
+                 help="also find the largest per-chip video batch that fits (images in the "
+                      "config's ratio), by compiles")
+  p.add_argument("--json", help="also write the report to this JSON file")
 
   p = command("info", cmd_info, "parameter counts, latent sizes, FLOPs per step", "overrides")
   p.add_argument("--config", required=True)
@@ -157,6 +171,69 @@ def cmd_export_torch(args):
   print("wrote " + ", ".join(files.absolute(p) for p in written))
   for note in torch_interop.unofficial_shapes(config, networks):
     print(f"note: {note}")
+
+
+def cmd_compile(args):
+  import time
+  from mocogan_jax import aot, registry
+  config = registry.resolve(args.config, args.overrides)
+  devices = aot.topology_devices(args.topology, args.num_slices)
+  slices = f" x {args.num_slices} slices" if args.num_slices > 1 else ""
+  print(f"compiling {args.config}'s train step for {len(devices)} chips of {args.topology}"
+        f"{slices} ...", file=sys.stderr)
+  start, refused = time.perf_counter(), None
+  report = {"config": args.config, "overrides": args.overrides}
+  try:
+    compiled, mesh = aot.compile_train_step(config, devices)
+    report.update(aot.step_report(compiled, config, mesh, args.topology, args.num_slices),
+                  compile_s=round(time.perf_counter() - start, 1))
+    print(_compile_summary(report))
+  except aot.DoesNotFit as e:  # reported after the search for a batch that fits
+    refused = e
+    report.update(topology=args.topology, num_slices=args.num_slices, chips=len(devices),
+                  fits=False, refused=str(e), compile_s=round(time.perf_counter() - start, 1))
+  if args.max_batch:
+    print("the largest batch that fits, by compiles:", file=sys.stderr)
+    videos = config.video_batch // len(devices)
+    largest, compiles = aot.largest_batch(
+        config, devices, aot.chip_of(args.topology).hbm_bytes,
+        {videos: None if refused else report["memory_bytes"]["total"]},
+        log=lambda line: print(line, file=sys.stderr))
+    report["max_video_batch_per_chip"] = largest
+    images = aot.per_chip_batch(config, largest, 1).image_batch if largest else 0
+    print(f"{'largest batch per chip':24s} {largest} videos + {images} images "
+          f"({compiles} more compiles)")
+  if args.json:
+    files.write_text(args.json, json.dumps(report, indent=2) + "\n")
+  if refused:
+    raise refused
+
+
+def _compile_summary(report: dict) -> str:
+  from mocogan_jax.aot import GIB
+  memory, mesh = report["memory_bytes"], report["mesh"]
+  kinds = ", ".join(f"{kind} {c['count']} ({c['bytes'] / 2**20:,.1f} MiB)"
+                    for kind, c in sorted(report["collectives"].items())) or "none"
+  lines = [
+      ("topology", f"{report['topology']}{' x %d slices' % report['num_slices'] if report['num_slices'] > 1 else ''}: "
+                   f"{report['chips']} chips, mesh data={mesh['data']} fsdp={mesh['fsdp']}"),
+      ("program", f"conv_impl={report['conv_impl']} dtype={report['dtype']}, compiled in "
+                  f"{report['compile_s']:.0f} s"),
+      ("batch per chip", f"{report['video_batch_per_chip']:g} videos + "
+                         f"{report['image_batch_per_chip']:g} images"),
+      ("memory per chip", f"{memory['total'] / GIB:.2f} GiB of {report['hbm_bytes'] / GIB:.0f} GiB"
+                          f" HBM: arguments "
+                          f"{memory['arguments'] / GIB:.3f}, temporaries "
+                          f"{memory['temporaries'] / GIB:.3f}, outputs {memory['outputs'] / GIB:.3f} "
+                          f"({memory['aliased'] / GIB:.3f} over donated arguments), code "
+                          f"{memory['code'] / GIB:.3f}"),
+      ("FLOPs per chip per step", f"{report['flops']:.3e}"),
+      ("HBM bytes per step", f"{report['bytes_accessed']:.3e}"),
+      ("collectives", kinds),
+      ("roofline step time", f"{report['roofline_s'] * 1e3:.3f} ms ({report['bound']}-bound), "
+                             f"at most {report['videos_per_s']:,.0f} videos/s for the pod"),
+  ]
+  return "\n".join(f"{name:24s} {value}" for name, value in lines)
 
 
 def cmd_info(args):

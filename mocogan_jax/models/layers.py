@@ -25,11 +25,19 @@ from flax import linen as nn
 IMPLS = ("auto", "native", "matmul")
 
 
+def impl_for(platform: str) -> str:
+  """What "auto" means on `platform` ("cpu", "tpu", "gpu"...)."""
+  return "matmul" if platform == "cpu" else "native"
+
+
 def resolve_impl(impl: str) -> str:
+  """`impl`, with "auto" read from the default backend: the platform the
+  program runs on, except when compiling for devices this process does not
+  have (aot.for_devices resolves it from those before tracing)."""
   if impl not in IMPLS:
     raise ValueError(f"conv_impl must be one of {IMPLS}, got {impl!r}")
   if impl == "auto":
-    return "matmul" if jax.default_backend() == "cpu" else "native"
+    return impl_for(jax.default_backend())
   return impl
 
 

@@ -1,0 +1,303 @@
+"""The train step compiled for a TPU topology this machine does not have.
+
+libtpu compiles for a named topology (`v5e:16x16`, `v4:4x4x8`, two slices of
+either) from any host, with no TPU present: jax.experimental.topologies gives
+abstract devices, the step is lowered on abstract arguments laid out on a
+mesh of them, and the compiled program says how much memory each chip needs,
+how many FLOPs and bytes it moves, and which collectives it runs. Nothing is
+allocated and nothing runs. `mocogan-jax compile` prints it (cli/runs.py);
+docs/scaling.md, "Before booking a pod", reads the numbers.
+"""
+
+import contextlib
+import dataclasses
+import importlib.util
+import math
+import os
+import re
+import sys
+import tempfile
+
+import jax
+
+from mocogan_jax import gan, registry, sharding
+from mocogan_jax.config import Config
+from mocogan_jax.errors import ConfigError
+from mocogan_jax.models import layers
+
+
+@dataclasses.dataclass(frozen=True)
+class Chip:
+  hbm_bytes: float
+  peak_flops: float  # dense bf16 FLOP/s: XLA runs float32 matmuls as one bf16 pass on a TPU
+  hbm_bytes_per_s: float
+
+
+# Published per-chip figures from the Cloud TPU system architecture pages
+# (cloud.google.com/tpu/docs/v4, .../v5e, .../v5p, .../v6e, read 2026-12-05).
+# Their "GB" of HBM are binary: libtpu's compiler gives a v5e 15.75 GiB of its
+# 16 for a program (the rest is the runtime's).
+CHIPS = {
+    "v4": Chip(32 * 2**30, 275e12, 1200e9),
+    "v5e": Chip(16 * 2**30, 197e12, 819e9),
+    "v5p": Chip(95 * 2**30, 459e12, 2765e9),
+    "v6e": Chip(32 * 2**30, 918e12, 1640e9),
+}
+GIB = 2**30
+
+
+def chip_of(topology: str) -> Chip:
+  """'v5e:16x16' -> the v5e's figures; ConfigError for a name of no known chip."""
+  name, _, shape = topology.partition(":")
+  if name not in CHIPS or not re.fullmatch(r"\d+(x\d+)+", shape):
+    raise ConfigError(f"--topology must be CHIP:SHAPE with CHIP one of {', '.join(CHIPS)} "
+                      f"(e.g. v5e:16x16, v4:4x4x8), got {topology!r}")
+  return CHIPS[name]
+
+
+@contextlib.contextmanager
+def _stderr_kept_back():
+  """Holds back what native code writes to stderr (libtpu's start-up warnings
+  about the TPU it does not find) and yields a function that returns it."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as held:
+    os.dup2(held.fileno(), 2)
+    try:
+      yield lambda: (held.seek(0), held.read().decode(errors="replace"))[1]
+    finally:
+      os.dup2(saved, 2)
+      os.close(saved)
+
+
+def topology_devices(topology: str, num_slices: int = 1) -> list:
+  """The abstract devices of `num_slices` slices of `topology` (a device of
+  several slices carries its `slice_index`)."""
+  chip_of(topology)
+  if num_slices < 1:
+    raise ConfigError(f"--num_slices must be >= 1, got {num_slices}")
+  if importlib.util.find_spec("libtpu") is None:
+    raise ConfigError('compiling for a TPU needs libtpu: pip install -e ".[tpu]" (the '
+                      "jax[tpu] that matches this jax)")
+  # libtpu takes a lock file for the chips of this host; compiling uses none,
+  # and two compiles (or a compile beside a run) must not wait on each other.
+  os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+  from jax.experimental import topologies
+  with _stderr_kept_back() as held:
+    try:
+      found = topologies.get_topology_desc(topology_name=topology, platform="tpu",
+                                           num_slices=num_slices)
+    except Exception as e:  # libtpu's own message names what it does not know
+      reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+      raise ConfigError(f"libtpu cannot make topology {topology!r} x {num_slices} slice(s): "
+                        f"{reason}") from None
+  del held  # what libtpu says about the missing TPU is no news here
+  return list(found.devices)
+
+
+def for_devices(config: Config, devices) -> Config:
+  """`config` with the choices that follow the devices made for `devices`,
+  not for the host that compiles: conv_impl=auto is native on a TPU."""
+  if config.conv_impl == "auto":
+    return config.replace(conv_impl=layers.impl_for(devices[0].platform))
+  return config
+
+
+class DoesNotFit(ConfigError):
+  """The TPU compiler refused the step: it needs more memory than a chip has."""
+
+
+def compile_train_step(config: Config, devices):
+  """The jitted train step of `config` compiled for `devices` on the run's
+  (data, fsdp) mesh -> (compiled, mesh). Only shapes and shardings are given.
+  DoesNotFit when the compiler finds no schedule within a chip's memory (it
+  recomputes activations to fit before it gives up)."""
+  config = for_devices(config, devices)
+  mesh = sharding.make_mesh(config, devices)
+  sharding.check_batch_fits(config, mesh)
+  state = registry.abstract_train_state(config, mesh)
+  batch = gan.batch_shapes(config, sharding.batch_sharding(mesh))
+  key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype, sharding=sharding.replicated(mesh))
+  lowered = registry.jit_train_step(config, state, mesh).lower(state, batch, key)
+  try:
+    return lowered.compile(), mesh
+  except jax.errors.JaxRuntimeError as e:
+    if "RESOURCE_EXHAUSTED" not in str(e):
+      raise
+    raise DoesNotFit(does_not_fit(str(e), _bytes_per_chip(state), mesh,
+                                  devices[0].device_kind)) from None
+
+
+def _bytes_per_chip(abstract_tree) -> int:
+  """Bytes of one chip's shards of a tree of ShapeDtypeStructs with shardings."""
+  return sum(math.prod(x.sharding.shard_shape(x.shape)) * x.dtype.itemsize
+             for x in jax.tree.leaves(abstract_tree))
+
+
+# --- Reading the compiled program --------------------------------------------
+
+COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "collective-permute")
+_BYTES = {"pred": 1, "s8": 1, "u8": 1, "s16": 2, "u16": 2, "f16": 2, "bf16": 2, "s32": 4,
+          "u32": 4, "f32": 4, "s64": 8, "u64": 8, "f64": 8, "c64": 8, "c128": 16}
+# One HLO instruction: "[ROOT] %name = SHAPE opcode(OPERANDS), attributes".
+_INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?[\w.\-]+\s*=\s*(?P<shape>.*?)\s"
+                          r"(?P<opcode>[a-z][a-z0-9\-]*)\((?P<operands>.*)$")
+_ARRAY = re.compile(r"\b(" + "|".join(_BYTES) + r")\[([\d,]*)\]")
+
+
+def _array_bytes(text: str) -> int:
+  """Bytes of every array shape written in `text` ('f32[4,8]{1,0}' -> 128)."""
+  return sum(_BYTES[dtype] * math.prod(int(d) for d in dims.split(",") if d)
+             for dtype, dims in _ARRAY.findall(text))
+
+
+def collectives(hlo_text: str) -> dict:
+  """The collective operations of an optimised HLO module, by kind:
+  {kind: {"count": instructions, "bytes": their results' bytes, summed}}.
+
+  Counted by opcode, one per instruction (an asynchronous pair at its
+  -start, whose result tuple ends with the collective's own result). Bytes
+  are the results' arrays: a whole array for an all-reduce, the gathered one
+  for an all-gather, each chip's share for a reduce-scatter. Static counts:
+  a collective in a loop body runs once per iteration and counts once.
+  """
+  found = {}
+  for line in hlo_text.splitlines():
+    match = _INSTRUCTION.match(line)
+    if not match:
+      continue
+    opcode = match["opcode"]
+    kind = opcode.removesuffix("-start")
+    if kind not in COLLECTIVES:
+      continue
+    shape = match["shape"]
+    if opcode != kind and shape.startswith("(("):  # ((operands), (results), ...)
+      shape = _top_level(shape)[1]
+    entry = found.setdefault(kind, {"count": 0, "bytes": 0})
+    entry["count"] += 1
+    entry["bytes"] += _array_bytes(shape)
+  return found
+
+
+def _top_level(tuple_shape: str) -> list[str]:
+  """'((a, b), c, d)' -> ['(a, b)', 'c', 'd']."""
+  parts, depth, start = [], 0, 1
+  for i, ch in enumerate(tuple_shape):
+    if ch in "([{":
+      depth += 1
+    elif ch in ")]}":
+      depth -= 1
+    if (ch == "," and depth == 1) or depth == 0:
+      parts.append(tuple_shape[start:i].strip())
+      start = i + 1
+    if depth == 0:
+      break
+  return parts
+
+
+def step_report(compiled, config: Config, mesh, topology: str, num_slices: int) -> dict:
+  """What the compiled step needs of each chip and the bound it sets on the step time."""
+  chip = chip_of(topology)
+  memory = compiled.memory_analysis()
+  parts = {
+      "arguments": memory.argument_size_in_bytes,
+      "temporaries": memory.temp_size_in_bytes,
+      "outputs": memory.output_size_in_bytes,
+      "aliased": memory.alias_size_in_bytes,  # outputs written over donated arguments
+      "code": memory.generated_code_size_in_bytes,
+  }
+  cost = compiled.cost_analysis() or {}
+  cost = cost[0] if isinstance(cost, list) else cost
+  flops, accessed = float(cost.get("flops", 0.0)), float(cost.get("bytes accessed", 0.0))
+  compute_s, memory_s = flops / chip.peak_flops, accessed / chip.hbm_bytes_per_s
+  roofline_s = max(compute_s, memory_s)
+  return {
+      "topology": topology, "num_slices": num_slices, "chips": mesh.size,
+      "mesh": dict(mesh.shape), "conv_impl": for_devices(config, mesh.devices.flat).conv_impl,
+      "dtype": config.dtype,
+      "video_batch_per_chip": config.video_batch / mesh.size,
+      "image_batch_per_chip": config.image_batch / mesh.size,
+      "memory_bytes": {**parts, "total": memory_total(compiled)}, "hbm_bytes": chip.hbm_bytes,
+      "fits": True,  # the compiler refuses a step that does not (DoesNotFit)
+      "flops": flops, "bytes_accessed": accessed,
+      "collectives": collectives(compiled.as_text()),
+      "roofline_s": roofline_s, "bound": "compute" if compute_s >= memory_s else "memory",
+      "videos_per_s": config.video_batch / roofline_s if roofline_s else None,
+  }
+
+
+# libtpu's words for a program larger than a chip's memory.
+_EXHAUSTED = re.compile(r"required for .*?\((?P<need>[\d.]+)G\) exceeds available HBM "
+                        r"\((?P<have>[\d.]+)G\)")
+
+
+def does_not_fit(message: str, state_bytes: int, mesh, chip: str) -> str:
+  """One line from the compiler's refusal: by how much the step exceeds a
+  chip's memory, and the settings that would bring it under."""
+  found = _EXHAUSTED.search(message)
+  if not found:  # another wording: the compiler's own first line
+    return f"the step does not fit a {chip} chip: {message.strip().splitlines()[0]}"
+  need, have, state = float(found["need"]), float(found["have"]), state_bytes / GIB
+  fsdp = mesh.shape["fsdp"]
+  more = next((k for k in (2, 4, 8, 16, 32, 64, 128, 256) if mesh.size % (fsdp * k) == 0
+               and need - state + state / k <= have), None)
+  split = (f"mesh_fsdp={fsdp * more} splits the state {more} ways" if more else
+           "splitting the state (mesh_fsdp) alone cannot make it fit")
+  return (f"the step does not fit a {chip} chip: it needs {need:.2f} GiB where the compiler "
+          f"has {have:.2f} GiB, {need - have:.2f} GiB over (the state is {state:.2f} GiB of "
+          f"it): {split}; a smaller video_batch and image_batch (--max_batch finds the "
+          f"largest) or dtype=bfloat16 shrinks the rest")
+
+
+def per_chip_batch(config: Config, videos: int, chips: int) -> Config:
+  """`config` with `videos` videos per chip and images in the config's ratio."""
+  images = max(1, round(videos * config.image_batch / config.video_batch))
+  return config.replace(video_batch=videos * chips, image_batch=images * chips)
+
+
+def largest_batch(config: Config, devices, hbm_bytes: float, fits: dict,
+                  log=print) -> tuple[int, int]:
+  """The largest per-chip video batch whose step the compiler fits in a chip
+  (images per chip in the config's ratio) -> (videos per chip, compiles).
+
+  fits: {videos per chip: bytes} of batches already compiled, or {videos: None}
+  for one the compiler refused. Until a batch is refused, each try is the
+  secant through the two largest that fit towards the chip's memory (at most
+  4x the largest), memory growing about linearly with the batch; then
+  bisection between the largest that fits and the smallest refused, down to
+  neighbours. 0 when not even one video per chip fits.
+  """
+  chips, known, compiles = len(devices), dict(fits), 0
+  while True:
+    fitting = sorted(v for v, m in known.items() if m is not None)
+    low = fitting[-1] if fitting else 0
+    high = min((v for v, m in known.items() if m is None), default=None)
+    if high == low + 1:
+      return low, compiles
+    if high is not None:
+      videos = (low + high) // 2
+    else:
+      a = fitting[-1]
+      b = fitting[-2] if len(fitting) > 1 else 0
+      slope = (known[a] - (known[b] if b else 0.0)) / (a - b)
+      guess = a + (hbm_bytes - known[a]) / slope if slope > 0 else 4 * a
+      videos = max(a + 1, min(int(guess), 4 * a))
+    compiles += 1
+    try:
+      compiled, _ = compile_train_step(per_chip_batch(config, videos, chips), devices)
+      known[videos] = memory_total(compiled)
+      log(f"  {videos} videos per chip: {known[videos] / GIB:.2f} GiB, fits")
+    except DoesNotFit:
+      known[videos] = None
+      log(f"  {videos} videos per chip: does not fit")
+
+
+def memory_total(compiled) -> int:
+  """Bytes a chip holds at once for `compiled`: arguments, temporaries, the
+  outputs not written over donated arguments, and the program. (XLA's own
+  peak_memory_in_bytes came out below the temporaries alone for TPU
+  programs, jax 0.10.2.)"""
+  memory = compiled.memory_analysis()
+  return (memory.argument_size_in_bytes + memory.temp_size_in_bytes
+          + memory.output_size_in_bytes - memory.alias_size_in_bytes
+          + memory.generated_code_size_in_bytes)
