@@ -120,12 +120,31 @@ def compile_train_step(config: Config, devices):
   key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype, sharding=sharding.replicated(mesh))
   lowered = registry.jit_train_step(config, state, mesh).lower(state, batch, key)
   try:
-    return lowered.compile(), mesh
+    with _no_compilation_cache():
+      return lowered.compile(), mesh
   except jax.errors.JaxRuntimeError as e:
     if "RESOURCE_EXHAUSTED" not in str(e):
       raise
     raise DoesNotFit(does_not_fit(str(e), _bytes_per_chip(state), mesh,
                                   devices[0].device_kind)) from None
+
+
+@contextlib.contextmanager
+def _no_compilation_cache():
+  """The persistent compilation cache left out: it would store each TPU
+  program (tens of MB) and then fail to load it back with a warning (an
+  executable compiled for devices this host lacks cannot be loaded). JAX
+  decides once per process whether the cache is used, so the decision is
+  reset on the way in and out."""
+  from jax.experimental.compilation_cache import compilation_cache
+  enabled = jax.config.jax_enable_compilation_cache
+  compilation_cache.reset_cache()
+  jax.config.update("jax_enable_compilation_cache", False)
+  try:
+    yield
+  finally:
+    jax.config.update("jax_enable_compilation_cache", enabled)
+    compilation_cache.reset_cache()
 
 
 def _bytes_per_chip(abstract_tree) -> int:

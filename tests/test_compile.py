@@ -16,6 +16,7 @@ def test_compile_reports_a_tpu_program(tmp_path):
   _, out, err = cli("compile", "--config", "tiny", "--topology", "v5e:2x2",
                     "--json", str(report_file), "image_batch=8", "video_batch=4")
   assert "INVALID_ARGUMENT" not in err and "TPU_WORKER_HOSTNAMES" not in err  # libtpu kept quiet
+  assert "compilation cache" not in err  # a TPU program is never stored there
   report = json.loads(report_file.read_text())
   assert report["chips"] == 4 and report["mesh"] == {"data": 4, "fsdp": 1} and report["fits"]
   # conv_impl=auto follows the TPU, not this CPU host (which would pick matmul).
