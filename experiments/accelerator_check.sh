@@ -7,7 +7,8 @@
 # Writes to OUT, in this order, so that a run stopped early still returns the
 # most important numbers:
 #   results.jsonl  one JSON line per finished step: env, tests, bench (per config
-#                  and dtype), input (the pipeline against the fastest step),
+#                  and dtype), predict (the compiler's memory and roofline for this
+#                  card beside the measured step), input (the pipeline against the fastest step),
 #                  torch (eager, compiled), train, evaluate
 #   log.txt        every step's output
 #   metrics.jsonl, samples.gif   the training run's curves and its last samples
@@ -103,6 +104,29 @@ for bench in "${benches[@]}"; do
     fi
   done
 done
+
+# --- 3a. The compiler's prediction beside the measured step: `mocogan-jax compile` for this
+# card (the dry run: for a v5e:2x2 TPU, with libtpu) with the benchmark's config and batch,
+# and the measured step time over its roofline bound.
+if [ -n "$dry" ]; then
+  predict=(--config tiny --topology v5e:2x2 video_batch=4 image_batch=8)
+  measured="$scratch/bench_0.txt"
+else
+  card=$("$python" -c "import jax; k = jax.devices()[0].device_kind
+print('h200' if 'H200' in k else 'a100' if 'A100' in k else 'h100')")
+  predict=(--config shapes_64 --topology "${card:-h100}:1")
+  measured="$scratch/jax_shapes_64.json"
+fi
+if run predict 150 "$python" -m mocogan_jax compile "${predict[@]}" --json "$scratch/predict.json"; then
+  record predict_result "\"result\": $("$python" -c "
+import json, sys
+p = json.load(open('$scratch/predict.json'))
+lines = [l for l in open('$measured') if l.startswith('{')] if '$measured' else []
+step = json.loads(lines[-1]).get('step_time_s_median') if lines else None
+print(json.dumps({'topology': p['topology'], 'predicted_gib': p['memory_bytes']['total'] / 2**30,
+                  'roofline_s': p['roofline_s'], 'bound': p['bound'], 'measured_step_s': step,
+                  'measured_over_roofline': step / p['roofline_s'] if step else None}))")"
+fi
 
 # --- 3b. Does the input pipeline keep up with the fastest shapes_64_paper step measured?
 fastest=$(grep -h '"shapes_64_paper"' "$scratch"/bench_*.txt 2>/dev/null | grep '^{' | grep -v image_size \

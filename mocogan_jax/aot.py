@@ -1,9 +1,10 @@
-"""The train step compiled for a TPU topology this machine does not have.
+"""The train step compiled for a TPU topology or GPUs this machine does not have.
 
 libtpu compiles for a named topology (`v5e:16x16`, `v4:4x4x8`, two slices of
-either) from any host, with no TPU present: jax.experimental.topologies gives
-abstract devices, the step is lowered on abstract arguments laid out on a
-mesh of them, and the compiled program says how much memory each chip needs,
+either) from any host, with no TPU present, and the CUDA plugin for hosts of
+NVIDIA GPUs (`h100:8`, `h100:2x8`) from a description of the card:
+jax.experimental.topologies gives abstract devices, the step is lowered on
+abstract arguments laid out on a mesh of them, and the compiled program says how much memory each chip needs,
 how many FLOPs and bytes it moves, and which collectives it runs. Nothing is
 allocated and nothing runs. `mocogan-jax compile` prints it (cli/runs.py);
 docs/scaling.md, "Before booking a pod", reads the numbers.
@@ -46,13 +47,79 @@ CHIPS = {
 GIB = 2**30
 
 
+@dataclasses.dataclass(frozen=True)
+class Gpu(Chip):
+  """A card's figures, and the ones the CUDA compiler reads in place of a
+  card it cannot query (XLA's GpuDeviceInfoProto)."""
+  name: str = ""
+  compute_capability: tuple = (9, 0)
+  cores: int = 0  # streaming multiprocessors
+  fpus_per_core: int = 128
+  shared_memory_per_core: int = 0
+  shared_memory_per_block_optin: int = 0
+  l2_cache_bytes: int = 0
+  clock_ghz: float = 0.0
+
+  def target_config(self) -> str:
+    """The card as the CUDA compiler's target config (protobuf text)."""
+    info = {"threads_per_block_limit": 1024, "threads_per_warp": 32,
+            "shared_memory_per_block": 48 * 1024,
+            "shared_memory_per_core": self.shared_memory_per_core,
+            "threads_per_core_limit": 2048, "core_count": self.cores,
+            "fpus_per_core": self.fpus_per_core, "block_dim_limit_x": 2**31 - 1,
+            "block_dim_limit_y": 65535, "block_dim_limit_z": 65535,
+            "memory_bandwidth": int(self.hbm_bytes_per_s), "l2_cache_size": self.l2_cache_bytes,
+            "clock_rate_ghz": self.clock_ghz, "device_memory_size": int(self.hbm_bytes),
+            "shared_memory_per_block_optin": self.shared_memory_per_block_optin,
+            "registers_per_core_limit": 65536, "registers_per_block_limit": 65536}
+    major, minor = self.compute_capability
+    fields = " ".join(f"{k}: {v}" for k, v in info.items())
+    return (f"gpu_device_info {{ {fields} cuda_compute_capability {{ major: {major} "
+            f"minor: {minor} }} }} platform_name: \"CUDA\" dnn_version_info {{ major: 9 }} "
+            f"runtime_version {{ major: 13 }} device_description_str: \"{self.name}\"")
+
+
+# The SXM cards' datasheet figures (NVIDIA H100, H200 and A100 datasheets and
+# the CUDA programming guide's table of compute capabilities, read
+# 2026-12-05): memory in GB of 10^9 bytes, dense bf16 tensor-core FLOP/s
+# (without sparsity). A real card reports a little less memory than printed.
+GPUS = {
+    "h100": Gpu(80e9, 989e12, 3.35e12, name="NVIDIA H100 80GB HBM3", compute_capability=(9, 0),
+                cores=132, shared_memory_per_core=228 * 1024,
+                shared_memory_per_block_optin=227 * 1024, l2_cache_bytes=50 * 2**20,
+                clock_ghz=1.98),
+    "h200": Gpu(141e9, 989e12, 4.8e12, name="NVIDIA H200", compute_capability=(9, 0),
+                cores=132, shared_memory_per_core=228 * 1024,
+                shared_memory_per_block_optin=227 * 1024, l2_cache_bytes=50 * 2**20,
+                clock_ghz=1.98),
+    "a100": Gpu(80e9, 312e12, 2.039e12, name="NVIDIA A100-SXM4-80GB", compute_capability=(8, 0),
+                cores=108, fpus_per_core=64, shared_memory_per_core=164 * 1024,
+                shared_memory_per_block_optin=163 * 1024, l2_cache_bytes=40 * 2**20,
+                clock_ghz=1.41),
+}
+_TOPOLOGY_HELP = ("--topology must be a TPU CHIP:SHAPE (CHIP one of "
+                  f"{', '.join(CHIPS)}: v5e:16x16, v4:4x4x8) or GPU:[HOSTSx]GPUS_PER_HOST "
+                  f"(GPU one of {', '.join(GPUS)}, 1 to 8 per host: h100:8, h100:2x8)")
+
+
 def chip_of(topology: str) -> Chip:
-  """'v5e:16x16' -> the v5e's figures; ConfigError for a name of no known chip."""
+  """'v5e:16x16' -> the v5e's figures, 'h100:2x8' -> the H100's; ConfigError
+  for a name of no known chip."""
   name, _, shape = topology.partition(":")
+  if name in GPUS and re.fullmatch(r"(\d+x)?[1-8]", shape):
+    return GPUS[name]
   if name not in CHIPS or not re.fullmatch(r"\d+(x\d+)+", shape):
-    raise ConfigError(f"--topology must be CHIP:SHAPE with CHIP one of {', '.join(CHIPS)} "
-                      f"(e.g. v5e:16x16, v4:4x4x8), got {topology!r}")
+    raise ConfigError(f"{_TOPOLOGY_HELP}, got {topology!r}")
   return CHIPS[name]
+
+
+def prepare_for(topology: str):
+  """What must happen before JAX starts a backend: the CUDA plugin, asked
+  for GPUs on a host with none, would refuse to start (it checks the driver
+  and cuPTI); it starts without those checks and sees no card."""
+  if topology.partition(":")[0] in GPUS:
+    os.environ["JAX_SKIP_CUDA_CONSTRAINTS_CHECK"] = "1"
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 
 
 @contextlib.contextmanager
@@ -73,7 +140,8 @@ def _stderr_kept_back():
 def topology_devices(topology: str, num_slices: int = 1) -> list:
   """The abstract devices of `num_slices` slices of `topology` (a device of
   several slices carries its `slice_index`)."""
-  chip_of(topology)
+  if isinstance(chip_of(topology), Gpu):
+    return _gpu_devices(topology, num_slices)
   if num_slices < 1:
     raise ConfigError(f"--num_slices must be >= 1, got {num_slices}")
   if importlib.util.find_spec("libtpu") is None:
@@ -86,12 +154,48 @@ def topology_devices(topology: str, num_slices: int = 1) -> list:
   with _stderr_kept_back() as held:
     try:
       found = topologies.get_topology_desc(topology_name=topology, platform="tpu",
-                                           num_slices=num_slices)
+                                           num_slices=num_slices, **_chip_config(topology))
     except Exception as e:  # libtpu's own message names what it does not know
       reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
       raise ConfigError(f"libtpu cannot make topology {topology!r} x {num_slices} slice(s): "
                         f"{reason}") from None
   del held  # what libtpu says about the missing TPU is no news here
+  return list(found.devices)
+
+
+def _chip_config(topology: str) -> dict:
+  """v4 and v5p chips have two TensorCores that a program uses as one device
+  ("megacore"), as a run on them does; asked for no chip config, libtpu
+  gives one device per core."""
+  return {"chip_config_name": "megacore"} if topology.startswith(("v4:", "v5p:")) else {}
+
+
+def _has_cuda_plugin() -> bool:
+  try:
+    return any(importlib.util.find_spec(f"jax_plugins.xla_cuda{v}") for v in (13, 12))
+  except ModuleNotFoundError:  # no jax_plugins at all
+    return False
+
+
+def _gpu_devices(topology: str, num_slices: int) -> list:
+  """The abstract GPUs of `topology` ('h100:2x8': 2 hosts of 8), made by the
+  CUDA plugin from the card's target config (prepare_for first)."""
+  if num_slices != 1:
+    raise ConfigError("--num_slices is for TPU slices; GPUs are given as HOSTSxGPUS (h100:2x8)")
+  if not _has_cuda_plugin():
+    raise ConfigError('compiling for GPUs needs the CUDA plugin: pip install -e ".[cuda]" '
+                      "(about 4 GB; no GPU is needed to compile)")
+  name, _, shape = topology.partition(":")
+  hosts, _, per_host = shape.rpartition("x")
+  from jax.experimental import topologies
+  with _stderr_kept_back():
+    try:
+      found = topologies.get_topology_desc(platform="cuda",
+                                           target_config=GPUS[name].target_config(),
+                                           topology=f"1x{hosts or 1}x{per_host}")
+    except Exception as e:
+      reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+      raise ConfigError(f"the CUDA plugin cannot make {topology!r}: {reason}") from None
   return list(found.devices)
 
 
@@ -110,8 +214,9 @@ class DoesNotFit(ConfigError):
 def compile_train_step(config: Config, devices):
   """The jitted train step of `config` compiled for `devices` on the run's
   (data, fsdp) mesh -> (compiled, mesh). Only shapes and shardings are given.
-  DoesNotFit when the compiler finds no schedule within a chip's memory (it
-  recomputes activations to fit before it gives up)."""
+  DoesNotFit when the compiler finds no schedule within a chip's memory (the
+  TPU compiler recomputes activations to fit before it gives up; the GPU one
+  does not check, so its program's total is compared with the card's)."""
   config = for_devices(config, devices)
   mesh = sharding.make_mesh(config, devices)
   sharding.check_batch_fits(config, mesh)
@@ -121,12 +226,29 @@ def compile_train_step(config: Config, devices):
   lowered = registry.jit_train_step(config, state, mesh).lower(state, batch, key)
   try:
     with _no_compilation_cache():
-      return lowered.compile(), mesh
+      compiled = lowered.compile()
   except jax.errors.JaxRuntimeError as e:
     if "RESOURCE_EXHAUSTED" not in str(e):
       raise
     raise DoesNotFit(does_not_fit(str(e), _bytes_per_chip(state), mesh,
                                   devices[0].device_kind)) from None
+  gpu = next((g for g in GPUS.values() if g.name == devices[0].device_kind), None)
+  if gpu and memory_total(compiled) > gpu.hbm_bytes:
+    raise DoesNotFit(_over(memory_total(compiled) / GIB, gpu.hbm_bytes / GIB,
+                           _bytes_per_chip(state), mesh, gpu.name))
+  return compiled, mesh
+
+
+def cpu_cost(config: Config, videos_per_chip: int, conv_impl: str) -> dict:
+  """FLOPs and bytes accessed of one chip's step, from the step compiled for
+  one CPU device with one chip's batch (the CUDA compiler's cost analysis
+  gives none; the CPU's fusions differ from a GPU's, so its bytes are an
+  estimate of the order, its FLOPs close)."""
+  one = per_chip_batch(config.replace(conv_impl=conv_impl, mesh_data=1, mesh_fsdp=1),
+                       videos_per_chip, 1)
+  compiled, _ = compile_train_step(one, jax.devices("cpu")[:1])
+  cost = compiled.cost_analysis() or {}
+  return cost[0] if isinstance(cost, list) else cost
 
 
 @contextlib.contextmanager
@@ -227,6 +349,11 @@ def step_report(compiled, config: Config, mesh, topology: str, num_slices: int) 
   }
   cost = compiled.cost_analysis() or {}
   cost = cost[0] if isinstance(cost, list) else cost
+  cost_from = mesh.devices.flat[0].platform
+  if not cost.get("flops"):  # a GPU program: the same step's on one CPU device
+    cost = cpu_cost(config, config.video_batch // mesh.size,
+                    for_devices(config, mesh.devices.flat).conv_impl)
+    cost_from = "cpu"
   flops, accessed = float(cost.get("flops", 0.0)), float(cost.get("bytes accessed", 0.0))
   compute_s, memory_s = flops / chip.peak_flops, accessed / chip.hbm_bytes_per_s
   roofline_s = max(compute_s, memory_s)
@@ -238,7 +365,7 @@ def step_report(compiled, config: Config, mesh, topology: str, num_slices: int) 
       "image_batch_per_chip": config.image_batch / mesh.size,
       "memory_bytes": {**parts, "total": memory_total(compiled)}, "hbm_bytes": chip.hbm_bytes,
       "fits": True,  # the compiler refuses a step that does not (DoesNotFit)
-      "flops": flops, "bytes_accessed": accessed,
+      "flops": flops, "cost_from": cost_from, "bytes_accessed": accessed,
       "collectives": collectives(compiled.as_text()),
       "roofline_s": roofline_s, "bound": "compute" if compute_s >= memory_s else "memory",
       "videos_per_s": config.video_batch / roofline_s if roofline_s else None,
@@ -256,7 +383,12 @@ def does_not_fit(message: str, state_bytes: int, mesh, chip: str) -> str:
   found = _EXHAUSTED.search(message)
   if not found:  # another wording: the compiler's own first line
     return f"the step does not fit a {chip} chip: {message.strip().splitlines()[0]}"
-  need, have, state = float(found["need"]), float(found["have"]), state_bytes / GIB
+  return _over(float(found["need"]), float(found["have"]), state_bytes, mesh, chip)
+
+
+def _over(need: float, have: float, state_bytes: int, mesh, chip: str) -> str:
+  """The line for a step that needs `need` GiB of a chip with `have` GiB."""
+  state = state_bytes / GIB
   fsdp = mesh.shape["fsdp"]
   more = next((k for k in (2, 4, 8, 16, 32, 64, 128, 256) if mesh.size % (fsdp * k) == 0
                and need - state + state / k <= have), None)

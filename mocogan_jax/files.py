@@ -5,13 +5,15 @@ host reaches and that outlives the machines: its config, logs, samples and
 reports as well as its checkpoints (which orbax writes through epath too).
 Reading gs:// needs gcsfs (or TensorFlow) installed; local paths need nothing.
 Object stores cannot append to a file, so `MetricsLog` rewrites its file whole
-(through a temporary file and a rename) each time it writes.
+each time it writes (one upload on a bucket; a temporary file and a rename on
+a disk).
 """
 
 import contextlib
 import json
 import os
 import sys
+import threading
 
 from etils import epath
 
@@ -54,12 +56,16 @@ def read_bytes(path: str) -> bytes:
 
 def write_bytes(path: str, data: bytes) -> None:
   """Writes `path` whole, creating its folder: a reader never sees half a
-  file (a temporary file renamed over it)."""
+  file. An object store's upload already is whole, one request; on a disk a
+  temporary file of this process and thread is renamed over it."""
   target = epath.Path(path)
-  temporary = target.parent / f".{target.name}.tmp"
   with _storage(path):
     try:
-      target.parent.mkdir(parents=True, exist_ok=True)
+      target.parent.mkdir(parents=True, exist_ok=True)  # on a bucket: nothing, or a mock's folder
+      if is_remote(path):
+        target.write_bytes(data)
+        return
+      temporary = target.parent / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
       temporary.write_bytes(data)
       temporary.replace(target)
     except OSError as e:  # epath's errors may not name the file (a full disk)
@@ -68,6 +74,16 @@ def write_bytes(path: str, data: bytes) -> None:
 
 def write_text(path: str, text: str) -> None:
   write_bytes(path, text.encode())
+
+
+def make_folder(directory: str, what: str) -> None:
+  """Creates `directory` (and its parents); failing, the user's input error
+  "`what` DIR is not writable: why"."""
+  with _storage(directory):
+    try:
+      epath.Path(directory).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+      raise ConfigError(f"{what} {directory} is not writable: {e.strerror or e}") from None
 
 
 def check_writable(directory: str) -> None:

@@ -127,14 +127,20 @@ def train(config: Config, workdir: str, checkpoint_dir: str | None = None) -> st
   process 0, None on the other processes of a multi-process run.
   """
   workdir = files.absolute(workdir)
-  files.require_writable(workdir, "workdir")
-  # One writer per workdir; the processes of one multi-process run share it.
+  files.make_folder(workdir, "workdir")
+  # One writer per workdir, and nothing written before its lock is held; the
+  # processes of one multi-process run share it (process 0 holds it).
   with (workdir_lock.held(workdir, config.lock_timeout) if jax.process_index() == 0
-        else contextlib.nullcontext()):
-    return _train(config, workdir, checkpoint_dir)
+        else contextlib.nullcontext(_NoLock())) as lock:
+    return _train(config, workdir, checkpoint_dir, lock)
 
 
-def _train(config: Config, workdir: str, checkpoint_dir: str | None) -> str | None:
+class _NoLock:
+  def check(self) -> None:
+    pass
+
+
+def _train(config: Config, workdir: str, checkpoint_dir: str | None, lock) -> str | None:
   # --- Set up: checkpoints, devices, data ------------------------------------------
   checkpoints, mngr = _open_checkpoints(config, workdir, checkpoint_dir)
   mesh = sharding.make_mesh(config)
@@ -159,6 +165,7 @@ def _train(config: Config, workdir: str, checkpoint_dir: str | None) -> str | No
       for step in range(start, config.num_steps):
         state, metrics = step_fn(state, next(batches), jax.random.fold_in(step_key, step))
         done = step + 1
+        lock.check()  # taken over: nothing more from this run reaches the workdir
         log.step(metrics, first=step == start)
         stopping = stop.reached(done)
         if done % config.log_every == 0 or done == config.num_steps or stopping:
@@ -186,6 +193,7 @@ def _train(config: Config, workdir: str, checkpoint_dir: str | None) -> str | No
     log.close(failed)
 
   # --- Finish: the last checkpoint and samples -----------------------------------
+  lock.check()
   if mngr.latest_step() != int(state.step):
     checkpointing.save(mngr, state, config)
   checkpointing.finish(mngr)

@@ -132,6 +132,16 @@ def test_user_errors_are_one_line(tmp_path):
       + ", ".join(config_lib.preset_names())), result.stderr
 
 
+def test_overrides_are_read_before_and_after_flags():
+  from mocogan_jax.cli import parse
+  args = parse(["train", "--config", "tiny", "data_dir=D", "--workdir", "W", "num_steps=30"])
+  assert (args.workdir, args.overrides) == ("W", ["data_dir=D", "num_steps=30"])
+  # In the order given: the last of a key wins.
+  assert parse(["info", "ngf=8", "--config", "tiny", "ngf=16"]).overrides == ["ngf=8", "ngf=16"]
+  status, _, err = cli("info", "--config", "tiny", "ngf=8", "--bogus", "1", check=False)
+  assert status == 2 and "unrecognized arguments: --bogus 1" in err
+
+
 def test_info_reports_official_parameter_counts():
   info = model_info(Config())
   assert info["parameters"] == {"generator": 3_298_836, "motion_rnn": 660,

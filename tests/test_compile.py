@@ -51,7 +51,10 @@ def test_compile_refuses_a_step_larger_than_a_chip_in_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["--topology", "h100:8"], "CHIP one of v4, v5e, v5p, v6e"),
+    (["--topology", "x100:8"], "CHIP one of v4, v5e, v5p, v6e"),
+    (["--topology", "h100:9"], "GPU one of h100, h200, a100, 1 to 8 per host"),
+    (["--topology", "h100:8"],
+     'compiling for GPUs needs the CUDA plugin: pip install -e ".[cuda]"'),
     (["--topology", "v5e:3x7"], "libtpu cannot make topology 'v5e:3x7'"),
     (["--topology", "v5e:2x2", "--num_slices", "0"], "--num_slices must be >= 1"),
     (["--topology", "v5e:2x2", "image_batch=6"], "image_batch=6 does not divide over the 4"),
@@ -145,3 +148,15 @@ def test_commands_on_a_host_without_tpu_leave_libtpu_out():
   assert result.returncode == 0, result.stderr[-2000:]
   assert "FLOPs per train step" in result.stdout
   assert "TPU" not in result.stderr, result.stderr[-2000:]
+
+
+def test_a_gpu_topology_is_the_card_as_the_cuda_compiler_reads_it():
+  """The compile itself needs the cuda extra (about 4 GB, not in the test
+  install); what it is given is checked here."""
+  assert aot.chip_of("h100:2x8") is aot.GPUS["h100"] and aot.chip_of("a100:1") is aot.GPUS["a100"]
+  text = aot.GPUS["h100"].target_config()
+  for field in ("core_count: 132", "device_memory_size: 80000000000",
+                "cuda_compute_capability { major: 9 minor: 0 }", 'platform_name: "CUDA"',
+                'device_description_str: "NVIDIA H100 80GB HBM3"'):
+    assert field in text, field
+  assert "major: 8" in aot.GPUS["a100"].target_config()

@@ -6,6 +6,7 @@ encoders: train-encoder, train-baseline, predict, transfer, animate); a
 command's function parses, calls the library and prints.
 """
 
+import argparse
 import importlib.util
 import os
 import sys
@@ -72,13 +73,28 @@ def build_parser():
   return parser
 
 
+def parse(argv=None) -> argparse.Namespace:
+  """The command line, with key=value overrides read before and after flags
+  (`train data_dir=D --workdir W num_steps=30`): argparse gives the
+  overrides positional only the run of them before the first flag, and its
+  parse_intermixed_args does not take subcommands."""
+  parser = build_parser()
+  args, rest = parser.parse_known_args(argv)
+  if rest and (not hasattr(args, "overrides") or any(a.startswith("-") for a in rest)):
+    parser.error(f"unrecognized arguments: {' '.join(rest)}")
+  if rest:
+    args.overrides = [*args.overrides, *rest]
+  return args
+
+
 def main(argv=None):
-  args = build_parser().parse_args(argv)
+  args = parse(argv)
   _leave_out_absent_tpu()
   _enable_compilation_cache()
   from mocogan_jax.checkpointing import CheckpointError
   from mocogan_jax.small_trainer import Stopped
   from mocogan_jax.train_loop import TrainingError
+  from mocogan_jax.workdir_lock import LockLost
   try:
     args.func(args)
   except Stopped as e:  # saved; the same command resumes
@@ -87,7 +103,7 @@ def main(argv=None):
   except ConfigError as e:  # the user's input
     print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
     _exit(2)
-  except (TrainingError, CheckpointError) as e:  # the run cannot go on; nothing to debug
+  except (TrainingError, CheckpointError, LockLost) as e:  # the run cannot go on; nothing to debug
     print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
     _exit(1)
   except OSError as e:  # a full disk, a lost mount: the file and the reason
