@@ -139,6 +139,14 @@ class _NoLock:
   def check(self) -> None:
     pass
 
+  confirm = check
+
+
+def _save(mngr, state, config: Config, lock, evaluation: dict | None = None) -> None:
+  """A checkpoint, only while this run's lock is still the workdir's."""
+  lock.confirm()
+  checkpointing.save(mngr, state, config, evaluation)
+
 
 def _train(config: Config, workdir: str, checkpoint_dir: str | None, lock) -> str | None:
   # --- Set up: checkpoints, devices, data ------------------------------------------
@@ -179,7 +187,7 @@ def _train(config: Config, workdir: str, checkpoint_dir: str | None, lock) -> st
         if (done % config.checkpoint_every == 0 or stopping
             or (config.keep_best and evaluation is not None)):
           log.check_finite(done)  # never save a non-finite state
-          checkpointing.save(mngr, state, config, evaluation)
+          _save(mngr, state, config, lock, evaluation)
         if stopping:
           log.write(f"{stop.signal}: saved step {done} to {checkpoints}; run the same command "
                     f"again to resume", every_process=True)
@@ -193,9 +201,8 @@ def _train(config: Config, workdir: str, checkpoint_dir: str | None, lock) -> st
     log.close(failed)
 
   # --- Finish: the last checkpoint and samples -----------------------------------
-  lock.check()
   if mngr.latest_step() != int(state.step):
-    checkpointing.save(mngr, state, config)
+    _save(mngr, state, config, lock)
   checkpointing.finish(mngr)
   if sampled_step != int(state.step):  # same decision on every process
     sample_path = _write_samples(state, config, sample_key, workdir, writer=None)

@@ -10,7 +10,8 @@ evaluate, export) take no lock.
 
     with workdir_lock.held(workdir, timeout=600) as lock:
       ...
-      lock.check()  # before each write to the workdir: LockLost once taken over
+      lock.check()    # before each write to the workdir: LockLost once taken over
+      lock.confirm()  # before a checkpoint: the same, read back from storage
 
 Every change of the lock is conditional on the version its writer last saw,
 so two writers cannot both hold it: on object storage (gs://) through the
@@ -213,9 +214,26 @@ class Lock:
     self.workdir, self.store, self.mine, self.version = workdir, store, mine, version
     self.timeout, self.renewed = timeout, time.monotonic()
     self.lost: str | None = None
+    self.changing = threading.Lock()  # a renewal and a confirmation, one at a time
 
   def renew(self) -> None:
     """Writes a new heartbeat if the lock is still the one this run wrote."""
+    with self.changing:
+      self._renew()
+
+  def confirm(self) -> None:
+    """Reads the lock back (one request) and raises LockLost unless it is the
+    one this run last wrote: before a checkpoint, which a heartbeat's
+    interval must not let through after a takeover."""
+    with self.changing:
+      if not self.lost:
+        found = self.store.read()
+        if found is None or found[1] != self.version:
+          self.lost = (f"it was taken over by {_describe(_parse(found[0]))}" if found
+                       else "it was removed")
+    self.check()
+
+  def _renew(self) -> None:
     asked = time.monotonic()
     try:
       version = self.store.replace(json.dumps(self.mine | {"heartbeat": time.time()}),
