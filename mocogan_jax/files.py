@@ -15,7 +15,12 @@ import os
 import sys
 import threading
 
-from etils import epath
+# gcsfs's hierarchical-namespace probe before bucket operations (see
+# docs/usage.md, "gcsfs's bucket probe"): off unless the user set it. The
+# project renames nothing on a bucket, the one thing that support changes.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+from etils import epath  # noqa: E402
 
 from mocogan_jax.errors import ConfigError
 

@@ -3,6 +3,7 @@ object storage (gs:// mocked onto a local folder by etils' own test helper)."""
 
 import contextlib
 import json
+import os
 
 import pytest
 from etils import epath
@@ -49,3 +50,15 @@ def test_a_missing_storage_package_is_one_clear_error(tmp_path, monkeypatch):
       files.check_writable("gs://bucket/run")
     with pytest.raises(ConfigError, match="cannot reach gs://bucket/run/config.json"):
       files.exists("gs://bucket/run/config.json")
+
+
+def test_the_gcsfs_bucket_probe_is_off_unless_the_user_set_it():
+  import subprocess
+  import sys
+  read = "import mocogan_jax.files, os; print(os.environ['GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT'])"
+  env = {k: v for k, v in os.environ.items() if k != "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"}
+  for given, seen in ((None, "false"), ("true", "true")):
+    run_env = env if given is None else dict(env, GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=given)
+    out = subprocess.run([sys.executable, "-c", read], env=run_env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == seen

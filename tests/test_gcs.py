@@ -1,13 +1,16 @@
 """Workdirs on a GCS-protocol server (fake-gcs-server on 127.0.0.1, the
 `gcs_bucket` fixture): the workdir lock's preconditions, two trains started
-together, and a holder taken over."""
+together, a holder taken over, readers of a gs:// workdir, and a run killed
+while saving that resumes to the same bits."""
 
+import json
 import os
+import random
 import subprocess
 import sys
 import time
 
-from conftest import cpu_env
+from conftest import cli, cpu_env
 from mocogan_jax import workdir_lock
 from test_workdir_lock import race
 
@@ -54,6 +57,10 @@ def test_two_trains_started_together_on_gcs_are_one_writer_and_one_line(gcs_buck
   (line,) = [line for line in refused.splitlines() if "error:" in line]
   assert f"{workdir} is being trained by pid " in line, line
   assert _steps_saved(workdir) == {2}
+  # What readers make of it: samples and the exported generator.
+  cli("sample", "--workdir", workdir, "--out", str(tmp_path / "s.gif"), "--num", "2")
+  cli("export", "--workdir", workdir, "--out", str(tmp_path / "g.msgpack"))
+  assert (tmp_path / "s.gif").stat().st_size > 0 and (tmp_path / "g.msgpack").stat().st_size > 0
 
 
 def test_a_holder_taken_over_stops_before_its_next_write(gcs_bucket, data_dir, tmp_path):
@@ -82,3 +89,38 @@ def test_a_holder_taken_over_stops_before_its_next_write(gcs_bucket, data_dir, t
           and "writes nothing more" in line), line
   assert max(_steps_saved(workdir)) <= max(saved) + 5, (saved, _steps_saved(workdir))
   new.release()
+
+
+def _logged(workdir: str) -> list[dict]:
+  """metrics.jsonl without steps_per_second, read through the bucket."""
+  from mocogan_jax import files
+  if not files.exists(f"{workdir}/metrics.jsonl"):
+    return []
+  lines = [json.loads(line) for line in files.read_text(f"{workdir}/metrics.jsonl").splitlines()]
+  return [{k: v for k, v in line.items() if k != "steps_per_second"} for line in lines]
+
+
+def test_killed_on_gcs_while_saving_resumes_to_the_same_bits(gcs_bucket, data_dir, tmp_path):
+  """SIGKILL with checkpoints saved in the background every 3 steps (so most
+  kills land in a save), then the same command: every logged step equals an
+  uninterrupted run's, on the bucket as on a disk."""
+  steps = ["num_steps=30", "log_every=1", "checkpoint_every=3", "sample_every=100000"]
+  reference = str(tmp_path / "reference")
+  cli("train", "--config", "tiny", "--workdir", reference, f"data_dir={data_dir}", *steps)
+  workdir = f"{gcs_bucket}/killed"
+  log = tmp_path / "run.log"
+  run = _train(workdir, data_dir, log, *steps)
+  kill_at = random.randrange(8, 25)
+  while len(_logged(workdir)) < kill_at and run.poll() is None:
+    time.sleep(0.05)
+  run.kill()
+  run.wait()
+  killed_at = len(_logged(workdir))
+  assert killed_at < 30, log.read_text()[-2000:]
+  resumed = _train(workdir, data_dir, tmp_path / "resumed.log", *steps)
+  assert resumed.wait(timeout=600) == 0, (tmp_path / "resumed.log").read_text()[-2000:]
+  assert "resuming from step" in (tmp_path / "resumed.log").read_text()
+  with open(os.path.join(reference, "metrics.jsonl")) as f:
+    expected = [{k: v for k, v in json.loads(line).items() if k != "steps_per_second"}
+                for line in f]
+  assert _logged(workdir) == expected, f"killed after {killed_at} lines"
