@@ -196,7 +196,11 @@ def _store(workdir: str):
 
 def _cause(e: Exception) -> str:
   """One line for a storage failure: the status and message of an HTTP error,
-  else the exception's first line."""
+  the last error of retries that ran out, else the exception's first line."""
+  if type(e).__name__ == "RetryError":  # google.api_core's: retried until its deadline
+    last = getattr(e, "cause", None)
+    return (f"no answer in {_GcsObject._DEADLINE_S:g} s of retries"
+            + (f" (last: {type(last).__name__})" if last is not None else ""))
   if getattr(e, "code", None) and getattr(e, "message", None):
     return f"{e.code} {e.message}".splitlines()[0]
   if isinstance(e, OSError) and e.strerror:

@@ -124,3 +124,14 @@ def test_killed_on_gcs_while_saving_resumes_to_the_same_bits(gcs_bucket, data_di
     expected = [{k: v for k, v in json.loads(line).items() if k != "steps_per_second"}
                 for line in f]
   assert _logged(workdir) == expected, f"killed after {killed_at} lines"
+
+
+def test_a_bucket_that_cannot_be_reached_is_one_line(monkeypatch):
+  import pytest
+  from mocogan_jax.errors import ConfigError
+  monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:9")  # nothing listens there
+  monkeypatch.setattr(workdir_lock._GcsObject, "_DEADLINE_S", 2.0)
+  with pytest.raises(ConfigError) as refused:
+    workdir_lock.acquire("gs://bucket/unreachable", timeout=600)
+  assert str(refused.value) == ("cannot take the lock of gs://bucket/unreachable: no answer in "
+                                "2 s of retries (last: ConnectionError)")
