@@ -4,12 +4,13 @@ Paths go through etils.epath, so a pod's workdir can be a bucket that every
 host reaches and that outlives the machines: its config, logs, samples and
 reports as well as its checkpoints (which orbax writes through epath too).
 Reading gs:// needs gcsfs (or TensorFlow) installed; local paths need nothing.
-Object stores cannot append to a file, so `MetricsLog` rewrites its file whole
-each time it writes (one upload on a bucket; a temporary file and a rename on
-a disk).
+Object stores cannot append to a file: `MetricsLog` appends on a disk and
+composes on gs:// (the new lines as an object of their own, joined to the
+file on the server), so a long run sends each line once.
 """
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -125,25 +126,57 @@ def summary_writer(logdir: str):
   return SummaryWriter(logdir)
 
 
+def append_text(path: str, text: str) -> None:
+  """Adds `text` at the end of `path` (which exists), sending only `text`: on
+  a disk by appending; on gs://, which cannot append, by uploading it as an
+  object of its own and composing the two into `path` on the server; on
+  another object store by writing the whole file again."""
+  if not is_remote(path):
+    with open(path, "a") as f:
+      f.write(text)
+  elif path.startswith("gs://"):
+    _gcs_append(path, text)
+  else:
+    write_text(path, read_text(path) + text)
+
+
+def _gcs_append(path: str, text: str) -> None:
+  from google.cloud import storage
+  bucket_name, _, name = path.removeprefix("gs://").partition("/")
+  bucket = _gcs_client().bucket(bucket_name)
+  target = bucket.get_blob(name)
+  part = bucket.blob(f"{name}.{os.getpid()}.{threading.get_ident()}.part")
+  part.upload_from_string(text)
+  try:  # only onto the version read: a writer in between fails it, not loses lines
+    bucket.blob(name).compose([target, part], if_generation_match=target.generation,
+                              retry=storage.retry.DEFAULT_RETRY)
+  finally:
+    part.delete()
+
+
+@functools.cache
+def _gcs_client():
+  from google.cloud import storage
+  return storage.Client()
+
+
 class MetricsLog:
   """metrics.jsonl: one JSON object per line, each with its "step".
 
   keep_through: the lines of an earlier run up to this step are kept, those
   after it dropped (a killed run's lines past its last checkpoint, which the
-  resumed run writes again); None keeps them all.
+  resumed run writes again); None keeps them all. The file is written whole
+  once, then each record is appended (append_text): the bytes sent over a
+  run grow with its length, not with its square.
   """
 
   def __init__(self, path: str, keep_through: int | None = None):
     self.path = path
-    self.lines = []
+    lines = []
     if exists(path):
-      self.lines = [line for line in read_text(path).splitlines() if line.strip()
-                    and (keep_through is None or json.loads(line)["step"] <= keep_through)]
-    self._flush()
+      lines = [line for line in read_text(path).splitlines() if line.strip()
+               and (keep_through is None or json.loads(line)["step"] <= keep_through)]
+    write_text(path, "".join(line + "\n" for line in lines))
 
   def write(self, record: dict) -> None:
-    self.lines.append(json.dumps(record))
-    self._flush()
-
-  def _flush(self):
-    write_text(self.path, "".join(line + "\n" for line in self.lines))
+    append_text(self.path, json.dumps(record) + "\n")

