@@ -27,8 +27,12 @@ declare -A CHANGE=(
   # them; its last two stages and the video discriminator's last layers start
   # fresh (docs/interop.md, init_from_layers).
   [grown]="ngf=16 init_from=shape_motion init_from_layers=shared"
+  # The same model with a stage put in front instead (at its own width, ngf=32):
+  # the shipped stages, the RGB one and the content modulations among them,
+  # become the 64x64 generator's last ones; its first two start fresh.
+  [prepend]="init_from=shape_motion init_from_layers=prepend"
 )
-ORDER=(plain8 grown r1_video dv_half)
+ORDER=(plain8 grown prepend r1_video dv_half)
 names=("${@:-${ORDER[@]}}")
 for name in "${names[@]}"; do
   [ -n "${CHANGE[$name]+x}" ] || { echo "unknown row $name (rows: ${ORDER[*]})" >&2; exit 2; }

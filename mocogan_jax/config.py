@@ -149,7 +149,9 @@ class Config:
   # shared: the arrays whose path and shape match are taken, the others
   # stay freshly initialised and are named (a model grown from a smaller
   # one: the 32x32 generator in a 64x64 one of half the width, whose first
-  # layers have the same shapes).
+  # layers have the same shapes); prepend: as shared, but the file's image
+  # generator stages are this one's last (the 32x32 generator in a 64x64 one
+  # of the same ngf: a new first stage, the file's RGB stage kept).
   init_from_layers: str = "all"
   log_every: int = 100
   sample_every: int = 1000
@@ -222,7 +224,7 @@ _CHOICES = {
     "bad_files": ("skip", "fail"),
     "output_upsample": ("transpose", "resize"),
     "r1_on": ("both", "image", "video"),
-    "init_from_layers": ("all", "shared"),
+    "init_from_layers": ("all", "shared", "prepend"),
 }
 
 

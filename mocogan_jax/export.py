@@ -12,6 +12,7 @@ the official PyTorch code through import-torch). `mocogan-jax export` writes it;
 
 import json
 import os
+import re
 
 import jax
 import numpy as np
@@ -76,7 +77,11 @@ def start_from(state, path: str, layers: str = "all"):
   states, on one host or many.
 
   layers="all": every array must fit. "shared": the arrays of the same path
-  and shape are taken and the others left as initialised.
+  and shape are taken and the others left as initialised. "prepend": as
+  shared, but the file's image generator becomes the finer end of this one:
+  its stage i (convolution, BatchNorm, modulation) is taken as stage i + d,
+  d being how many stages this one has more, so its last stage, the one that
+  writes RGB, stays the last, and the new first stages start fresh.
   Returns (state, [the "network/path" of each array left as initialised])."""
   _, payload = _read(path, "init_from")
   networks = _networks(payload)
@@ -93,9 +98,11 @@ def start_from(state, path: str, layers: str = "all"):
     network = getattr(state, name)
     ours = traverse_util.flatten_dict(network.variables, sep="/")
     theirs = traverse_util.flatten_dict(variables, sep="/")
+    if layers == "prepend" and name == "generator":
+      theirs = _stages_shifted(theirs, _stage_count(ours) - _stage_count(theirs))
     for key in sorted(ours.keys() | theirs.keys()):
       if key not in ours or key not in theirs or np.shape(theirs[key]) != ours[key].shape:
-        if layers == "shared":
+        if layers != "all":
           fresh += [f"{name}/{key}"] if key in ours else []
           continue
         raise ConfigError(
@@ -113,6 +120,19 @@ def start_from(state, path: str, layers: str = "all"):
   if state.generator_ema is not None:  # its own buffers: the train step donates both
     replaced["generator_ema"] = jax.tree.map(lambda x: x.copy(), replaced["generator"].variables)
   return state.replace(**replaced), fresh
+
+
+_STAGE = re.compile(r"(image_generator/(?:ConvTranspose2d|BatchNorm|Modulation))_(\d+)/")
+
+
+def _stage_count(flat: dict) -> int:
+  return sum(1 for key in flat if re.search(r"image_generator/ConvTranspose2d_\d+/kernel$", key))
+
+
+def _stages_shifted(flat: dict, d: int) -> dict:
+  """{path: array} with the image generator's stage i renamed i + d."""
+  return {_STAGE.sub(lambda m: f"{m.group(1)}_{int(m.group(2)) + d}/", key): value
+          for key, value in flat.items()}
 
 
 def _read(path_or_name: str, flag: str = "--params"):

@@ -10,9 +10,11 @@ file on the server), so a long run sends each line once.
 """
 
 import contextlib
+import errno
 import functools
 import json
 import os
+import re
 import sys
 import threading
 
@@ -37,12 +39,37 @@ def absolute(path: str) -> str:
 
 @contextlib.contextmanager
 def _storage(path: str):
-  """A missing storage package (gcsfs for gs://) as one line, not a traceback."""
+  """A missing storage package (gcsfs for gs://) as one line, not a traceback;
+  a storage client's error that retries did not mend (an HTTP status, a lost
+  connection) as an OSError naming `path` and the cause."""
   try:
     yield
   except ImportError as e:
     raise ConfigError(f"cannot reach {path}: {e} (for gs://: pip install "
                       f"'mocogan-jax[gcs]')") from None
+  except Exception as e:
+    if isinstance(e, OSError) or not type(e).__module__.startswith(_STORAGE_CLIENTS):
+      raise
+    raise OSError(errno.EIO, f"storage failed: {storage_cause(e)}", path) from e
+
+
+_STORAGE_CLIENTS = ("google.", "gcsfs", "aiohttp", "requests", "urllib3")
+
+
+def storage_cause(e: Exception) -> str:
+  """One line for a storage failure: the status and message of an HTTP error,
+  how long retries ran and their last error, else the exception's first line."""
+  if type(e).__name__ == "RetryError":  # google.api_core's: retried until its deadline
+    last = getattr(e, "cause", None)
+    seconds = re.match(r"Timeout of ([\d.]+)s", str(e))
+    return (f"no answer in {float(seconds.group(1)) if seconds else '?':g} s of retries"
+            + (f" (last: {type(last).__name__})" if last is not None else ""))
+  if getattr(e, "code", None) and getattr(e, "message", None):
+    return f"{e.code} {e.message}".splitlines()[0]
+  if isinstance(e, OSError) and e.strerror:
+    return e.strerror
+  text = str(e).strip().splitlines()
+  return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
 
 
 def exists(path: str) -> bool:
@@ -119,39 +146,86 @@ def summary_writer(logdir: str):
   if blocked:
     sys.modules["torch"] = None  # import torch now raises ImportError
   try:
-    from tensorboardX import SummaryWriter
+    from tensorboardX import SummaryWriter, record_writer
   finally:
     if blocked:
       del sys.modules["torch"]
+  record_writer.register_writer_factory("gs", _AppendedEventsFactory())
   return SummaryWriter(logdir)
 
 
-def append_text(path: str, text: str) -> None:
-  """Adds `text` at the end of `path` (which exists), sending only `text`: on
+class _AppendedEvents:
+  """tensorboardX's file object for an event file on gs://: each flush sends
+  the records written since the last one (append_bytes), where tensorboardX's
+  own uploads the whole file again at every flush (bytes growing with the
+  square of a run's length)."""
+
+  def __init__(self, path: str):
+    self.path, self.pending, self.created = path, [], False
+
+  def write(self, data: bytes) -> None:
+    self.pending.append(data)
+
+  def flush(self) -> None:
+    data, self.pending = b"".join(self.pending), []  # failed, not sent twice
+    if not self.created:
+      self.created = True
+      write_bytes(self.path, data)
+    elif data:
+      append_bytes(self.path, data)
+
+  close = flush
+
+
+class _AppendedEventsFactory:
+  def open(self, path: str) -> _AppendedEvents:
+    return _AppendedEvents(path)
+
+  def directory_check(self, path: str) -> None:
+    pass  # a bucket has no folders to make
+
+
+def append_bytes(path: str, data: bytes) -> None:
+  """Adds `data` at the end of `path` (which exists), sending only `data`: on
   a disk by appending; on gs://, which cannot append, by uploading it as an
   object of its own and composing the two into `path` on the server; on
   another object store by writing the whole file again."""
   if not is_remote(path):
-    with open(path, "a") as f:
-      f.write(text)
+    with open(path, "ab") as f:
+      f.write(data)
   elif path.startswith("gs://"):
-    _gcs_append(path, text)
+    with _storage(path):
+      _gcs_append(path, data)
   else:
-    write_text(path, read_text(path) + text)
+    write_bytes(path, read_bytes(path) + data)
 
 
-def _gcs_append(path: str, text: str) -> None:
+def append_text(path: str, text: str) -> None:
+  append_bytes(path, text.encode())
+
+
+def _gcs_append(path: str, data: bytes) -> None:
+  from google.api_core import exceptions
   from google.cloud import storage
+  retry = storage.retry.DEFAULT_RETRY  # every request below may be sent twice
   bucket_name, _, name = path.removeprefix("gs://").partition("/")
   bucket = _gcs_client().bucket(bucket_name)
-  target = bucket.get_blob(name)
+  target = bucket.get_blob(name, retry=retry)
   part = bucket.blob(f"{name}.{os.getpid()}.{threading.get_ident()}.part")
-  part.upload_from_string(text)
+  part.upload_from_string(data, retry=retry)  # a name of this writer's: a retry rewrites it
   try:  # only onto the version read: a writer in between fails it, not loses lines
     bucket.blob(name).compose([target, part], if_generation_match=target.generation,
-                              retry=storage.retry.DEFAULT_RETRY)
+                              retry=retry)
+  except exceptions.PreconditionFailed:
+    # A retried compose whose first try landed finds its own result: the
+    # object grew by this text. Anything else is another writer's.
+    now = bucket.get_blob(name, retry=retry)
+    if now.size != target.size + len(data) or now.download_as_bytes(
+        start=target.size, retry=retry) != data:
+      raise
   finally:
-    part.delete()
+    with contextlib.suppress(exceptions.NotFound):  # a retried delete whose first try landed
+      part.delete(retry=retry)
 
 
 @functools.cache

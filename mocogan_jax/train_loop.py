@@ -318,6 +318,6 @@ class _Log:
   def close(self, failed: bool) -> None:
     self.progress.close()
     if self.writer is not None:
-      # After a failed write (a full disk) that error is the one to report.
-      with contextlib.suppress(OSError) if failed else contextlib.nullcontext():
+      # After a failed write (a full disk, storage lost) that error is the one to report.
+      with contextlib.suppress(Exception) if failed else contextlib.nullcontext():
         self.writer.close()

@@ -194,21 +194,6 @@ def _store(workdir: str):
   return _LocalFile(workdir)
 
 
-def _cause(e: Exception) -> str:
-  """One line for a storage failure: the status and message of an HTTP error,
-  the last error of retries that ran out, else the exception's first line."""
-  if type(e).__name__ == "RetryError":  # google.api_core's: retried until its deadline
-    last = getattr(e, "cause", None)
-    return (f"no answer in {_GcsObject._DEADLINE_S:g} s of retries"
-            + (f" (last: {type(last).__name__})" if last is not None else ""))
-  if getattr(e, "code", None) and getattr(e, "message", None):
-    return f"{e.code} {e.message}".splitlines()[0]
-  if isinstance(e, OSError) and e.strerror:
-    return e.strerror
-  text = str(e).strip().splitlines()
-  return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
-
-
 # --- Taking, keeping and giving back the lock --------------------------------------
 
 class Lock:
@@ -244,7 +229,7 @@ class Lock:
                                    self.version)
     except Exception as e:  # storage away: lost only once others may take it over
       if time.monotonic() - self.renewed > self.timeout:
-        self.lost = f"could not renew it for {self.timeout:g} s ({_cause(e)})"
+        self.lost = f"could not renew it for {self.timeout:g} s ({files.storage_cause(e)})"
       return
     if version is None:
       found = None
@@ -309,7 +294,7 @@ def acquire(workdir: str, timeout: float) -> Lock:
   except (WorkdirLocked, ConfigError):
     raise
   except Exception as e:
-    raise ConfigError(f"cannot take the lock of {workdir}: {_cause(e)}") from None
+    raise ConfigError(f"cannot take the lock of {workdir}: {files.storage_cause(e)}") from None
   raise WorkdirLocked(f"{workdir} is being trained by {_describe(holder)} (its {LOCK_NAME}); "
                       f"wait for it, stop it, or use another workdir")
 

@@ -158,16 +158,18 @@ def _finish(process, log, timeout=300):
   return code, open(log).read()[-3000:]
 
 
-def test_a_run_moves_across_devices_layouts_and_processes(tmp_path, data_dir):
+def test_a_run_moves_across_devices_layouts_and_processes(tmp_path, data_dir, gcs_bucket):
   """One run continued on another layout at every checkpoint, each resume a
-  different mesh or process count, its checkpoints on shared storage
-  (--checkpoint_dir), ends where an uninterrupted 1-device run does (1e-5):
+  different mesh or process count, its checkpoints in a bucket every process
+  reaches (--checkpoint_dir gs://..., a GCS-protocol server), ends where an
+  uninterrupted 1-device run does (1e-5):
   1 device -> 8 (data 4 x fsdp 2) -> 2 processes x 4 -> 1 x 8 -> 1."""
+  from etils import epath
   log = str(tmp_path / "log")
   # One device runs in this process (the worker's one CPU device); the others
   # are subprocesses with the device counts they need.
   cli(*_train_args(str(tmp_path / "reference"), data_dir, steps=10))
-  workdir, checkpoints = str(tmp_path / "moving"), str(tmp_path / "bucket" / "checkpoints")
+  workdir, checkpoints = str(tmp_path / "moving"), f"{gcs_bucket}/{tmp_path.name}/checkpoints"
   cli(*_train_args(workdir, data_dir, ["--checkpoint_dir", checkpoints], steps=2))
   stages = [(8, 1, 4, ("mesh_fsdp=2",)), (4, 2, 6, ()), (8, 1, 8, ())]
   for devices, processes, end, extra in stages:
@@ -182,7 +184,7 @@ def test_a_run_moves_across_devices_layouts_and_processes(tmp_path, data_dir):
   for a, b in zip(reference, moved, strict=True):
     for k in a:
       np.testing.assert_allclose(b[k], a[k], rtol=1e-5, err_msg=f"step {a['step']} {k}")
-  assert sorted(os.listdir(checkpoints), key=int) == ["6", "8", "10"]
+  assert sorted((p.name for p in epath.Path(checkpoints).iterdir()), key=int) == ["6", "8", "10"]
   assert not os.path.exists(os.path.join(workdir, "checkpoints"))
 
 

@@ -164,6 +164,21 @@ def test_init_from_starts_a_run_from_an_exported_file(tmp_path):
       "ConvTranspose2d_3"])
   assert not any("motion_rnn" in key or "ConvTranspose2d_0" in key for key in left)
   assert any(key.startswith("video_discriminator/") for key in left)
+  # Prepended: at the same width, the file's stages are the 64x64 generator's
+  # last ones, RGB included; its new first stage starts fresh.
+  deeper = config.replace(image_size=config.image_size * 2, init_from=path,
+                          init_from_layers="prepend")
+  fresh = create_train_state(deeper, jax.random.key(0))
+  started, left = export.start_from(fresh, path, "prepend")
+  generator = started.generator.params["image_generator"]
+  theirs = donor.generator.params["image_generator"]
+  for i in (1, 2):  # 16x16: stage 2 writes RGB
+    assert same(generator[f"ConvTranspose2d_{i + 1}"], theirs[f"ConvTranspose2d_{i}"])
+  assert same(started.generator.batch_stats["image_generator"]["BatchNorm_1"],
+              donor.generator.batch_stats["image_generator"]["BatchNorm_0"])
+  assert "generator/params/image_generator/ConvTranspose2d_0/kernel" in left
+  assert "generator/params/image_generator/ConvTranspose2d_1/kernel" in left
+  assert not any(f"ConvTranspose2d_{i}" in key for i in (2, 3) for key in left)
   with pytest.raises(ConfigError, match="init_from starts a MoCoGAN"):
     registry.validate(config.replace(model="vgan", init_from=path))
   assert os.path.exists(path)
