@@ -25,6 +25,7 @@ import dataclasses
 import errno
 import json
 import logging
+import re
 import shutil
 import sys
 
@@ -92,8 +93,10 @@ logging.getLogger("absl").addFilter(_quiet_orbax)
 
 
 def _first_line(error: Exception, limit: int) -> str:
-  """The first line of an error's message (its type when it has none), cut to `limit`."""
-  return (str(error).strip().splitlines() or [type(error).__name__])[0][:limit]
+  """The first line of an error's message (its type when it has none), without
+  TensorStore's bracketed details (its whole spec, the HTTP body), cut to `limit`."""
+  line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+  return re.sub(r" \[\w+='.*$", "", line)[:limit]
 
 
 def _as_saved(state) -> dict:
@@ -154,9 +157,9 @@ def _writing(mngr: ocp.CheckpointManager):
     yield
   except Exception as e:
     raise CheckpointError(f"writing a checkpoint to {mngr.directory} failed "
-                          f"({_first_line(e, 300)}); the "
-                          f"newest complete checkpoint is intact: make room and run the same "
-                          f"command to resume") from e
+                          f"({_first_line(e, 300)}); the newest complete checkpoint is "
+                          f"intact: mend the cause (room on a disk, access to a bucket) "
+                          f"and run the same command to resume") from e
 
 
 def best_step(mngr: ocp.CheckpointManager, metric: str) -> int | None:

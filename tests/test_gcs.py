@@ -19,12 +19,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _steps_saved(workdir: str) -> set:
-  """The steps of the complete checkpoints under WORKDIR/checkpoints."""
+  """The steps of the complete checkpoints under WORKDIR/checkpoints (on a
+  bucket orbax marks a finished one with commit_success.txt)."""
   from google.cloud import storage
   bucket, _, prefix = workdir.removeprefix("gs://").partition("/")
   names = [b.name for b in storage.Client().list_blobs(bucket, prefix=f"{prefix}/checkpoints/")]
   return {int(n.split("/")[2]) for n in names
-          if n.split("/")[2].isdigit() and n.endswith("/_CHECKPOINT_METADATA")}
+          if n.split("/")[2].isdigit() and n.endswith("/commit_success.txt")}
 
 
 def test_writers_starting_together_on_gcs_get_one_lock(gcs_bucket):
@@ -177,53 +178,45 @@ CLIENTS = ("tensorstore", "python-gcsfs", "gcloud-python")  # orbax's arrays; ep
 def test_faults_between_trainer_and_bucket_are_retried_then_storage_lost_is_one_line(
     gcs_server, data_dir, tmp_path):
   """Through a proxy that injects faults: each storage client of a run meets a
-  burst of 503s, a burst of 429s and an upload cut halfway, and the run's steps
-  equal an uninterrupted run's. Then the run is continued and storage refuses
-  everything from the middle of a checkpoint on: one line, exit 1, and once
-  storage is back the same command resumes from the newest complete checkpoint
-  to the uninterrupted run's steps."""
-  steps = ["log_every=1", "checkpoint_every=3", "sample_every=6"]
+  burst of 503s, a burst of 429s and an upload cut halfway; then, from the
+  middle of the step-9 checkpoint on, storage refuses everything (403): one
+  line, exit 1. Once storage is back the same command resumes from step 6, the
+  newest complete checkpoint, and every step equals an uninterrupted run's."""
+  steps = ["num_steps=12", "log_every=1", "checkpoint_every=3", "sample_every=6"]
   reference = str(tmp_path / "reference")
-  cli("train", "--config", "tiny", "--workdir", reference, f"data_dir={data_dir}",
-      "num_steps=12", *steps)
+  cli("train", "--config", "tiny", "--workdir", reference, f"data_dir={data_dir}", *steps)
+  workdir = "gs://bucket/faults"
   proxy = FaultProxy(gcs_server)
   try:
     for client in CLIENTS:
       sent_by = lambda method, path, agent, client=client: agent.startswith(client)
       uploaded_by = lambda method, path, agent, client=client: (
           agent.startswith(client) and method in ("POST", "PUT") and "/upload/" in path)
-      proxy.add(sent_by, 8, 3, 503)
-      proxy.add(sent_by, 30, 3, 429)
+      proxy.add(sent_by, 8, 2, 503)
+      proxy.add(sent_by, 30, 2, 429)
       proxy.add(uploaded_by, 4, 1, "drop")
-    workdir = "gs://bucket/faults"
-    faulted = _train(workdir, data_dir, tmp_path / "faulted.log", "num_steps=6", *steps,
-                     storage_url=proxy.url)
-    assert faulted.wait(timeout=600) == 0, (tmp_path / "faulted.log").read_text()[-3000:]
-    assert proxy.hits == [3, 3, 1] * len(CLIENTS), proxy.hits
-    expected = _logged(reference)
-    assert _logged(workdir) == expected[:6]
-
-    uploads = []
-    def lost(method, path, agent):  # from the 4th array upload of the step-9 save on
-      if agent.startswith("tensorstore") and "/upload/" in path and len(_steps_saved(workdir)) >= 3:
-        uploads.append(path)
-      return len(uploads) >= 4
-    proxy.rules.clear()
+    step_9_uploads = []
+    def lost(method, path, agent):  # from the 4th array upload after checkpoint 6 on
+      if (agent.startswith("tensorstore") and "/upload/" in path and not step_9_uploads[3:]
+          and 6 in _steps_saved(workdir)):
+        step_9_uploads.append(path)
+      return len(step_9_uploads) >= 4
     proxy.add(lost, 0, 10**9, 403)
-    log = tmp_path / "lost.log"
-    run = _train(workdir, data_dir, log, "num_steps=12", *steps, storage_url=proxy.url)
+    log = tmp_path / "run.log"
+    run = _train(workdir, data_dir, log, *steps, storage_url=proxy.url)
     code = run.wait(timeout=600)
     out = log.read_text()
     assert code == 1, out[-3000:]
-    # TensorStore's callbacks print "Event loop is closed" tracebacks while the
-    # failed save unwinds (left: orbax's); the run's own word is its last line.
+    assert proxy.hits[:-1] == [2, 2, 1] * len(CLIENTS), proxy.hits
+    # Nothing after the line: the command keeps quiet the library threads
+    # still unwinding (cli.run), which printed hundreds of lines here.
     errors = [line for line in out.splitlines() if "error:" in line]
     assert len(errors) == 1 and out.splitlines()[-1] == errors[0], out[-5000:]
-    assert errors[0].startswith("mocogan-jax train: error: storage failed: 403 "), errors[0]
-    proxy.rules.clear()
-    resumed = _train(workdir, data_dir, tmp_path / "resumed.log", "num_steps=12", *steps,
-                     storage_url=proxy.url)
-    assert resumed.wait(timeout=600) == 0, (tmp_path / "resumed.log").read_text()[-3000:]
-    assert _logged(workdir) == expected
+    assert ("403" in errors[0] or "PERMISSION_DENIED" in errors[0]) and len(errors[0]) < 400, errors[0]
   finally:
     proxy.close()
+  assert max(_steps_saved(workdir)) == 6
+  resumed = _train(workdir, data_dir, tmp_path / "resumed.log", *steps)
+  assert resumed.wait(timeout=600) == 0, (tmp_path / "resumed.log").read_text()[-3000:]
+  assert "resuming from step 6" in (tmp_path / "resumed.log").read_text()
+  assert _logged(workdir) == _logged(reference)

@@ -8,8 +8,10 @@ command's function parses, calls the library and prints.
 
 import argparse
 import importlib.util
+import logging
 import os
 import sys
+import threading
 import traceback
 
 from mocogan_jax.cli import encoders, evaluation, flags, runs
@@ -115,6 +117,22 @@ def main(argv=None):
       raise
     traceback.print_exc()
     _exit(1)
+
+
+def run():
+  """The `mocogan-jax` command: main, and once it has failed with its one
+  line, the tracebacks of library threads still unwinding (TensorStore's
+  callbacks into orbax's closed event loop after a failed save, a TensorBoard
+  writer's last flush at exit) are not printed after it. Not in main itself:
+  the tests call main in their own process."""
+  try:
+    main()
+  except SystemExit as e:
+    if e.code:
+      sys.stderr.flush()
+      sys.excepthook = sys.unraisablehook = threading.excepthook = lambda *args: None
+      logging.disable()  # asyncio's "Task exception was never retrieved" at exit
+    raise
 
 
 def _multi_process() -> bool:

@@ -1,5 +1,5 @@
 """`python -m mocogan_jax.cli`, as the `mocogan-jax` command."""
 
-from mocogan_jax.cli import main
+from mocogan_jax.cli import run
 
-main()
+run()
