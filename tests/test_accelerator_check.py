@@ -16,11 +16,11 @@ def test_the_accelerator_check_runs_end_to_end_on_the_cpu(tmp_path):
   assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
   rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
   ran = {row["step"]: row for row in rows}
-  for step in ("env", "tests", "bench_0", "bench_1", "predict", "input", "train", "evaluate",
+  for step in ("env", "tests", "bench_0", "predict", "input", "train", "evaluate",
                "sample"):
     assert ran[step]["ok"], (step, done.stdout[-3000:])
   dtypes = [row["result"]["dtype"] for row in rows if row["step"] == "bench_result"]
-  assert dtypes == ["float32", "bfloat16"]
+  assert dtypes == ["float32"]
   assert all(row["result"]["flops_per_step"] > 0 for row in rows if row["step"] == "bench_result")
   (predicted,) = [row["result"] for row in rows if row["step"] == "predict_result"]
   assert predicted["roofline_s"] > 0 and predicted["measured_over_roofline"] > 0
