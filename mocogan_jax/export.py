@@ -22,7 +22,7 @@ from mocogan_jax import config as config_lib, provenance, registry
 from mocogan_jax.errors import ConfigError
 
 FORMAT = "mocogan-jax generator 1"
-PRETRAINED = ("shape_motion",)
+PRETRAINED = ("shape_motion", "shape_motion_64")
 
 
 def pretrained_path(name: str) -> str:

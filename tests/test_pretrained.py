@@ -32,6 +32,11 @@ from mocogan_jax.pixels import to_float
 ACD_AT_MOST = 16.0
 BY_CONTENT_AT_LEAST = 45.0
 SPECKLE_AT_MOST = 36.0
+# The 64x64 model measures ACD 13.6 here (12.15 on its card's 256 videos); the
+# 64x64 attempts that did not ship scored 25.6 (shapes fading in and out) and
+# colour by content 13 (grey shapes) (experiments/RESULTS.md, "64x64 in one
+# sitting").
+ACD_64_AT_MOST = 15.0
 NUM, LENGTH = 128, 16
 # Clips, images and pairs scored for the encoders' uses: each scored clip runs
 # encoding.INVERSION_STEPS of inversion, most of the test's time.
@@ -39,8 +44,8 @@ SCORED = 16
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _passes(m: dict) -> bool:
-  return (m["acd"] <= ACD_AT_MOST and m["by_content"] >= BY_CONTENT_AT_LEAST
+def _passes(m: dict, acd_at_most: float = ACD_AT_MOST) -> bool:
+  return (m["acd"] <= acd_at_most and m["by_content"] >= BY_CONTENT_AT_LEAST
           and m["speckle"] <= SPECKLE_AT_MOST and m["shown"] >= 0.95 and m["moving"] >= 0.8
           and m["direction"] >= 0.9)
 
@@ -53,6 +58,14 @@ def test_shipped_shape_motion_model_moves_by_category_in_colours_from_its_conten
   untrained = create_train_state(config, jax.random.key(0)).generator.variables
   m = shape_quality.measure(config, untrained, jax.random.key(0), NUM, LENGTH)
   assert not _passes(m), m
+
+
+def test_shipped_64x64_model_moves_by_category_in_colours_from_its_content_code():
+  """The same checks on the 64x64 model, with an ACD threshold of its own."""
+  config, variables, _ = export.load("shape_motion_64")
+  assert config.image_size == 64
+  m = shape_quality.measure(config, variables, jax.random.key(0), NUM, LENGTH)
+  assert _passes(m, ACD_64_AT_MOST), m
 
 
 def test_shipped_generator_draws_one_videos_content_with_anothers_motion():
@@ -74,7 +87,7 @@ def test_sample_by_name_and_a_wrong_name_is_one_line(tmp_path, capsys):
   assert e.value.code == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert err == ["mocogan-jax sample: error: --params shape_motoin: no such file, and not a "
-                 "shipped model (shape_motion)"], err
+                 "shipped model (shape_motion, shape_motion_64)"], err
 
 
 def _fresh_clips(config, num: int, seed: int = 1):

@@ -38,7 +38,7 @@ def shared_flags() -> dict[str, argparse.ArgumentParser]:
   run_or_file.add_argument("--workdir", help="a training workdir (its newest checkpoint)")
   run_or_file.add_argument("--params", help="instead of --workdir: a file written by "
                                             "'mocogan-jax export' or 'import-torch', or the "
-                                            "name of a shipped model (shape_motion)")
+                                            "name of a shipped model (shape_motion, shape_motion_64)")
   video_out = parent()
   video_out.add_argument("--out", required=True, help="output video, .gif or .mp4")
   video_out.add_argument("--fps", type=int, default=8)
