@@ -32,11 +32,12 @@ from mocogan_jax.pixels import to_float
 ACD_AT_MOST = 16.0
 BY_CONTENT_AT_LEAST = 45.0
 SPECKLE_AT_MOST = 36.0
-# The 64x64 model measures ACD 13.6 here (12.15 on its card's 256 videos); the
-# 64x64 attempts that did not ship scored 25.6 (shapes fading in and out) and
-# colour by content 13 (grey shapes) (experiments/RESULTS.md, "64x64 in one
+# The 64x64 model is checked on the 8 frames it was trained on (half the
+# time of 16): ACD 11.4 here (10.0-11.4 over five draws of 128); the 64x64
+# attempts that did not ship scored 25.6 (shapes fading in and out) and colour
+# by content 13 (grey shapes) on 16 (experiments/RESULTS.md, "64x64 in one
 # sitting").
-ACD_64_AT_MOST = 15.0
+ACD_64_AT_MOST, LENGTH_64 = 13.0, 8
 NUM, LENGTH = 128, 16
 # Clips, images and pairs scored for the encoders' uses: each scored clip runs
 # encoding.INVERSION_STEPS of inversion, most of the test's time.
@@ -64,7 +65,7 @@ def test_shipped_64x64_model_moves_by_category_in_colours_from_its_content_code(
   """The same checks on the 64x64 model, with an ACD threshold of its own."""
   config, variables, _ = export.load("shape_motion_64")
   assert config.image_size == 64
-  m = shape_quality.measure(config, variables, jax.random.key(0), NUM, LENGTH)
+  m = shape_quality.measure(config, variables, jax.random.key(0), NUM, LENGTH_64)
   assert _passes(m, ACD_64_AT_MOST), m
 
 
