@@ -8,10 +8,8 @@ command's function parses, calls the library and prints.
 
 import argparse
 import importlib.util
-import logging
 import os
 import sys
-import threading
 import traceback
 
 from mocogan_jax.cli import encoders, evaluation, flags, runs
@@ -103,15 +101,12 @@ def main(argv=None):
     print(e, file=sys.stderr)
     _exit(0)
   except ConfigError as e:  # the user's input
-    print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
-    _exit(2)
+    _fail(args.command, str(e), 2)
   except (TrainingError, CheckpointError, LockLost) as e:  # the run cannot go on; nothing to debug
-    print(f"mocogan-jax {args.command}: error: {e}", file=sys.stderr)
-    _exit(1)
+    _fail(args.command, str(e), 1)
   except OSError as e:  # a full disk, a lost mount: the file and the reason
     where = f" ({e.filename})" if e.filename else ""
-    print(f"mocogan-jax {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
-    _exit(1)
+    _fail(args.command, f"{e.strerror or e}{where}", 1)
   except Exception:
     if not _multi_process():
       raise
@@ -119,20 +114,36 @@ def main(argv=None):
     _exit(1)
 
 
+# Set by run(), the console script; main called in a test's process leaves
+# that process's stderr alone.
+_last_line_is_the_error = False
+
+
 def run():
-  """The `mocogan-jax` command: main, and once it has failed with its one
-  line, the tracebacks of library threads still unwinding (TensorStore's
-  callbacks into orbax's closed event loop after a failed save, a TensorBoard
-  writer's last flush at exit) are not printed after it. Not in main itself:
-  the tests call main in their own process."""
-  try:
-    main()
-  except SystemExit as e:
-    if e.code:
-      sys.stderr.flush()
-      sys.excepthook = sys.unraisablehook = threading.excepthook = lambda *args: None
-      logging.disable()  # asyncio's "Task exception was never retrieved" at exit
-    raise
+  """The `mocogan-jax` command: main, whose one error line is the last thing
+  it writes to stderr (_fail)."""
+  global _last_line_is_the_error
+  _last_line_is_the_error = True
+  main()
+
+
+def _fail(command: str, message: str, code: int):
+  """Writes the command's one error line and exits with code. From the console
+  script, stderr goes to /dev/null first and the line to the terminal behind
+  it: library threads still unwinding after a failure (TensorStore's callbacks
+  into orbax's closed event loop after a failed save, a TensorBoard writer's
+  last flush at exit) print their tracebacks at any moment until the process
+  ends, hundreds of lines after a lost bucket."""
+  line = f"mocogan-jax {command}: error: {message}\n"
+  if _last_line_is_the_error:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    os.write(terminal, line.encode())
+  else:
+    sys.stderr.write(line)
+  _exit(code)
 
 
 def _multi_process() -> bool:
